@@ -1,0 +1,186 @@
+"""Activation functions as explicit forward/backward kernels.
+
+Each kernel's ``forward(z, out)`` may write into ``out`` (which may be ``z`` itself) and
+``backward(dy, y, z, out)`` returns dL/dz from dL/dy, using the *output* ``y`` where that is
+enough (so the pre-activation need not be kept). ``needs_input`` says whether ``z`` is needed.
+
+The activation layers in :mod:`nnlab.engine.layers` wrap these kernels; ``Linear`` fuses them so
+that the activation runs in place on the matrix-product buffer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from nnlab.engine.errors import ConfigError
+
+
+class ActivationKernel:
+    name = ""
+    needs_input = False
+
+    def forward(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover
+
+    def backward(self, dy: np.ndarray, y: np.ndarray, z: np.ndarray | None, out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    def label(self) -> str:
+        cfg = self.config()
+        if not cfg:
+            return self.name
+        return f"{self.name}(" + ", ".join(f"{v:g}" for v in cfg.values()) + ")"
+
+
+class Identity(ActivationKernel):
+    name = "identity"
+
+    def forward(self, z, out):
+        if out is not z:
+            np.copyto(out, z)
+        return out
+
+    def backward(self, dy, y, z, out):
+        if out is not dy:
+            np.copyto(out, dy)
+        return out
+
+
+class ReLU(ActivationKernel):
+    name = "relu"
+
+    def forward(self, z, out):
+        return np.maximum(z, 0, out=out)
+
+    def backward(self, dy, y, z, out):
+        # y > 0 exactly where z > 0; the gradient at 0 is taken as 0 (as in PyTorch).
+        return np.multiply(dy, y > 0, out=out)
+
+
+class LeakyReLU(ActivationKernel):
+    name = "leaky_relu"
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        self.negative_slope = float(negative_slope)
+        # With a negative slope the output's sign no longer tells the input's sign.
+        self.needs_input = self.negative_slope < 0
+
+    def forward(self, z, out):
+        if self.negative_slope >= 0 and self.negative_slope <= 1:
+            # max(z, a*z) equals leaky_relu for 0 <= a <= 1 and needs no mask.
+            return np.maximum(z, z * self.negative_slope, out=out)
+        return _where_into(z > 0, z, z * self.negative_slope, out)
+
+    def backward(self, dy, y, z, out):
+        positive = (z > 0) if self.needs_input else (y > 0)
+        scale = np.where(positive, 1.0, self.negative_slope).astype(dy.dtype, copy=False)
+        return np.multiply(dy, scale, out=out)
+
+    def config(self):
+        return {"negative_slope": self.negative_slope}
+
+
+def _where_into(cond, a, b, out):
+    out[...] = np.where(cond, a, b)
+    return out
+
+
+class Sigmoid(ActivationKernel):
+    name = "sigmoid"
+
+    def forward(self, z, out):
+        with np.errstate(over="ignore"):  # exp(-z) = inf for very negative z gives exactly 0
+            np.negative(z, out=out)
+            np.exp(out, out=out)
+            out += 1
+            np.reciprocal(out, out=out)
+        return out
+
+    def backward(self, dy, y, z, out):
+        s = y * (1 - y)
+        return np.multiply(dy, s, out=out)
+
+
+class Tanh(ActivationKernel):
+    name = "tanh"
+
+    def forward(self, z, out):
+        return np.tanh(z, out=out)
+
+    def backward(self, dy, y, z, out):
+        s = 1 - y * y
+        return np.multiply(dy, s, out=out)
+
+
+class Softmax(ActivationKernel):
+    """Softmax over axis 1 (the class/channel axis, as ``torch.nn.Softmax(dim=1)``)."""
+
+    name = "softmax"
+
+    def forward(self, z, out):
+        np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= out.sum(axis=1, keepdims=True)
+        return out
+
+    def backward(self, dy, y, z, out):
+        dot = np.sum(dy * y, axis=1, keepdims=True)
+        np.subtract(dy, dot, out=out)
+        out *= y
+        return out
+
+
+class LogSoftmax(ActivationKernel):
+    """log(softmax(z)) over axis 1, computed stably (pair with ``NLLLoss``)."""
+
+    name = "log_softmax"
+
+    def forward(self, z, out):
+        m = z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z - m).sum(axis=1, keepdims=True)) + m
+        return np.subtract(z, lse, out=out)
+
+    def backward(self, dy, y, z, out):
+        total = dy.sum(axis=1, keepdims=True)
+        soft = np.exp(y)
+        soft *= total
+        return np.subtract(dy, soft, out=out)
+
+
+KERNELS: dict[str, type[ActivationKernel]] = {
+    k.name: k for k in (Identity, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax)
+}
+ALIASES = {"linear": "identity", "none": "identity", "leakyrelu": "leaky_relu", "logsoftmax": "log_softmax"}
+
+ActivationSpec = str | Mapping[str, Any] | None
+
+
+def make_activation(spec: ActivationSpec) -> ActivationKernel:
+    """Build a kernel from ``None``, a name, or ``{"name": ..., **kwargs}``."""
+    if spec is None:
+        return Identity()
+    if isinstance(spec, ActivationKernel):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping) or "name" not in spec:
+        raise ConfigError(f"an activation is a name or a dict with a 'name' key, got {spec!r}")
+    kwargs = dict(spec)
+    name = str(kwargs.pop("name")).lower()
+    name = ALIASES.get(name, name)
+    if name not in KERNELS:
+        raise ConfigError(f"unknown activation {name!r}; known: {', '.join(sorted(KERNELS))}")
+    try:
+        return KERNELS[name](**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"activation {name!r}: {exc}") from None
+
+
+def activation_spec(kernel: ActivationKernel) -> str | dict[str, Any]:
+    cfg = kernel.config()
+    return {"name": kernel.name, **cfg} if cfg else kernel.name

@@ -1,0 +1,487 @@
+"""``Sequential``: a stack of layers with a Keras-like training API.
+
+>>> import numpy as np
+>>> from nnlab.engine import Sequential, Dense
+>>> model = Sequential([Dense(35, "leaky_relu", init="small"), Dense(1)], input_shape=(128,), seed=0)
+>>> model.compile(loss="mse", optimizer={"name": "sgd", "lr": 1e-3, "momentum": 0.99})
+>>> history = model.fit(np.zeros((10, 128)), np.zeros(10), epochs=2, batch_size=5)
+>>> len(history)
+2
+
+After ``build`` every parameter of the model is a view into one flat buffer (and every gradient
+into another), so optimizers update the whole model in a few vectorised passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from nnlab.engine.errors import ConfigError, DataError, ShapeError, TrainingDivergedError
+from nnlab.engine.layers import layer_config, layer_from_config, register
+from nnlab.engine.losses import Loss, make_loss
+from nnlab.engine.module import Module, resolve_dtype
+from nnlab.engine.optim import Optimizer, make_optimizer
+from nnlab.metrics.basic import StreamingMetric, make_metric
+from nnlab.training.callbacks import CallbackList, ProgressBar
+from nnlab.training.history import History
+
+log = logging.getLogger(__name__)
+
+
+def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+@register
+class Sequential(Module):
+    """Layers applied in order. Give ``input_shape`` (per sample, no batch axis) to build at once."""
+
+    def __init__(
+        self,
+        layers: Iterable[Module] = (),
+        *,
+        input_shape: Sequence[int] | None = None,
+        dtype: Any = "float32",
+        seed: int | np.random.Generator | None = None,
+        name: str = "sequential",
+    ) -> None:
+        super().__init__()
+        self.layers: list[Module] = []
+        for layer in layers:
+            self.add(layer)
+        self.name = name
+        self.dtype = resolve_dtype(dtype)
+        self.rng = as_generator(seed)
+        self.loss: Loss | None = None
+        self.optimizer: Optimizer | None = None
+        self.metric_names: list[str] = []
+        self._out_shape: tuple[int, ...] | None = None
+        if input_shape is not None:
+            self.build(tuple(input_shape))
+
+    # -- structure ------------------------------------------------------------------
+    def add(self, layer: Module) -> "Sequential":
+        if not isinstance(layer, Module):
+            raise ConfigError(f"Sequential takes nnlab layers, got {type(layer).__name__}")
+        if getattr(self, "built", False):
+            raise ConfigError("cannot add layers to a built model")
+        self.layers.append(layer)
+        return self
+
+    def children(self):
+        return ((str(i), layer) for i, layer in enumerate(self.layers))
+
+    def build(self, input_shape, rng: np.random.Generator | None = None, dtype: Any = None) -> None:
+        if not self.layers:
+            raise ConfigError("a Sequential model needs at least one layer")
+        dtype = self.dtype if dtype is None else resolve_dtype(dtype)
+        rng = self.rng if rng is None else rng
+        shape = tuple(int(d) for d in input_shape)
+        if any(d < 1 for d in shape):
+            raise ShapeError(f"input_shape must be positive, got {shape}")
+        for i, layer in enumerate(self.layers):
+            try:
+                layer.build(shape, rng, dtype)
+                shape = layer.output_shape(shape)
+            except (ShapeError, ConfigError) as exc:
+                raise type(exc)(f"layer {i} ({type(layer).__name__}): {exc}") from None
+        super().build(input_shape, rng, dtype)
+        self._out_shape = shape
+        self._flatten_parameters()
+
+    def _flatten_parameters(self) -> None:
+        """Move every parameter (and gradient) into one contiguous buffer, keeping values."""
+        params = self.parameters()
+        total = sum(p.size for p in params)
+        self._flat_data = np.empty(total, self.dtype)
+        self._flat_grad = np.zeros(total, self.dtype)
+        offset = 0
+        for p in params:
+            n = p.size
+            p.rebind(self._flat_data[offset : offset + n].reshape(p.shape), self._flat_grad[offset : offset + n].reshape(p.shape))
+            offset += n
+
+    def output_shape(self, input_shape=None):
+        if input_shape is None or (self.built and tuple(input_shape) == self.input_shape):
+            if self._out_shape is None:
+                raise RuntimeError("model is not built")
+            return self._out_shape
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+        return shape
+
+    # -- computation ----------------------------------------------------------------
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._check_input(x)
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        g = grad_out
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            g = self.layers[i].backward(g, need_input_grad=need_input_grad or i > 0)
+        return g
+
+    # -- configuration --------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return {"layers": [layer_config(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "Sequential":
+        config = dict(config)
+        layers = config.pop("layers", None)
+        if not isinstance(layers, list) or not layers:
+            raise ConfigError("a Sequential spec needs a non-empty 'layers' list")
+        built = [layer_from_config(spec) for spec in layers]
+        try:
+            return cls(built, **config)
+        except TypeError as exc:
+            raise ConfigError(f"Sequential: {exc}") from None
+
+    def compile(
+        self,
+        loss: str | Mapping[str, Any] | Loss = "mse",
+        optimizer: str | Mapping[str, Any] | Optimizer = "adam",
+        metrics: Iterable[str] = (),
+    ) -> "Sequential":
+        """Choose the loss, the optimizer (name, dict of hyper-parameters, or instance) and metrics."""
+        self._require_built()
+        self.loss = make_loss(loss)
+        self.optimizer = make_optimizer(optimizer, self.parameters())
+        self.metric_names = list(metrics)
+        self._make_metrics()  # validate names now
+        if self.loss.name == "cross_entropy" and self.layers[-1].describe().get("activation") == "softmax":
+            raise ConfigError(
+                "the last layer applies softmax and cross_entropy applies it again: drop the Softmax"
+                " (cross_entropy takes logits), or use LogSoftmax with the 'nll' loss"
+            )
+        return self
+
+    def _make_metrics(self) -> list[StreamingMetric]:
+        from_logits = self.loss is not None and self.loss.name == "bce_with_logits"
+        try:
+            return [make_metric(m, from_logits=from_logits) for m in self.metric_names]
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def _require_built(self) -> None:
+        if not self.built:
+            raise RuntimeError("the model is not built: pass input_shape=... or call build(input_shape)")
+
+    def _require_compiled(self) -> None:
+        self._require_built()
+        if self.loss is None or self.optimizer is None:
+            raise RuntimeError("call compile(loss=..., optimizer=...) before fit or evaluate")
+
+    # -- data checks ----------------------------------------------------------------
+    def _check_x(self, x: Any, what: str = "x") -> np.ndarray:
+        self._require_built()
+        x = np.asarray(x)
+        if x.size == 0 or x.ndim == 0 or len(x) == 0:
+            raise DataError(f"{what} is empty (shape {x.shape}); there is nothing to train or evaluate on")
+        if x.shape[1:] != self.input_shape:
+            raise ShapeError(
+                f"{what} has shape {x.shape}, but the model takes samples of shape {self.input_shape}"
+                f" (expected ({len(x)}, {', '.join(map(str, self.input_shape))}))"
+            )
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+            raise DataError(f"{what} must be numeric, got dtype {x.dtype}")
+        x = x.astype(self.dtype, copy=False)
+        finite = np.isfinite(x)
+        if not finite.all():
+            bad = np.argwhere(~finite)
+            raise DataError(
+                f"{what} contains {len(bad)} NaN or infinite value(s); the first is at index {tuple(int(i) for i in bad[0])}"
+            )
+        return x
+
+    def _check_xy(self, x: Any, y: Any, what: str = "") -> tuple[np.ndarray, np.ndarray]:
+        x = self._check_x(x, f"{what}x")
+        y = np.asarray(y)
+        if y.ndim == 0 or len(y) != len(x):
+            raise ShapeError(f"{what}x has {len(x)} samples but {what}y has {len(y) if y.ndim else 'no'} rows")
+        assert self.loss is not None
+        y = self.loss.check_targets(y, self.output_shape())
+        if self.loss.target_kind == "values":
+            y = y.astype(self.dtype, copy=False)
+        return x, y
+
+    # -- training -------------------------------------------------------------------
+    def fit(
+        self,
+        x: Any,
+        y: Any,
+        *,
+        epochs: int = 1,
+        batch_size: int = 32,
+        validation_data: tuple[Any, Any] | None = None,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        callbacks: Iterable[Any] = (),
+        accumulate_steps: int = 1,
+        initial_epoch: int = 0,
+        history: History | None = None,
+        progress: bool = False,
+    ) -> History:
+        """Train for ``epochs`` epochs and return the :class:`History`.
+
+        ``batch_size`` is the number of samples per optimizer step. With ``accumulate_steps=k``
+        each batch is processed as ``k`` micro-batches whose gradients are summed (weighted by
+        their sizes) before the single step: the update is the same as with one large batch,
+        but memory is bounded by the micro-batch. ``validation_split`` holds out a seeded random
+        fraction of the data. ``initial_epoch`` (with ``history``) continues a run: epochs
+        ``initial_epoch + 1 .. epochs`` are trained. If the loss becomes NaN or infinite, a
+        :class:`TrainingDivergedError` is raised and the weights are restored to those at the
+        start of the failing epoch.
+        """
+        self._require_compiled()
+        assert self.loss is not None and self.optimizer is not None
+        if int(epochs) < 1 or int(batch_size) < 1 or int(accumulate_steps) < 1:
+            raise ConfigError("epochs, batch_size and accumulate_steps must be >= 1")
+        if accumulate_steps > batch_size:
+            raise ConfigError(f"accumulate_steps ({accumulate_steps}) cannot exceed batch_size ({batch_size})")
+        x, y = self._check_xy(x, y)
+        if validation_data is not None and validation_split:
+            raise ConfigError("give validation_data or validation_split, not both")
+        if validation_split:
+            if not 0 < validation_split < 1:
+                raise ConfigError(f"validation_split must be in (0, 1), got {validation_split}")
+            perm = self.rng.permutation(len(x))
+            n_val = int(round(len(x) * validation_split))
+            if n_val == 0 or n_val == len(x):
+                raise DataError(f"validation_split={validation_split} of {len(x)} samples leaves an empty set")
+            validation_data = (x[perm[:n_val]], y[perm[:n_val]])
+            x, y = x[perm[n_val:]], y[perm[n_val:]]
+        if validation_data is not None:
+            vx, vy = self._check_xy(*validation_data, what="validation ")
+            validation_data = (vx, vy)
+
+        n = len(x)
+        batch_size = int(batch_size)
+        steps = math.ceil(n / batch_size)
+        history = history if history is not None else History()
+        cbs = list(callbacks)
+        if progress and not any(isinstance(c, ProgressBar) for c in cbs):
+            cbs.append(ProgressBar(total_epochs=epochs))
+        cb = CallbackList([history, *cbs])
+        loop = _FitLoop(self, steps, history)
+        metrics = self._make_metrics()
+        loss_fn, opt = self.loss, self.optimizer
+        xbuf = np.empty((batch_size, *x.shape[1:]), x.dtype)
+        ybuf = np.empty((batch_size, *y.shape[1:]), y.dtype)
+        first_epoch = int(initial_epoch) + 1
+
+        self.train()
+        cb.on_train_begin(loop)
+        try:
+            with self.workspace():
+                for epoch in range(first_epoch, int(epochs) + 1):
+                    loop.epoch = epoch
+                    cb.on_epoch_begin(loop, epoch)
+                    snapshot = self._snapshot()
+                    order = self.rng.permutation(n) if shuffle else None
+                    for m in metrics:
+                        m.reset()
+                    loss_sum = 0.0
+                    for step in range(steps):
+                        lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
+                        if order is None:
+                            xb, yb = x[lo:hi], y[lo:hi]
+                        else:
+                            idx = order[lo:hi]
+                            xb = np.take(x, idx, axis=0, out=xbuf[: hi - lo], mode="clip")
+                            yb = np.take(y, idx, axis=0, out=ybuf[: hi - lo], mode="clip")
+                        batch_loss = self._train_step(xb, yb, accumulate_steps, metrics)
+                        if not math.isfinite(batch_loss):
+                            self._restore(snapshot)
+                            raise TrainingDivergedError(
+                                f"the loss became {batch_loss} at epoch {epoch}, batch {step + 1}/{steps};"
+                                f" training stopped and the weights were restored to the start of epoch {epoch}."
+                                f" Try a lower learning rate (now {opt.lr:g}), input scaling, or gradient clipping."
+                            )
+                        loss_sum += batch_loss * (hi - lo)
+                        cb.on_batch_end(loop, step, {"loss": batch_loss})
+                    if not np.isfinite(self._flat_data).all():
+                        self._restore(snapshot)
+                        raise TrainingDivergedError(
+                            f"the weights became NaN or infinite during epoch {epoch}; they were restored"
+                            f" to the start of the epoch. Try a lower learning rate (now {opt.lr:g})."
+                        )
+                    logs = {"loss": loss_sum / n, **{m.name: m.result() for m in metrics}}
+                    if validation_data is not None:
+                        val = self._evaluate(*validation_data, batch_size=max(batch_size, 256))
+                        logs.update({f"val_{k}": v for k, v in val.items()})
+                        self.train()
+                    logs["lr"] = opt.lr
+                    cb.on_epoch_end(loop, epoch, logs)
+                    if loop.stop_training:
+                        break
+        finally:
+            cb.on_train_end(loop)
+            self.train()
+        return history
+
+    def _snapshot(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return self._flat_data.copy(), {k: b.copy() for k, b in self.named_buffers()}
+
+    def _restore(self, snapshot: tuple[np.ndarray, dict[str, np.ndarray]]) -> None:
+        flat, buffers = snapshot
+        self._flat_data[...] = flat
+        for k, b in self.named_buffers():
+            b[...] = buffers[k]
+
+    def _train_step(self, xb: np.ndarray, yb: np.ndarray, accumulate_steps: int, metrics: list[StreamingMetric]) -> float:
+        assert self.loss is not None and self.optimizer is not None
+        nb = len(xb)
+        self.zero_grad()
+        total = 0.0
+        bounds = np.linspace(0, nb, min(accumulate_steps, nb) + 1).astype(int)
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            xm, ym = (xb, yb) if hi - lo == nb else (xb[lo:hi], yb[lo:hi])
+            out = self.forward(xm)
+            value = self.loss.forward(out, ym)
+            if not math.isfinite(value):
+                return value
+            for m in metrics:
+                m.update(ym, out)
+            g = self.loss.backward()
+            if hi - lo != nb:
+                g *= (hi - lo) / nb
+            self.backward(g, need_input_grad=False)
+            total += value * (hi - lo)
+        self.optimizer.step()
+        return total / nb
+
+    # -- evaluation -----------------------------------------------------------------
+    def evaluate(self, x: Any, y: Any, batch_size: int = 256) -> dict[str, float]:
+        """Loss and metrics on (x, y) in evaluation mode."""
+        self._require_compiled()
+        x, y = self._check_xy(x, y)
+        return self._evaluate(x, y, batch_size)
+
+    def _evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
+        assert self.loss is not None
+        metrics = self._make_metrics()
+        total = 0.0
+        was_training = self.training
+        self.eval()
+        try:
+            with self.workspace():
+                for lo in range(0, len(x), batch_size):
+                    xb, yb = x[lo : lo + batch_size], y[lo : lo + batch_size]
+                    out = self.forward(xb)
+                    total += self.loss.forward(out, yb) * len(xb)
+                    for m in metrics:
+                        m.update(yb, out)
+        finally:
+            self.train(was_training)
+        return {"loss": total / len(x), **{m.name: m.result() for m in metrics}}
+
+    def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
+        """Outputs for ``x`` in evaluation mode, computed in batches."""
+        x = self._check_x(x)
+        out = np.empty((len(x), *self.output_shape()), self.dtype)
+        was_training = self.training
+        self.eval()
+        try:
+            with self.workspace():
+                for lo in range(0, len(x), batch_size):
+                    out[lo : lo + batch_size] = self.forward(x[lo : lo + batch_size])
+        finally:
+            self.train(was_training)
+        return out
+
+    # -- inspection -----------------------------------------------------------------
+    def summary_rows(self) -> list[dict[str, Any]]:
+        """One dict per layer: index, layer, output shape, activation, init, parameter count."""
+        self._require_built()
+        rows = []
+        shape = self.input_shape
+        for i, layer in enumerate(self.layers):
+            shape = layer.output_shape(shape)
+            info = layer.describe()
+            rows.append({
+                "index": i,
+                "layer": _layer_label(layer),
+                "output_shape": ("N", *shape),
+                "activation": info.get("activation", ""),
+                "init": info.get("init", ""),
+                "params": layer.num_parameters(),
+                "buffers": sum(b.size for _, b in layer.named_buffers()),
+            })
+        return rows
+
+    def summary(self) -> str:
+        """The seed's ``get_network_info``: layers, shapes, activations, initialisation, counts."""
+        rows = self.summary_rows()
+        head = ["#", "Layer", "Output shape", "Activation", "Init", "Params"]
+        table = [[str(r["index"]), r["layer"], "(" + ", ".join(map(str, r["output_shape"])) + ")",
+                  r["activation"] or "-", r["init"] or "-", f"{r['params']:,}"] for r in rows]
+        widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(head)]
+
+        def fmt(cells: list[str]) -> str:
+            return "  ".join(c.rjust(w) if j in (0, 5) else c.ljust(w) for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+        total = self.num_parameters()
+        buffers = sum(r["buffers"] for r in rows)
+        rule = "-" * len(fmt(head))
+        lines = [
+            f"Model: {self.name}  input ({', '.join(map(str, self.input_shape))})  dtype {self.dtype.name}"
+            f"  {len(self.layers)} layers",
+            rule, fmt(head), rule, *(fmt(t) for t in table), rule,
+            f"Total parameters: {total:,}  (trainable {total:,}, non-trainable {buffers:,})"
+            f"  {(total + buffers) * self.dtype.itemsize / 1024:,.1f} KiB",
+        ]
+        if self.loss is not None:
+            lines.append(f"Loss: {self.loss.name}")
+        if self.optimizer is not None:
+            lines.append(f"Optimizer: {self.optimizer!r}")
+        if self.metric_names:
+            lines.append(f"Metrics: {', '.join(self.metric_names)}")
+        return "\n".join(lines)
+
+
+def _layer_label(layer: Module) -> str:
+    cfg = layer.get_config()
+    if "in_features" in cfg and "out_features" in cfg:
+        return f"{type(layer).__name__}({cfg['in_features']} -> {cfg['out_features']})"
+    return type(layer).__name__
+
+
+class _FitLoop:
+    """The :class:`~nnlab.training.TrainerLike` view of a ``Sequential.fit`` run."""
+
+    def __init__(self, model: Sequential, steps_per_epoch: int, history: History) -> None:
+        self.model, self.steps_per_epoch, self.history = model, steps_per_epoch, history
+        self.stop_training = False
+        self.epoch = 0
+
+    @property
+    def lr(self) -> float:
+        assert self.model.optimizer is not None
+        return self.model.optimizer.lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        assert self.model.optimizer is not None
+        self.model.optimizer.lr = value
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return self.model.state_dict()
+
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        self.model.load_state_dict(dict(weights))
+
+    def save_checkpoint(self, path) -> None:
+        from nnlab.engine.serialization import save_checkpoint
+
+        save_checkpoint(path, self.model, epoch=self.epoch, history=self.history)

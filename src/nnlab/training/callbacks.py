@@ -1,0 +1,308 @@
+"""Callbacks: the hooks a training loop calls, and the standard ones.
+
+The loop calls, in order: ``on_train_begin(trainer)``; per epoch ``on_epoch_begin(trainer,
+epoch)``, ``on_batch_end(trainer, step, logs)`` after each optimizer step, and
+``on_epoch_end(trainer, epoch, logs)`` with the epoch's logs (``loss``, metrics, ``val_*``,
+``lr``); finally ``on_train_end(trainer)``, also when training stops early or fails. Epochs are
+numbered from 1. Callbacks only touch the trainer through :class:`TrainerLike`, so the same
+callbacks serve the NumPy engine and the PyTorch trainer.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class TrainerLike(Protocol):
+    """What a callback may use of the loop that drives it."""
+
+    stop_training: bool
+    epoch: int
+    steps_per_epoch: int
+
+    @property
+    def lr(self) -> float: ...
+
+    @lr.setter
+    def lr(self, value: float) -> None: ...
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Copies of the model's weights (parameters and buffers)."""
+        ...
+
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None: ...
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        """Write everything needed to resume (weights, optimizer, epoch, history), atomically."""
+        ...
+
+
+class Callback:
+    """Base class with no-op hooks; override the ones you need."""
+
+    def on_train_begin(self, trainer: TrainerLike) -> None: ...
+    def on_epoch_begin(self, trainer: TrainerLike, epoch: int) -> None: ...
+    def on_batch_end(self, trainer: TrainerLike, step: int, logs: Mapping[str, float]) -> None: ...
+    def on_epoch_end(self, trainer: TrainerLike, epoch: int, logs: Mapping[str, float]) -> None: ...
+    def on_train_end(self, trainer: TrainerLike) -> None: ...
+
+
+class CallbackList:
+    """Calls each hook on every callback, in order, skipping hooks a callback leaves empty."""
+
+    HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end")
+
+    def __init__(self, callbacks: Iterable[Any]) -> None:
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            missing = [h for h in self.HOOKS if not callable(getattr(cb, h, None))]
+            if missing:
+                raise TypeError(f"{type(cb).__name__} is not a callback: it lacks {missing}")
+        self._batch_hooks = [
+            cb.on_batch_end for cb in self.callbacks
+            if getattr(type(cb), "on_batch_end", None) is not Callback.on_batch_end
+        ]
+
+    def on_train_begin(self, trainer):
+        for cb in self.callbacks:
+            cb.on_train_begin(trainer)
+
+    def on_epoch_begin(self, trainer, epoch):
+        for cb in self.callbacks:
+            cb.on_epoch_begin(trainer, epoch)
+
+    def on_batch_end(self, trainer, step, logs):
+        for hook in self._batch_hooks:
+            hook(trainer, step, logs)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        for cb in self.callbacks:
+            cb.on_epoch_end(trainer, epoch, logs)
+
+    def on_train_end(self, trainer):
+        for cb in self.callbacks:
+            cb.on_train_end(trainer)
+
+
+def _mode_for(monitor: str, mode: str) -> str:
+    if mode != "auto":
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
+        return mode
+    return "max" if any(k in monitor for k in ("acc", "auc", "psnr", "ssim", "f1")) else "min"
+
+
+class _Monitor:
+    def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
+        self.monitor, self.mode, self.min_delta = monitor, _mode_for(monitor, mode), abs(float(min_delta))
+        self.best: float | None = None
+
+    def value(self, logs: Mapping[str, float]) -> float | None:
+        if self.monitor not in logs:
+            log.warning("%s: %r is not in the epoch logs (%s)", type(self).__name__, self.monitor, ", ".join(logs))
+            return None
+        return float(logs[self.monitor])
+
+    def improved(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+
+class EarlyStopping(Callback, _Monitor):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best_weights`` the model ends with the weights of its best epoch.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = True,
+    ) -> None:
+        _Monitor.__init__(self, monitor, mode, min_delta)
+        self.patience, self.restore_best_weights = int(patience), bool(restore_best_weights)
+        self.wait = 0
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self._best_weights: dict[str, np.ndarray] | None = None
+
+    def on_train_begin(self, trainer):
+        self.best, self.wait, self.best_epoch, self.stopped_epoch, self._best_weights = None, 0, None, None, None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        value = self.value(logs)
+        if value is None:
+            return
+        if self.improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self._best_weights = trainer.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            trainer.stop_training = True
+            log.info("early stopping at epoch %d: best %s %.6g at epoch %s", epoch, self.monitor, self.best, self.best_epoch)
+
+    def on_train_end(self, trainer):
+        if self.restore_best_weights and self._best_weights is not None and self.best_epoch != trainer.epoch:
+            trainer.set_weights(self._best_weights)
+            log.info("restored the weights of epoch %s (%s %.6g)", self.best_epoch, self.monitor, self.best)
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate from a schedule at the start of every epoch.
+
+    ``schedule`` is a :class:`nnlab.engine.schedules.Schedule` or any callable
+    ``epoch -> lr``. A schedule with an ``update`` method (reduce-on-plateau) is fed the value of
+    ``monitor`` at the end of each epoch.
+    """
+
+    def __init__(self, schedule: Any, monitor: str = "val_loss") -> None:
+        self.schedule, self.monitor = schedule, monitor
+
+    def on_epoch_begin(self, trainer, epoch):
+        trainer.lr = float(self.schedule(epoch))
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        update = getattr(self.schedule, "update", None)
+        if update is not None and self.monitor in logs:
+            update(float(logs[self.monitor]))
+
+
+class CSVLogger(Callback):
+    """Append one row per epoch to a CSV file, flushed at once (a crash loses nothing)."""
+
+    def __init__(self, path: str | Path, append: bool = False) -> None:
+        self.path, self.append = Path(path), append
+        self._file = None
+        self._writer: csv.DictWriter | None = None
+        self._keys: list[str] | None = None
+
+    def on_train_begin(self, trainer):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        exists = self.append and self.path.exists() and self.path.stat().st_size > 0
+        if exists:
+            with open(self.path, newline="") as f:
+                header = next(csv.reader(f), None)
+            self._keys = header[1:] if header else None
+        self._file = open(self.path, "a" if exists else "w", newline="")
+        if not exists:
+            self._keys = None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self._file is None:
+            self.on_train_begin(trainer)
+        if self._keys is None:
+            self._keys = list(logs)
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *self._keys], extrasaction="ignore")
+            self._writer.writeheader()
+        elif self._writer is None:
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *self._keys], extrasaction="ignore")
+        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "") for k in self._keys}})
+        self._file.flush()
+
+    def on_train_end(self, trainer):
+        if self._file is not None:
+            self._file.close()
+            self._file, self._writer = None, None
+
+
+class ModelCheckpoint(Callback, _Monitor):
+    """Save a resumable checkpoint at the end of epochs.
+
+    ``path`` may contain ``{epoch}``. With ``save_best_only`` a checkpoint is written only when
+    ``monitor`` improves. Writes are atomic (a temporary file, then a rename), so a crash
+    mid-write never leaves a broken checkpoint behind.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+        every: int = 1,
+    ) -> None:
+        _Monitor.__init__(self, monitor, mode, 0.0)
+        self.path, self.save_best_only, self.every = str(path), bool(save_best_only), max(1, int(every))
+        self.saved: list[Path] = []
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.save_best_only:
+            value = self.value(logs)
+            if value is None or not self.improved(value):
+                return
+            self.best = value
+        elif epoch % self.every:
+            return
+        path = Path(self.path.format(epoch=epoch))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        trainer.save_checkpoint(path)
+        self.saved.append(path)
+        log.debug("checkpoint written to %s", path)
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch over the batches, with the running loss and the epoch's metrics."""
+
+    def __init__(self, total_epochs: int | None = None, leave: bool = True, file: Any = None) -> None:
+        self.total_epochs, self.leave, self.file = total_epochs, leave, file
+        self._bar = None
+        self._loss_sum = 0.0
+        self._count = 0
+
+    def on_epoch_begin(self, trainer, epoch):
+        from tqdm.auto import tqdm  # lazy: the engine itself never needs tqdm
+
+        of = f"/{self.total_epochs}" if self.total_epochs else ""
+        self._bar = tqdm(total=trainer.steps_per_epoch, desc=f"epoch {epoch}{of}", leave=self.leave,
+                         file=self.file, unit="batch", dynamic_ncols=True)
+        self._loss_sum, self._count = 0.0, 0
+
+    def on_batch_end(self, trainer, step, logs):
+        if self._bar is None:
+            return
+        self._loss_sum += float(logs.get("loss", math.nan))
+        self._count += 1
+        self._bar.update(1)
+        if self._count % 10 == 0 or self._count == trainer.steps_per_epoch:
+            self._bar.set_postfix(loss=f"{self._loss_sum / self._count:.4g}", refresh=False)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self._bar is not None:
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=True)
+            self._bar.close()
+            self._bar = None
+
+    def on_train_end(self, trainer):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class EpochLogger(Callback):
+    """Log one line per epoch (``logging.INFO``): what a run's log file records."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.logger = logger or log
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.logger.info("epoch %d: %s", epoch, "  ".join(f"{k}={v:.5g}" for k, v in logs.items()))

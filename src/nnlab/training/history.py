@@ -1,0 +1,88 @@
+"""The per-epoch record of a training run."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+
+class History:
+    """Per-epoch logs: ``history["val_loss"]`` is a list with one value per epoch.
+
+    It is also a callback (the training loop always attaches one), so it records every epoch
+    that ends, including those before an early stop or a crash.
+    """
+
+    def __init__(self) -> None:
+        self.epochs: list[int] = []
+        self.history: dict[str, list[float]] = {}
+
+    # callback protocol (duck-typed; see nnlab.training.callbacks.Callback)
+    def on_train_begin(self, trainer: Any) -> None: ...
+    def on_epoch_begin(self, trainer: Any, epoch: int) -> None: ...
+    def on_batch_end(self, trainer: Any, step: int, logs: Mapping[str, float]) -> None: ...
+    def on_train_end(self, trainer: Any) -> None: ...
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: Mapping[str, float]) -> None:
+        self.append(epoch, logs)
+
+    def append(self, epoch: int, logs: Mapping[str, float]) -> None:
+        n = len(self.epochs)
+        self.epochs.append(int(epoch))
+        for key, value in logs.items():
+            column = self.history.setdefault(key, [math.nan] * n)
+            column.append(float(value))
+        for column in self.history.values():
+            if len(column) < n + 1:
+                column.append(math.nan)
+
+    def __getitem__(self, key: str) -> list[float]:
+        try:
+            return self.history[key]
+        except KeyError:
+            raise KeyError(f"no {key!r} in history; recorded: {', '.join(self.history) or 'nothing'}") from None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.history
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def keys(self) -> Iterator[str]:
+        return iter(self.history)
+
+    def last(self) -> dict[str, float]:
+        return {k: v[-1] for k, v in self.history.items()} if self.epochs else {}
+
+    def best(self, monitor: str = "val_loss", mode: str = "min") -> tuple[int, float]:
+        """(epoch, value) of the best value of ``monitor``."""
+        values = self[monitor]
+        finite = [(v, i) for i, v in enumerate(values) if not math.isnan(v)]
+        if not finite:
+            raise ValueError(f"{monitor!r} has no finite value")
+        v, i = (min if mode == "min" else max)(finite)
+        return self.epochs[i], v
+
+    def to_rows(self) -> list[dict[str, float]]:
+        return [{"epoch": e, **{k: v[i] for k, v in self.history.items()}} for i, e in enumerate(self.epochs)]
+
+    def to_csv(self, path: str | Path) -> None:
+        rows = self.to_rows()
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["epoch", *self.history])
+            writer.writeheader()
+            writer.writerows(rows)
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> "History":
+        h = cls()
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                epoch = int(row.pop("epoch"))
+                h.append(epoch, {k: float(v) if v not in ("", None) else math.nan for k, v in row.items()})
+        return h
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self)}, keys={list(self.history)})"
