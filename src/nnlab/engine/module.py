@@ -207,6 +207,27 @@ class Module:
         for p in self.parameters():
             p.zero_grad()
 
+    def astype(self, dtype: DTypeLike) -> "Module":
+        """A deep copy of this (built) module with parameters and buffers cast to ``dtype``."""
+        import copy
+
+        dtype = resolve_dtype(dtype)
+        clone = copy.deepcopy(self)
+        for m in clone.modules():
+            m.dtype = dtype
+            m._ws.clear()
+            for p in m._params.values():
+                p.data = p.data.astype(dtype)
+                p._grad = np.zeros_like(p.data)
+                p._grad_is_zero = True
+            for k, b in m._buffers.items():
+                if np.issubdtype(b.dtype, np.floating):
+                    m._buffers[k] = b.astype(dtype)
+        flatten = getattr(clone, "_flatten_parameters", None)
+        if flatten is not None:
+            flatten()
+        return clone
+
     # -- modes ----------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         for m in self.modules():

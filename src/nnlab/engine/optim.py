@@ -131,13 +131,21 @@ class Optimizer:
             offset += p.size
         return out
 
-    def state_dict(self) -> dict[str, Any]:
-        """Hyper-parameters, step count, and per-parameter state arrays (copies)."""
+    def state_dict(self, exact: bool = False) -> dict[str, Any]:
+        """Hyper-parameters, step count, and per-parameter state arrays (copies).
+
+        The arrays are in PyTorch's scaling. ``exact=True`` gives the internal representation
+        instead, which reloads bit for bit (checkpoints use it to resume exactly).
+        """
+        def convert(name: str, seg: np.ndarray) -> np.ndarray:
+            return seg if exact else self._export(name, seg)
+
         state = {
-            name: [a.copy() for a in self._per_param([self._export(name, s) for s in segs])]
+            name: [a.copy() for a in self._per_param([convert(name, s) for s in segs])]
             for name, segs in self._state.items()
         }
-        return {"type": type(self).__name__, "hyper": self.hyperparameters(), "step": self.step_count, "state": state}
+        return {"type": type(self).__name__, "hyper": self.hyperparameters(), "step": self.step_count,
+                "state": state, "scaling": "internal" if exact else "torch"}
 
     def load_state_dict(self, sd: Mapping[str, Any]) -> None:
         if sd.get("type") != type(self).__name__:
@@ -153,8 +161,9 @@ class Optimizer:
             self._ensure_state(name)
             for dst, src in zip(self._per_param(self._state[name]), arrays):
                 dst[...] = src
-            for seg in self._state[name]:
-                seg[...] = self._import(name, seg)
+            if sd.get("scaling", "torch") == "torch":
+                for seg in self._state[name]:
+                    seg[...] = self._import(name, seg)
         for k, v in sd.get("hyper", {}).items():
             setattr(self, k, tuple(v) if isinstance(v, list) else v)
         self.step_count = int(sd.get("step", 0))

@@ -283,7 +283,8 @@ class Sequential(Module):
         self.train()
         cb.on_train_begin(loop)
         try:
-            with self.workspace():
+            # Overflow is not an error here: a diverging loss is detected and reported below.
+            with self.workspace(), np.errstate(over="ignore", invalid="ignore"):
                 for epoch in range(first_epoch, int(epochs) + 1):
                     loop.epoch = epoch
                     cb.on_epoch_begin(loop, epoch)

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -122,7 +123,7 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
             return {k: z[k] for k in z.files}
     except ValueError as exc:
         raise WeightsMismatchError(f"{path} is not a plain .npz of numeric arrays: {exc}") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise WeightsMismatchError(f"{path} is not a readable .npz file (truncated or corrupt?): {exc}") from None
 
 
@@ -165,8 +166,8 @@ def save_checkpoint(
         "rng_state": model.rng.bit_generator.state,
     }
     if model.optimizer is not None:
-        sd = model.optimizer.state_dict()
-        meta["optimizer"] = {"type": sd["type"], "hyper": sd["hyper"], "step": sd["step"],
+        sd = model.optimizer.state_dict(exact=True)
+        meta["optimizer"] = {"type": sd["type"], "hyper": sd["hyper"], "step": sd["step"], "scaling": sd["scaling"],
                              "state": {k: len(v) for k, v in sd["state"].items()}}
         for name, arrays_ in sd["state"].items():
             for i, a in enumerate(arrays_):
@@ -195,7 +196,7 @@ def load_checkpoint(path: str | Path, model: Sequential) -> dict[str, Any]:
             raise WeightsMismatchError(f"{path} holds optimizer state; compile the model before loading it")
         om = meta["optimizer"]
         state = {name: [arrays[f"optim/{name}/{i}"] for i in range(count)] for name, count in om["state"].items()}
-        model.optimizer.load_state_dict({"type": om["type"], "hyper": om["hyper"], "step": om["step"], "state": state})
+        model.optimizer.load_state_dict({**om, "state": state})
     model.rng.bit_generator.state = meta["rng_state"]
     history = History()
     for row in meta.get("history", []):

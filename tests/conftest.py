@@ -1,0 +1,23 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def data_dir():
+    """The real data sets (``NNLAB_DATA``); tests that need them skip with a reason otherwise."""
+    path = os.environ.get("NNLAB_DATA")
+    if not path:
+        pytest.skip("NNLAB_DATA is not set: real-data tests need the data sets (CI sets ../shared/data)")
+    if not Path(path).is_dir():
+        pytest.skip(f"NNLAB_DATA={path} is not a folder")
+    return Path(path)

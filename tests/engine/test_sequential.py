@@ -1,0 +1,234 @@
+"""Sequential: training behaviour, accumulation, determinism, summary, and bad input."""
+
+import math
+
+import numpy as np
+import pytest
+
+from nnlab.engine import (
+    ConfigError,
+    DataError,
+    Dense,
+    Linear,
+    ReLU,
+    Sequential,
+    ShapeError,
+    Softmax,
+    TrainingDivergedError,
+)
+from nnlab.training import Callback, EarlyStopping
+
+
+def mlp(dtype="float32", seed=0, out=3, act="tanh"):
+    return Sequential([Dense(16, act), Dense(8, act), Dense(out)], input_shape=(5,), dtype=dtype, seed=seed)
+
+
+def blobs(rng, n=60):
+    y = rng.integers(0, 3, n)
+    x = rng.standard_normal((n, 5)) * 0.3 + np.eye(3, 5)[y] * 2
+    return x, y
+
+
+def test_overfits_a_tiny_batch(rng):
+    x = rng.standard_normal((8, 5))
+    y = rng.standard_normal((8, 2))
+    model = mlp(out=2).compile("mse", {"name": "adam", "lr": 1e-2})
+    first = model.evaluate(x, y)["loss"]
+    model.fit(x, y, epochs=400, batch_size=8)
+    last = model.evaluate(x, y)["loss"]
+    assert last < 0.01 * first, (first, last)
+
+
+def test_classifier_learns_and_history_has_every_key(rng):
+    x, y = blobs(rng)
+    vx, vy = blobs(rng, 30)
+    model = mlp().compile("cross_entropy", "adam", metrics=["accuracy"])
+    h = model.fit(x, y, epochs=15, batch_size=16, validation_data=(vx, vy))
+    assert h.epochs == list(range(1, 16))
+    assert set(h.keys()) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+    assert h["loss"][-1] < h["loss"][0]
+    assert h["val_accuracy"][-1] > 0.9
+    assert model.evaluate(vx, vy)["accuracy"] == pytest.approx(h["val_accuracy"][-1])
+    probs = model.predict(vx)
+    assert probs.shape == (30, 3) and probs.dtype == np.float32
+
+
+def test_accumulation_gives_the_same_gradient_as_one_large_batch(rng):
+    x = rng.standard_normal((64, 5))
+    y = rng.integers(0, 3, 64)
+    grads = {}
+    for k in (1, 32, 5):  # 32 micro-batches of 2; 5 uneven micro-batches
+        model = mlp(dtype="float64").compile("cross_entropy", {"name": "sgd", "lr": 0.0})
+        model.fit(x, y, epochs=1, batch_size=64, shuffle=False, accumulate_steps=k)
+        grads[k] = model._flat_grad.copy()
+    assert np.abs(grads[1]).max() > 0
+    np.testing.assert_allclose(grads[32], grads[1], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(grads[5], grads[1], rtol=1e-10, atol=1e-14)
+
+
+def test_accumulated_training_equals_large_batch_training(rng):
+    x = rng.standard_normal((96, 5))
+    y = rng.standard_normal((96, 3))
+    weights = []
+    for k in (1, 16):
+        model = mlp(dtype="float64", seed=5).compile("mse", {"name": "adam", "lr": 1e-2})
+        model.fit(x, y, epochs=3, batch_size=32, accumulate_steps=k)
+        weights.append(model._flat_data.copy())
+    np.testing.assert_allclose(weights[1], weights[0], rtol=1e-9, atol=1e-12)
+
+
+def test_same_seed_same_numbers(rng):
+    x, y = blobs(rng)
+    runs = []
+    for _ in range(2):
+        model = mlp(seed=11).compile("cross_entropy", "adam", metrics=["accuracy"])
+        h = model.fit(x, y, epochs=3, batch_size=7, validation_split=0.25)
+        runs.append((h["loss"], h["val_loss"], model._flat_data.copy()))
+    assert runs[0][0] == runs[1][0] and runs[0][1] == runs[1][1]
+    np.testing.assert_array_equal(runs[0][2], runs[1][2])
+
+
+def test_parameters_live_in_one_flat_buffer():
+    model = mlp()
+    params = model.parameters()
+    assert sum(p.size for p in params) == model._flat_data.size == model.num_parameters()
+    params[0].data[0, 0] = 42.0
+    assert model._flat_data[0] == 42.0
+
+
+def test_summary_counts_and_columns():
+    model = Sequential(
+        [Dense(35, "leaky_relu", init="small"), Dense(6, "leaky_relu", init="small"), Dense(1, "leaky_relu", init="small")],
+        input_shape=(128,),
+    )
+    rows = model.summary_rows()
+    assert [r["params"] for r in rows] == [128 * 35 + 35, 35 * 6 + 6, 6 + 1]
+    assert [r["output_shape"] for r in rows] == [("N", 35), ("N", 6), ("N", 1)]
+    text = model.compile("mse", {"name": "sgd", "lr": 0.01, "momentum": 0.99}).summary()
+    assert "Total parameters: 4,738" in text
+    assert "leaky_relu(0.01)" in text and "small N(0,0.01^2)" in text
+    assert "momentum=0.99" in text and "Loss: mse" in text
+
+
+def test_seed004_autoencoder_parameter_count():
+    sizes = [784, 500, 200, 100, 30, 100, 200, 500, 784]
+    model = Sequential([Dense(s, "relu") for s in sizes[1:]], input_shape=(784,))
+    assert model.num_parameters() == sum(a * b + b for a, b in zip(sizes, sizes[1:])) == 1_032_414
+
+
+def test_early_stopping_restores_best_weights(rng):
+    x, y = rng.standard_normal((40, 5)), rng.standard_normal((40, 3))
+    vx, vy = rng.standard_normal((20, 5)), rng.standard_normal((20, 3))  # noise: val loss soon rises
+
+    class Record(Callback):
+        weights = {}
+
+        def on_epoch_end(self, trainer, epoch, logs):
+            self.weights[epoch] = trainer.get_weights()
+
+    rec = Record()
+    stop = EarlyStopping(monitor="val_loss", patience=3)
+    model = mlp(dtype="float64").compile("mse", {"name": "adam", "lr": 3e-2})
+    h = model.fit(x, y, epochs=200, batch_size=40, validation_data=(vx, vy), callbacks=[rec, stop])
+    assert len(h) < 200 and stop.stopped_epoch == len(h)
+    best_epoch = h.best("val_loss")[0]
+    assert stop.best_epoch == best_epoch and best_epoch < len(h)
+    final = model.state_dict()
+    assert all(np.array_equal(final[k], rec.weights[best_epoch][k]) for k in final)
+
+
+def test_nan_loss_stops_training_and_keeps_finite_weights(rng):
+    x, y = rng.standard_normal((32, 5)) * 100, rng.standard_normal((32, 3)) * 1e6
+    model = mlp(act="relu").compile("mse", {"name": "sgd", "lr": 1e6})
+    with pytest.raises(TrainingDivergedError, match=r"loss became .* epoch \d+, batch \d+/\d+"):
+        model.fit(x, y, epochs=50, batch_size=8)
+    assert np.isfinite(model._flat_data).all()
+
+
+def test_callbacks_are_told_when_training_ends_by_an_error(rng):
+    ended = []
+
+    class Watch(Callback):
+        def on_train_end(self, trainer):
+            ended.append(trainer.epoch)
+
+    model = mlp(act="relu").compile("mse", {"name": "sgd", "lr": 1e6})
+    with pytest.raises(TrainingDivergedError):
+        model.fit(rng.standard_normal((32, 5)) * 100, rng.standard_normal((32, 3)) * 1e6, epochs=50,
+                  batch_size=8, callbacks=[Watch()])
+    assert len(ended) == 1
+
+
+@pytest.mark.parametrize(
+    "x, y, error, match",
+    [
+        (np.zeros((0, 5)), np.zeros((0,), int), DataError, "empty"),
+        (np.zeros((4, 6)), np.zeros(4, int), ShapeError, r"shape \(4, 6\).*samples of shape \(5,\)"),
+        (np.zeros((4, 5)), np.zeros(3, int), ShapeError, "4 samples but y has 3"),
+        (np.array([[0, 0, np.nan, 0, 0]] * 4), np.zeros(4, int), DataError, r"4 NaN .* index \(0, 2\)"),
+        (np.array([[0, 0, np.inf, 0, 0]] * 4), np.zeros(4, int), DataError, "NaN or infinite"),
+        (np.zeros((4, 5)), np.array([0, 1, 3, 2]), DataError, r"1 label\(s\) out of range \[0, 2\]"),
+        (np.zeros((4, 5)), np.array([0, -1, 1, 2]), DataError, "out of range"),
+        (np.zeros((4, 5)), np.array([0.5, 1, 1, 2]), DataError, "integers"),
+        (np.zeros((4, 5)), np.zeros((4, 3)), ShapeError, "1-D array of class indices"),
+    ],
+)
+def test_bad_input_names_the_problem(x, y, error, match):
+    model = mlp().compile("cross_entropy", "adam")
+    with pytest.raises(error, match=match):
+        model.fit(x, y, epochs=1)
+
+
+def test_bad_regression_targets_and_bce_range():
+    model = mlp(out=2).compile("mse", "adam")
+    with pytest.raises(ShapeError, match="targets of shape"):
+        model.fit(np.zeros((4, 5)), np.zeros((4, 3)))
+    with pytest.raises(DataError, match="NaN"):
+        model.fit(np.zeros((4, 5)), np.full((4, 2), np.nan))
+    model = mlp(out=1, act="relu").compile("bce_with_logits", "adam")
+    with pytest.raises(DataError, match=r"\[0, 1\]"):
+        model.fit(np.zeros((4, 5)), np.array([0, 1, 2, 1]))
+
+
+def test_bad_configuration():
+    with pytest.raises(ConfigError, match="softmax"):
+        Sequential([Dense(3), Softmax()], input_shape=(4,)).compile("cross_entropy", "adam")
+    with pytest.raises(ConfigError, match="unknown loss"):
+        mlp().compile("hinge", "adam")
+    with pytest.raises(ConfigError, match="unknown optimizer"):
+        mlp().compile("mse", "rmsprop2")
+    with pytest.raises(ConfigError, match="unknown metric"):
+        mlp().compile("mse", "adam", metrics=["f7"])
+    with pytest.raises(ShapeError, match="layer 1"):
+        Sequential([Dense(3), Linear(4, 2)], input_shape=(4,))
+    with pytest.raises(RuntimeError, match="compile"):
+        mlp().fit(np.zeros((2, 5)), np.zeros(2))
+    with pytest.raises(ConfigError, match="accumulate_steps"):
+        mlp().compile("mse", "adam").fit(np.zeros((2, 5)), np.zeros((2, 3)), batch_size=2, accumulate_steps=3)
+
+
+def test_forward_outside_fit_returns_fresh_arrays(rng):
+    model = Sequential([Dense(4), ReLU(), Dense(2)], input_shape=(3,), seed=0)
+    x1, x2 = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    a = model.forward(x1)
+    a_copy = a.copy()
+    model.forward(x2)
+    np.testing.assert_array_equal(a, a_copy)
+    g = np.ones((2, 2), np.float32)
+    model.backward(g)
+    np.testing.assert_array_equal(g, np.ones((2, 2)))
+
+
+def test_validation_split_holds_out_a_fraction(rng):
+    x, y = blobs(rng, 50)
+    seen = []
+
+    class Count(Callback):
+        def on_batch_end(self, trainer, step, logs):
+            seen.append(step)
+
+    model = mlp().compile("cross_entropy", "adam")
+    model.fit(x, y, epochs=1, batch_size=10, validation_split=0.2, callbacks=[Count()])
+    assert len(seen) == math.ceil(40 / 10)
+    with pytest.raises(ConfigError):
+        model.fit(x, y, validation_split=0.2, validation_data=(x, y))

@@ -1,0 +1,59 @@
+import json
+import re
+
+import pytest
+
+from nnlab.cli import main
+from tests.conftest import ROOT
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "summary" in out and "gradcheck" in out
+
+
+def test_summary_of_the_seed004_autoencoder(capsys):
+    assert main(["summary", str(ROOT / "examples/seed004-autoencoder.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "Total parameters: 1,032,414" in out
+    assert "Linear(784 -> 500)" in out and "sigmoid" in out
+
+
+def test_summary_json(capsys):
+    assert main(["summary", str(ROOT / "examples/seed000-age.yaml"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["total_params"] == 4738 and len(data["rows"]) == 3
+
+
+@pytest.mark.parametrize("spec", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_spec_builds(spec, capsys):
+    assert main(["summary", str(spec)]) == 0
+
+
+def test_gradcheck_command(capsys):
+    assert main(["gradcheck", str(ROOT / "examples/seed000-ethnicity.yaml"), "--batch", "2"]) == 0
+    assert "all gradients agree" in capsys.readouterr().out
+
+
+def test_bad_spec_files_give_one_line_errors(tmp_path):
+    with pytest.raises(SystemExit, match="not found"):
+        main(["summary", str(tmp_path / "nope.yaml")])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input_shape: [3]\nlayers:\n  - {type: Linear, out_features: 0}\n")
+    with pytest.raises(SystemExit, match=r"bad.yaml: Linear needs out_features >= 1"):
+        main(["summary", str(bad)])
+    bad.write_text("[1, 2")
+    with pytest.raises(SystemExit, match="cannot parse"):
+        main(["summary", str(bad)])
+
+
+def test_readme_python_example_runs():
+    """The README's engine example must keep working as written."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks, "README has no python example"
+    for code in blocks:
+        exec(compile(code.replace("progress=True", "progress=False"), "README.md", "exec"), {})

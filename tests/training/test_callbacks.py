@@ -1,0 +1,123 @@
+import csv
+import io
+import logging
+
+import numpy as np
+import pytest
+
+from nnlab.engine import Dense, ReduceOnPlateau, Sequential, StepDecay
+from nnlab.training import (
+    CallbackList,
+    CSVLogger,
+    EpochLogger,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ProgressBar,
+    TrainerLike,
+)
+
+
+def model_and_data(rng):
+    model = Sequential([Dense(8, "tanh"), Dense(1)], input_shape=(3,), seed=0)
+    model.compile("mse", {"name": "sgd", "lr": 0.05}, metrics=["rmse", "mae"])
+    x = rng.standard_normal((40, 3))
+    return model, x, x.sum(1, keepdims=True)
+
+
+def test_csv_logger_writes_a_flushed_row_per_epoch(tmp_path, rng):
+    model, x, y = model_and_data(rng)
+    path = tmp_path / "logs" / "history.csv"
+    rows_seen = []
+
+    class Peek(CSVLogger):  # read the file while training runs: rows must already be there
+        pass
+
+    def peek(trainer, epoch, logs):
+        with open(path) as f:
+            rows_seen.append(len(list(csv.DictReader(f))))
+
+    logger = CSVLogger(path)
+    spy = type("Spy", (), {"on_train_begin": lambda *a: None, "on_epoch_begin": lambda *a: None,
+                           "on_batch_end": lambda *a: None, "on_epoch_end": lambda s, t, e, l: peek(t, e, l),
+                           "on_train_end": lambda *a: None})()
+    h = model.fit(x, y, epochs=3, batch_size=10, validation_split=0.25, callbacks=[logger, spy])
+    assert rows_seen == [1, 2, 3]
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert float(rows[-1]["val_rmse"]) == pytest.approx(h["val_rmse"][-1])
+    assert History.from_csv(path)["loss"] == pytest.approx(h["loss"])
+
+
+def test_csv_logger_append_continues_a_file(tmp_path, rng):
+    model, x, y = model_and_data(rng)
+    path = tmp_path / "h.csv"
+    model.fit(x, y, epochs=2, callbacks=[CSVLogger(path)])
+    model.fit(x, y, epochs=4, initial_epoch=2, callbacks=[CSVLogger(path, append=True)])
+    with open(path) as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2, 3, 4]
+
+
+def test_scheduler_sets_lr_each_epoch(rng):
+    model, x, y = model_and_data(rng)
+    h = model.fit(x, y, epochs=5, callbacks=[LearningRateScheduler(StepDecay(0.1, step_size=2, gamma=0.5))])
+    assert h["lr"] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
+    assert model.optimizer.lr == pytest.approx(0.025)
+
+
+def test_plateau_schedule_is_fed_the_monitored_value(rng):
+    model, x, y = model_and_data(rng)
+    sched = ReduceOnPlateau(0.05, factor=0.5, patience=0, min_delta=1e9)  # never "improves" after the first
+    h = model.fit(x, y, epochs=4, callbacks=[LearningRateScheduler(sched, monitor="loss")])
+    # epoch 1 sets the best; every later epoch is "bad" (bad > patience=0), so the rate halves
+    assert h["lr"] == pytest.approx([0.05, 0.05, 0.025, 0.0125])
+
+
+def test_checkpoint_best_only(tmp_path, rng):
+    model, x, y = model_and_data(rng)
+    ck = ModelCheckpoint(tmp_path / "best.npz", monitor="loss", save_best_only=True)
+    model.fit(x, y, epochs=4, callbacks=[ck])
+    assert ck.saved and all(p == tmp_path / "best.npz" for p in ck.saved)
+    assert (tmp_path / "best.npz").exists()
+
+
+def test_progress_bar_and_epoch_logger(rng, caplog):
+    model, x, y = model_and_data(rng)
+    out = io.StringIO()
+    with caplog.at_level(logging.INFO, logger="nnlab"):
+        model.fit(x, y, epochs=2, batch_size=10, callbacks=[ProgressBar(total_epochs=2, file=out), EpochLogger()])
+    text = out.getvalue()
+    assert "epoch 1/2" in text and "epoch 2/2" in text and "4/4" in text
+    assert sum("epoch" in r.message and "loss=" in r.message for r in caplog.records) == 2
+
+
+def test_fit_loop_satisfies_the_trainer_protocol(rng):
+    model, x, y = model_and_data(rng)
+    seen = []
+
+    class Check:
+        def on_train_begin(self, trainer):
+            seen.append(isinstance(trainer, TrainerLike))
+
+        on_epoch_begin = on_batch_end = on_epoch_end = on_train_end = lambda *a: None
+
+    model.fit(x, y, callbacks=[Check()])
+    assert seen == [True]
+
+
+def test_non_callbacks_are_rejected():
+    with pytest.raises(TypeError, match="lacks"):
+        CallbackList([object()])
+
+
+def test_history_records_and_finds_best():
+    h = History()
+    for e, v in enumerate([3.0, 1.0, 2.0], start=1):
+        h.append(e, {"val_loss": v, "val_accuracy": 1 / v})
+    assert h.best("val_loss") == (2, 1.0)
+    assert h.best("val_accuracy", mode="max") == (2, 1.0)
+    with pytest.raises(KeyError, match="recorded: val_loss, val_accuracy"):
+        h["loss"]
+    h.append(4, {"loss": 0.5})  # a key that appears late is padded with NaN
+    assert np.isnan(h["loss"][0]) and h["loss"][-1] == 0.5 and np.isnan(h["val_loss"][-1])
