@@ -76,7 +76,9 @@ class Optimizer:
             self._segments = [(p.data.reshape(-1), p._grad.reshape(-1)) for p in self.params]
         # State lives per segment (one flat array on the fast path), created on first use.
         self._state: dict[str, list[np.ndarray]] = {}
+        # scratch buffers for one chunk: the update's temporary and the L2-decayed gradient
         self._tmp = np.empty(min(CHUNK, max(d.size for d, _ in self._segments)), self.params[0].data.dtype)
+        self._tmp_wd = np.empty_like(self._tmp)
 
     @property
     def lr(self) -> float:
@@ -150,6 +152,8 @@ class Optimizer:
     def load_state_dict(self, sd: Mapping[str, Any]) -> None:
         if sd.get("type") != type(self).__name__:
             raise WeightsMismatchError(f"optimizer state is for {sd.get('type')!r}, not {type(self).__name__}")
+        for k, v in sd.get("hyper", {}).items():
+            setattr(self, k, tuple(v) if isinstance(v, list) else v)
         for name, arrays in sd.get("state", {}).items():
             if name not in self.state_names:
                 raise WeightsMismatchError(f"{type(self).__name__} has no state {name!r}")
@@ -164,8 +168,6 @@ class Optimizer:
             if sd.get("scaling", "torch") == "torch":
                 for seg in self._state[name]:
                     seg[...] = self._import(name, seg)
-        for k, v in sd.get("hyper", {}).items():
-            setattr(self, k, tuple(v) if isinstance(v, list) else v)
         self.step_count = int(sd.get("step", 0))
 
     def __repr__(self) -> str:
@@ -204,9 +206,10 @@ class SGD(Optimizer):
 
     def _update(self, p, g, state, tmp):
         if self.weight_decay:
-            np.multiply(p, self.weight_decay, out=tmp)
-            tmp += g
-            g = tmp
+            g_wd = self._tmp_wd[: p.size]
+            np.multiply(p, self.weight_decay, out=g_wd)
+            g_wd += g
+            g = g_wd
         if self.momentum:
             buf = state["momentum_buffer"]
             if self.step_count == 1:
@@ -249,7 +252,6 @@ class Adam(Optimizer):
         if not (0 <= b1 < 1 and 0 <= b2 < 1) or eps < 0 or weight_decay < 0:
             raise ConfigError(f"{type(self).__name__} needs 0 <= betas < 1, eps >= 0, weight_decay >= 0")
         self.betas, self.eps, self.weight_decay = (b1, b2), float(eps), float(weight_decay)
-        self._tmp_wd = np.empty_like(self._tmp) if weight_decay and not self.decoupled else self._tmp
 
     def hyperparameters(self):
         return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps, "weight_decay": self.weight_decay}

@@ -196,9 +196,9 @@ class Sequential(Module):
         if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
             raise DataError(f"{what} must be numeric, got dtype {x.dtype}")
         x = x.astype(self.dtype, copy=False)
-        finite = np.isfinite(x)
-        if not finite.all():
-            bad = np.argwhere(~finite)
+        # min/max propagate NaN and reveal inf without a full-size boolean temporary
+        if not (np.isfinite(x.min()) and np.isfinite(x.max())):
+            bad = np.argwhere(~np.isfinite(x))
             raise DataError(
                 f"{what} contains {len(bad)} NaN or infinite value(s); the first is at index {tuple(int(i) for i in bad[0])}"
             )

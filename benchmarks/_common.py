@@ -1,0 +1,64 @@
+"""Shared helpers for benchmarks: run settings and writing results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def blas_info() -> dict[str, Any]:
+    import numpy as np
+
+    info: dict[str, Any] = {"numpy": np.__version__}
+    try:
+        cfg = np.show_config(mode="dicts")
+        blas = cfg.get("Build Dependencies", {}).get("blas", {})
+        info["numpy_blas"] = {k: blas.get(k) for k in ("name", "version", "openblas configuration") if k in blas}
+    except Exception as exc:  # pragma: no cover - informational only
+        info["numpy_blas"] = f"unavailable: {exc}"
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threadpools"] = threadpool_info()
+    except ImportError:
+        pass
+    info["env"] = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP", "MKL", "MALLOC"))}
+    info["cpu"] = platform.processor() or platform.machine()
+    info["cpu_count"] = os.cpu_count()
+    return info
+
+
+def run_worker(script: str, threads: int, args: list[str]) -> dict[str, Any]:
+    """Run ``script --worker`` in a fresh process limited to ``threads`` threads; return its JSON."""
+    env = dict(os.environ)
+    for var in THREAD_VARS:
+        env[var] = str(threads)
+    out = subprocess.run([sys.executable, script, "--worker", "--threads", str(threads), *args],
+                         env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr)
+        raise SystemExit(f"worker with {threads} thread(s) failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def write_result(name: str, result: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return path
+
+
+def git_revision() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except OSError:
+        return "unknown"
