@@ -232,3 +232,49 @@ def test_validation_split_holds_out_a_fraction(rng):
     assert len(seen) == math.ceil(40 / 10)
     with pytest.raises(ConfigError):
         model.fit(x, y, validation_split=0.2, validation_data=(x, y))
+
+
+@pytest.mark.parametrize("accumulate_steps", [1, 3])
+def test_workers_give_the_same_training_as_one_thread(rng, accumulate_steps):
+    x, y = blobs(rng, 90)
+    runs = {}
+    for workers in (1, 2, 3):
+        model = mlp(dtype="float64", seed=2).compile("cross_entropy", {"name": "adam", "lr": 1e-2}, metrics=["accuracy"])
+        h = model.fit(x, y, epochs=3, batch_size=20, validation_split=0.2, workers=workers,
+                      accumulate_steps=accumulate_steps)
+        runs[workers] = (model._flat_data.copy(), h)
+    for workers in (2, 3):
+        np.testing.assert_allclose(runs[workers][0], runs[1][0], rtol=1e-9, atol=1e-12)
+        assert runs[workers][1]["loss"] == pytest.approx(runs[1][1]["loss"], rel=1e-9)
+        assert runs[workers][1]["accuracy"] == runs[1][1]["accuracy"]
+
+
+def test_workers_are_deterministic_and_survive_tiny_last_batches(rng):
+    x, y = rng.standard_normal((41, 5)), rng.standard_normal((41, 3))  # last batch has 1 sample
+    finals = []
+    for _ in range(2):
+        model = mlp(seed=4).compile("mse", "adam")
+        model.fit(x, y, epochs=2, batch_size=10, workers=3)
+        finals.append(model._flat_data.copy())
+    np.testing.assert_array_equal(finals[0], finals[1])
+
+
+def test_parallel_optimizer_step_equals_serial(rng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nnlab.engine import Adam, Parameter
+
+    def run(threads):
+        ps = [Parameter(np.random.default_rng(0).standard_normal(s)) for s in [(300, 7), (5,), (1000,)]]
+        opt = Adam(ps, lr=0.1, weight_decay=0.01)
+        with ThreadPoolExecutor(max(1, threads - 1)) as pool:
+            for step in range(3):
+                for p in ps:
+                    p.grad[...] = np.random.default_rng(step).standard_normal(p.shape)
+                opt.step(pool, threads=threads)
+        return [p.data.copy() for p in ps]
+
+    serial = run(1)
+    for threads in (2, 3):
+        for a, b in zip(run(threads), serial):
+            np.testing.assert_array_equal(a, b)

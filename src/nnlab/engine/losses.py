@@ -76,9 +76,16 @@ class MSELoss(Loss):
 
     name = "mse"
 
+    def __init__(self) -> None:
+        self._diff: np.ndarray | None = None
+
     def forward(self, pred, target):
         target = self._target_like(pred, target)
-        self._diff = np.subtract(pred, target, dtype=pred.dtype)
+        # reuse the difference buffer: backward() returns it, valid until the next forward
+        diff = self._diff
+        if diff is None or diff.shape != pred.shape or diff.dtype != pred.dtype:
+            diff = np.empty_like(pred)
+        self._diff = np.subtract(pred, target, out=diff)
         d = self._diff.reshape(-1)
         self._scale = 2.0 / d.size
         return float(np.dot(d, d)) / d.size

@@ -7,8 +7,10 @@ import math
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from nnlab.training.callbacks import Callback
 
-class History:
+
+class History(Callback):
     """Per-epoch logs: ``history["val_loss"]`` is a list with one value per epoch.
 
     It is also a callback (the training loop always attaches one), so it records every epoch
@@ -18,12 +20,6 @@ class History:
     def __init__(self) -> None:
         self.epochs: list[int] = []
         self.history: dict[str, list[float]] = {}
-
-    # callback protocol (duck-typed; see nnlab.training.callbacks.Callback)
-    def on_train_begin(self, trainer: Any) -> None: ...
-    def on_epoch_begin(self, trainer: Any, epoch: int) -> None: ...
-    def on_batch_end(self, trainer: Any, step: int, logs: Mapping[str, float]) -> None: ...
-    def on_train_end(self, trainer: Any) -> None: ...
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: Mapping[str, float]) -> None:
         self.append(epoch, logs)

@@ -31,7 +31,7 @@ class Activation(Module):
         if not need_input_grad:
             return None
         out = grad_out if self._ws_enabled else np.empty_like(grad_out)
-        return self.kernel.backward(grad_out, self._y, self._z, out)
+        return self.kernel.backward(grad_out, self._y, self._z, out, self._buffer("scratch", grad_out.shape))
 
     def get_config(self) -> dict[str, Any]:
         return {"activation": activation_spec(self.kernel)}
