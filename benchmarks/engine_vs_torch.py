@@ -7,11 +7,8 @@ contenders alternate for ``--repeats`` rounds and the best epoch of each is kept
 
     python benchmarks/engine_vs_torch.py [--samples 60000] [--repeats 3]
 
-At 2 threads the engine runs in two configurations: plain ``fit`` with a 2-thread BLAS, and
-``fit(workers=2)`` (data-parallel threads) with the BLAS limited to one thread. Writes
-``benchmarks/results/engine_vs_torch.json``; key ``ratio`` is the engine's best 2-thread
-seconds / PyTorch fused-Adam seconds at 2 threads (target: at most 1.0); the JSON keeps both
-configurations' ratios.
+Writes ``benchmarks/results/engine_vs_torch.json``; key ``ratio`` is NumPy seconds / PyTorch
+fused-Adam seconds at 2 threads (target: at most 1.0).
 """
 
 from __future__ import annotations
@@ -29,23 +26,17 @@ SIZES = [784, 500, 200, 100, 30, 100, 200, 500, 784]
 BATCH = 100
 
 
-def numpy_epoch(x, seed: int, workers: int = 1) -> float:
-    """One epoch of ``Sequential.fit``. With ``workers > 1`` the BLAS is limited to one thread
-    (the engine's data-parallel configuration: ``workers`` threads in all)."""
-    from contextlib import nullcontext
-
+def numpy_epoch(x, seed: int) -> float:
     from nnlab.engine import Dense, Sequential
-    from nnlab.training.threads import limit_blas_threads
 
     layers = [Dense(s, "relu") for s in SIZES[1:-1]] + [Dense(SIZES[-1], "sigmoid")]
     layers[3] = Dense(SIZES[4])  # the 30-d code layer is linear
     model = Sequential(layers, input_shape=(784,), seed=seed)
     model.compile("mse", {"name": "adam", "lr": 1e-3})
-    with limit_blas_threads(1) if workers > 1 else nullcontext():
-        model.fit(x[:2000], x[:2000], epochs=1, batch_size=BATCH, workers=workers)  # warm-up
-        t = time.perf_counter()
-        model.fit(x, x, epochs=1, batch_size=BATCH, workers=workers)
-        return time.perf_counter() - t
+    model.fit(x[:2000], x[:2000], epochs=1, batch_size=BATCH)  # warm-up
+    t = time.perf_counter()
+    model.fit(x, x, epochs=1, batch_size=BATCH)
+    return time.perf_counter() - t
 
 
 def torch_epoch(x, seed: int, fused: bool) -> float:
@@ -92,8 +83,6 @@ def worker(args: argparse.Namespace) -> None:
         "torch_adam": lambda r: torch_epoch(x, r, fused=False),
         "torch_fused_adam": lambda r: torch_epoch(x, r, fused=True),
     }
-    if args.threads > 1:
-        runners["numpy_workers"] = lambda r: numpy_epoch(x, r, workers=args.threads)
     times: dict[str, list[float]] = {name: [] for name in runners}
     names = list(runners)
     for r in range(args.repeats):
@@ -102,8 +91,6 @@ def worker(args: argparse.Namespace) -> None:
         for name in names[k:] + names[:k]:
             times[name].append(runners[name](r))
     best = {k: min(v) for k, v in times.items()}
-    # the engine's time at this thread count: its best configuration (plain, or data-parallel)
-    best["numpy_best"] = min(v for k, v in best.items() if k.startswith("numpy"))
     print(json.dumps({"threads": args.threads, "torch_threads": torch.get_num_threads(), "best": best,
                       "all": times, "blas": blas_info(), "torch": torch.__version__}))
 
@@ -123,24 +110,20 @@ def main() -> None:
         r = run_worker(__file__, threads, ["--samples", str(args.samples), "--repeats", str(args.repeats)])
         runs[threads] = r
         b = r["best"]
-        workers = f"   numpy workers={threads} (BLAS 1 thread) {b['numpy_workers']:.2f} s" if "numpy_workers" in b else ""
-        print(f"{threads} thread(s): numpy {b['numpy']:.2f} s{workers}   torch Adam {b['torch_adam']:.2f} s   "
-              f"torch fused Adam {b['torch_fused_adam']:.2f} s   numpy/fused {b['numpy_best'] / b['torch_fused_adam']:.3f}"
-              f"   numpy/default {b['numpy_best'] / b['torch_adam']:.3f}", flush=True)
+        print(f"{threads} thread(s): numpy {b['numpy']:.2f} s   torch Adam {b['torch_adam']:.2f} s   "
+              f"torch fused Adam {b['torch_fused_adam']:.2f} s   numpy/fused {b['numpy'] / b['torch_fused_adam']:.3f}"
+              f"   numpy/default {b['numpy'] / b['torch_adam']:.3f}", flush=True)
     two = runs[2]["best"]
     result = {
         "benchmark": "engine_vs_torch",
         "what": "one epoch, seed-004 autoencoder, batch 100, Adam, MSE",
         "samples": args.samples,
         "repeats": args.repeats,
-        "ratio": two["numpy_best"] / two["torch_fused_adam"],
-        "ratio_plain_fit_2_threads": two["numpy"] / two["torch_fused_adam"],
-        "ratio_workers_2_threads": two["numpy_workers"] / two["torch_fused_adam"],
-        "ratio_vs_default_adam": two["numpy_best"] / two["torch_adam"],
+        "ratio": two["numpy"] / two["torch_fused_adam"],
+        "ratio_vs_default_adam": two["numpy"] / two["torch_adam"],
         "ratio_1_thread": runs[1]["best"]["numpy"] / runs[1]["best"]["torch_fused_adam"],
         "configurations": {
-            "numpy": "Sequential.fit(batch_size=100), BLAS with the process's thread count",
-            "numpy_workers": "Sequential.fit(batch_size=100, workers=2) inside limit_blas_threads(1)",
+            "numpy": "Sequential.fit(batch_size=100), NumPy's BLAS with the process's thread count",
             "torch_adam": "nn.Sequential + torch.optim.Adam, torch.set_num_threads(threads)",
             "torch_fused_adam": "the same with Adam(fused=True)",
         },

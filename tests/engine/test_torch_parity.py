@@ -36,8 +36,8 @@ from nnlab.engine import (  # noqa: E402
     Sigmoid,
     Softmax,
     Tanh,
+    optim,  # noqa: E402
 )
-from nnlab.engine import optim  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

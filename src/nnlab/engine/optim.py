@@ -78,7 +78,7 @@ class Optimizer:
             self._segments = [(p.data.reshape(-1), p._grad.reshape(-1)) for p in self.params]
         # State lives per segment (one flat array on the fast path), created on first use.
         self._state: dict[str, list[np.ndarray]] = {}
-        self._scratch: list[tuple[np.ndarray, np.ndarray]] = []  # per thread: (update temp, decayed grad)
+        self._scratch: tuple[np.ndarray, np.ndarray] | None = None  # (update temp, decayed grad)
 
     @property
     def lr(self) -> float:
@@ -95,48 +95,22 @@ class Optimizer:
         for p in self.params:
             p.zero_grad()
 
-    def step(self, pool: Any = None, threads: int = 1) -> None:
-        """Apply one update. With a ``concurrent.futures`` executor ``pool`` and ``threads > 1``,
-        the work is split into contiguous slices updated by ``threads`` threads (this one and
-        ``threads - 1`` from the pool); NumPy releases the GIL inside its loops. The result
-        does not depend on the split."""
+    def step(self) -> None:
+        """Apply one update to every parameter from its accumulated gradient."""
         for p in self.params:
             p.grad  # noqa: B018 - materialise zeros for parameters that received no gradient
         self.step_count += 1
-        threads = 1 if pool is None else max(1, int(threads))
         n = min(CHUNK, max(d.size for d, _ in self._segments))
-        if len(self._scratch) < threads or self._scratch[0][0].size != n:
+        if self._scratch is None or self._scratch[0].size != n:
             dtype = self.params[0].data.dtype
-            self._scratch = [(np.empty(n, dtype), np.empty(n, dtype)) for _ in range(threads)]
-        jobs = []
+            self._scratch = (np.empty(n, dtype), np.empty(n, dtype))
+        tmp, tmp_wd = self._scratch
         for i, (data, grad) in enumerate(self._segments):
             state = {k: v[i] for k, v in self._state.items()}
-            per = -(-data.size // threads)
-            per = -(-per // 16) * 16  # 64-byte aligned float32 slices
-            for lo in range(0, data.size, per):
-                hi = min(lo + per, data.size)
-                jobs.append((data[lo:hi], grad[lo:hi], {k: v[lo:hi] for k, v in state.items()}))
-        if threads == 1 or len(jobs) == 1:
-            for job in jobs:
-                self._update_chunked(*job, thread=0)
-            return
-        buckets: list[list[tuple]] = [[] for _ in range(threads)]
-        for j, job in enumerate(sorted(jobs, key=lambda jb: -jb[0].size)):
-            buckets[min(range(threads), key=lambda t: sum(b[0].size for b in buckets[t]))].append(job)
-        futures = [pool.submit(self._run_jobs, buckets[t], t) for t in range(1, threads)]
-        self._run_jobs(buckets[0], 0)
-        for f in futures:
-            f.result()
-
-    def _run_jobs(self, jobs: list[tuple], thread: int) -> None:
-        for job in jobs:
-            self._update_chunked(*job, thread=thread)
-
-    def _update_chunked(self, data: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray], thread: int) -> None:
-        tmp, tmp_wd = self._scratch[thread]
-        for lo in range(0, data.size, CHUNK):
-            hi = min(lo + CHUNK, data.size)
-            self._update(data[lo:hi], grad[lo:hi], {k: v[lo:hi] for k, v in state.items()}, tmp[: hi - lo], tmp_wd[: hi - lo])
+            for lo in range(0, data.size, CHUNK):
+                hi = min(lo + CHUNK, data.size)
+                chunk_state = {k: v[lo:hi] for k, v in state.items()}
+                self._update(data[lo:hi], grad[lo:hi], chunk_state, tmp[: hi - lo], tmp_wd[: hi - lo])
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], tmp: np.ndarray, tmp_wd: np.ndarray) -> None:
         """Update ``p`` in place from ``g``; ``tmp`` and ``tmp_wd`` are scratch of ``p``'s size."""
@@ -233,10 +207,10 @@ class SGD(Optimizer):
         return {"lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
                 "weight_decay": self.weight_decay, "nesterov": self.nesterov}
 
-    def step(self, pool: Any = None, threads: int = 1) -> None:
+    def step(self) -> None:
         if self.momentum:
             self._ensure_state("momentum_buffer")
-        super().step(pool, threads)
+        super().step()
 
     def _update(self, p, g, state, tmp, tmp_wd):
         if self.weight_decay:
@@ -298,7 +272,7 @@ class Adam(Optimizer):
         scale = (1 - self.betas[0]) if name == "exp_avg" else (1 - self.betas[1])
         return flat / scale if scale else flat
 
-    def step(self, pool: Any = None, threads: int = 1) -> None:
+    def step(self) -> None:
         self._ensure_state("exp_avg", "exp_avg_sq")
         b1, b2 = self.betas
         t = self.step_count + 1
@@ -307,7 +281,7 @@ class Adam(Optimizer):
         c = math.sqrt((1 - b2) / bc2)
         self._eps_scaled = self.eps / c
         self._step_scale = self.lr * (1 - b1) / (bc1 * c)
-        super().step(pool, threads)
+        super().step()
 
     def _update(self, p, g, state, tmp, tmp_wd):
         b1, b2 = self.betas

@@ -14,10 +14,8 @@ into another), so optimizers update the whole model in a few vectorised passes.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -233,7 +231,6 @@ class Sequential(Module):
         initial_epoch: int = 0,
         history: History | None = None,
         progress: bool = False,
-        workers: int = 1,
     ) -> History:
         """Train for ``epochs`` epochs and return the :class:`History`.
 
@@ -245,14 +242,6 @@ class Sequential(Module):
         ``initial_epoch + 1 .. epochs`` are trained. If the loss becomes NaN or infinite, a
         :class:`TrainingDivergedError` is raised and the weights are restored to those at the
         start of the failing epoch.
-
-        ``workers=N`` splits every batch into N shards processed by N threads, each on its own
-        replica of the model (shared weights, own gradients and buffers); the gradients are
-        summed in a fixed order and the optimizer updates in N threads. NumPy releases the GIL
-        inside BLAS and its loops, so this uses N cores when the BLAS itself is limited to one
-        thread (``OPENBLAS_NUM_THREADS=1``, or ``nnlab.training.threads.limit_blas_threads(1)``):
-        a multi-threaded BLAS would compete with the workers. The update equals ``workers=1`` up
-        to floating-point rounding.
         """
         self._require_compiled()
         assert self.loss is not None and self.optimizer is not None
@@ -260,11 +249,6 @@ class Sequential(Module):
             raise ConfigError("epochs, batch_size and accumulate_steps must be >= 1")
         if accumulate_steps > batch_size:
             raise ConfigError(f"accumulate_steps ({accumulate_steps}) cannot exceed batch_size ({batch_size})")
-        workers = int(workers)
-        if workers < 1:
-            raise ConfigError(f"workers must be >= 1, got {workers}")
-        if workers > 1 and any(True for _ in self.named_buffers()):
-            raise ConfigError("workers > 1 is not supported for layers with running statistics (e.g. BatchNorm)")
         x, y = self._check_xy(x, y)
         if validation_data is not None and validation_split:
             raise ConfigError("give validation_data or validation_split, not both")
@@ -291,12 +275,7 @@ class Sequential(Module):
         cb = CallbackList([history, *cbs])
         loop = _FitLoop(self, steps, history)
         metrics = self._make_metrics()
-        loss_fn, opt = self.loss, self.optimizer
-        pool = ThreadPoolExecutor(workers - 1, thread_name_prefix="nnlab-fit") if workers > 1 else None
-        # one (model, loss, metrics) per worker thread; worker 0 is this model itself
-        shards = [(self, loss_fn, metrics)] + [
-            (self._replica(), copy.deepcopy(loss_fn), [copy.deepcopy(m) for m in metrics]) for _ in range(workers - 1)
-        ]
+        opt = self.optimizer
         xbuf = np.empty((batch_size, *x.shape[1:]), x.dtype)
         ybuf = np.empty((batch_size, *y.shape[1:]), y.dtype)
         first_epoch = int(initial_epoch) + 1
@@ -322,10 +301,7 @@ class Sequential(Module):
                             idx = order[lo:hi]
                             xb = np.take(x, idx, axis=0, out=xbuf[: hi - lo], mode="clip")
                             yb = np.take(y, idx, axis=0, out=ybuf[: hi - lo], mode="clip")
-                        if pool is None:
-                            batch_loss = self._train_step(xb, yb, accumulate_steps, metrics)
-                        else:
-                            batch_loss = self._train_step_parallel(xb, yb, accumulate_steps, shards, pool)
+                        batch_loss = self._train_step(xb, yb, accumulate_steps, metrics)
                         if not math.isfinite(batch_loss):
                             self._restore(snapshot)
                             raise TrainingDivergedError(
@@ -351,8 +327,6 @@ class Sequential(Module):
                     if loop.stop_training:
                         break
         finally:
-            if pool is not None:
-                pool.shutdown()
             cb.on_train_end(loop)
             self.train()
         return history
@@ -387,81 +361,6 @@ class Sequential(Module):
             self.backward(g, need_input_grad=False)
             total += value * (hi - lo)
         self.optimizer.step()
-        return total / nb
-
-    def _replica(self) -> "Sequential":
-        """A copy that shares this model's parameter values but has its own gradients, caches
-        and workspaces: one per worker thread of ``fit(workers=N)``."""
-        shared = {id(p.data): p.data for p in self.parameters()}
-        shared[id(self._flat_data)] = self._flat_data
-        for key in ("optimizer", "loss", "rng"):
-            shared[id(getattr(self, key))] = getattr(self, key)
-        replica = copy.deepcopy(self, shared)
-        replica._flat_grad = np.zeros_like(self._flat_grad)
-        offset = 0
-        for p in replica.parameters():
-            p._grad = replica._flat_grad[offset : offset + p.size].reshape(p.shape)
-            p._grad_is_zero = True
-            offset += p.size
-        for m in replica.modules():
-            m._ws.clear()
-        return replica
-
-    def _train_step_parallel(self, xb, yb, accumulate_steps, shards, pool) -> float:
-        """One optimizer step with the batch split over ``len(shards)`` threads."""
-        assert self.optimizer is not None
-        nb, n_workers = len(xb), len(shards)
-        # at least one piece per worker, and at least accumulate_steps pieces in all
-        pieces = min(nb, math.ceil(max(accumulate_steps, n_workers) / n_workers) * n_workers)
-        bounds = [i * nb // pieces for i in range(pieces + 1)]
-        spans = list(zip(bounds[:-1], bounds[1:]))
-
-        def work(w: int) -> float:
-            model, loss, wmetrics = shards[w]
-            params = model.parameters()
-            for p in params:
-                p.zero_grad()
-            if w:
-                for m in wmetrics:
-                    m.reset()
-            total = 0.0
-            for lo, hi in spans[w::n_workers]:
-                xm, ym = xb[lo:hi], yb[lo:hi]
-                out = model.forward(xm)
-                value = loss.forward(out, ym)
-                if not math.isfinite(value):
-                    return value
-                for m in wmetrics:
-                    m.update(ym, out)
-                g = loss.backward()
-                g *= (hi - lo) / nb
-                model.backward(g, need_input_grad=False)
-                total += value * (hi - lo)
-            for p in params:
-                p.grad  # noqa: B018 - materialise zeros where a worker had no piece
-            return total
-
-        futures = [pool.submit(work, w) for w in range(1, n_workers)]
-        total = math.fsum([work(0)] + [f.result() for f in futures])
-        if not math.isfinite(total):
-            return total
-        for w in range(1, n_workers):
-            for m, other in zip(shards[0][2], shards[w][2]):
-                m.merge(other)
-        # sum the gradients in a fixed order (deterministic); each thread sums one slice
-        grads = [model._flat_grad for model, _, _ in shards]
-        per = math.ceil(math.ceil(grads[0].size / n_workers) / 16) * 16
-
-        def reduce(lo: int) -> None:
-            acc = grads[0][lo : lo + per]
-            for g in grads[1:]:
-                acc += g[lo : lo + per]
-
-        futures = [pool.submit(reduce, lo) for lo in range(per, grads[0].size, per)]
-        reduce(0)
-        for f in futures:
-            f.result()
-        self.optimizer.step(pool, threads=n_workers)
         return total / nb
 
     # -- evaluation -----------------------------------------------------------------

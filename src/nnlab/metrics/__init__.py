@@ -5,8 +5,8 @@ scikit-image import them inside the function that needs them.
 """
 
 from nnlab.metrics.basic import (
-    METRICS,
     MAE,
+    METRICS,
     RMSE,
     Accuracy,
     StreamingMetric,

@@ -72,11 +72,6 @@ class StreamingMetric:
     def result(self) -> float:
         return self._sum / self._count if self._count else math.nan
 
-    def merge(self, other: "StreamingMetric") -> None:
-        """Add another accumulator of the same metric (e.g. from another worker thread)."""
-        self._sum += other._sum
-        self._count += other._count
-
 
 class Accuracy(StreamingMetric):
     name = "accuracy"
