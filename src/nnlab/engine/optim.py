@@ -9,8 +9,8 @@
 ======================  =========================================================================
 
 Fast path: when the parameters are consecutive views of one flat buffer (as ``Sequential``
-arranges), the update runs over that buffer in cache-sized chunks, a few NumPy calls per chunk
-instead of a few per parameter. Adam keeps its moments rescaled (m / (1 - beta1) and
+arranges), the update runs over that buffer in chunks of up to ``CHUNK`` elements: a few NumPy
+calls per chunk instead of a few per parameter. Adam keeps its moments rescaled (m / (1 - beta1) and
 v / (1 - beta2)) so that each moment update is two in-place passes; the bias corrections and
 the rescaling are folded into two scalars per step. ``state_dict`` reports the moments in
 PyTorch's scaling (``exp_avg``, ``exp_avg_sq``).

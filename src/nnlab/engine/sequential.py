@@ -307,7 +307,7 @@ class Sequential(Module):
                             raise TrainingDivergedError(
                                 f"the loss became {batch_loss} at epoch {epoch}, batch {step + 1}/{steps};"
                                 f" training stopped and the weights were restored to the start of epoch {epoch}."
-                                f" Try a lower learning rate (now {opt.lr:g}), input scaling, or gradient clipping."
+                                f" Try a lower learning rate (now {opt.lr:g}) or scaled inputs and targets."
                             )
                         loss_sum += batch_loss * (hi - lo)
                         cb.on_batch_end(loop, step, {"loss": batch_loss})
