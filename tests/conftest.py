@@ -21,3 +21,9 @@ def data_dir():
     if not Path(path).is_dir():
         pytest.skip(f"NNLAB_DATA={path} is not a folder")
     return Path(path)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own nnlab cache folder: tests never write into the user's home."""
+    monkeypatch.setenv("NNLAB_CACHE", str(tmp_path_factory.mktemp("nnlab-cache")))

@@ -19,8 +19,10 @@ def setup_logging(verbosity: int, log_file: Path | None = None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file is not None:
         handlers.append(logging.FileHandler(log_file))
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    # nnlab's own loggers at the chosen level; other libraries only say warnings and errors
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         datefmt="%H:%M:%S", handlers=handlers, force=True)
+    logging.getLogger("nnlab").setLevel(level)
 
 
 def load_spec(path: str) -> dict[str, Any]:
@@ -80,6 +82,69 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_data_list(args: argparse.Namespace) -> int:
+    from nnlab.data import MissingDataError, REGISTRY, locate
+
+    for name, e in REGISTRY.items():
+        try:
+            folder, _ = locate(e.files, args.data_dir, name=name)
+            where = str(folder)
+        except MissingDataError:
+            where = "missing (nnlab data show %s says what to put where)" % name
+        print(f"{name:14s} {e.description}\n{'':14s} splits: {', '.join(e.splits)}; {where}")
+    return 0
+
+
+def cmd_data_show(args: argparse.Namespace) -> int:
+    from nnlab.data import MissingDataError, load
+    from nnlab.reporting.figures import class_counts_bar, sample_grid, save
+
+    try:
+        data = load(args.name, args.split, data_dir=args.data_dir)
+    except MissingDataError as exc:
+        raise SystemExit(f"nnlab: {exc}") from None
+    if not hasattr(data, "images"):  # a list of (name, image) of varied sizes
+        print(f"{args.name}/{args.split}: {len(data)} images: " + ", ".join(f"{n} {a.shape}" for n, a in data))
+        return 0
+    out = Path(args.out or f"runs/data/{args.name}")
+    grid = save(sample_grid(data, per_class=args.per_class, seed=args.seed), out / f"{data.split}-samples.png")
+    bars = save(class_counts_bar(data), out / f"{data.split}-class-counts.png")
+    print(repr(data))
+    for cls, n in data.class_counts().items():
+        print(f"  {cls:12s} {n:7,d}")
+    if data.skipped:
+        print(f"  skipped {len(data.skipped)} file(s): " + "; ".join(f"{f} ({why})" for f, why in data.skipped[:5]))
+    print(f"wrote {grid}\nwrote {bars}")
+    return 0
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from nnlab.data import MissingDataError, entry, locate
+
+    e = entry(args.name)
+    bar = None
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal bar
+        if bar is None or bar.total != total:
+            if bar is not None:
+                bar.close()
+            bar = tqdm(total=total, unit="B", unit_scale=True, desc=args.name)
+        bar.update(done - bar.n)
+
+    try:
+        folder, files = locate(e.files, args.data_dir, download=True, progress=progress, name=args.name)
+    except MissingDataError as exc:
+        raise SystemExit(f"nnlab: {exc}") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"{args.name}: {len(files)} file(s) ready in {folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnlab",
@@ -105,6 +170,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=4)
     p.set_defaults(func=cmd_gradcheck)
+
+    data = sub.add_parser("data", help="list, look at and fetch the data sets",
+                          description="Data sets are looked for in --data-dir, then $NNLAB_DATA, then the"
+                                      " user's cache folder.")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="folder holding the data sets (before $NNLAB_DATA)")
+    p = data_sub.add_parser("list", parents=[common], help="every known data set and where it was found")
+    p.set_defaults(func=cmd_data_list)
+    p = data_sub.add_parser("show", parents=[common], help="a PNG grid of samples per class and a class-count chart")
+    p.add_argument("name")
+    p.add_argument("--split", default=None, help="default: the data set's first split")
+    p.add_argument("--per-class", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="output folder (default runs/data/NAME)")
+    p.set_defaults(func=cmd_data_show)
+    p = data_sub.add_parser("fetch", parents=[common], help="download a public data set into the cache (checksummed)")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_data_fetch)
     return parser
 
 

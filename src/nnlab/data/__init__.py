@@ -1,0 +1,15 @@
+"""Real data sets: readers for the standard on-disk formats, preprocessing, augmentation.
+
+Every reader returns an :class:`ImageSet` (images (N, C, H, W) uint8 with labels and class
+names). ``load(name, split)`` finds a named set's files (``--data-dir``, ``NNLAB_DATA``, the
+user's cache), downloads the public ones when asked, and reads them. Nothing is ever written
+into a data folder; decoded arrays are cached in the user's cache folder.
+"""
+
+from nnlab.data.dataset import ImageSet
+from nnlab.data.errors import ChecksumError, DataFormatError, MissingDataError
+from nnlab.data.registry import REGISTRY, entry, load, names
+from nnlab.data.sources import data_roots, locate
+
+__all__ = ["ImageSet", "ChecksumError", "DataFormatError", "MissingDataError", "REGISTRY", "entry", "load",
+           "names", "data_roots", "locate"]

@@ -1,0 +1,143 @@
+"""CIFAR-10 in its python-pickle format (``cifar-10-batches-py``), read safely.
+
+Each batch is a pickle of a dict: ``data`` (uint8, N x 3072: 1024 red values, then 1024 green,
+then 1024 blue, each row-major over 32x32), ``labels`` (list of int), ``filenames`` and
+``batch_label``; ``batches.meta`` holds ``label_names``. The pickles are loaded with a
+restricted unpickler that accepts only what those files contain (NumPy's array reconstructor,
+``ndarray`` and ``dtype``, and ``codecs.encode``, which Python 3 uses for bytes at protocol 2),
+so a tampered file cannot execute code. The folder can also be read
+in place from the official ``cifar-10-python.tar.gz``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import pickle
+import tarfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from nnlab.data.dataset import ImageSet
+from nnlab.data.errors import DataFormatError
+
+_RECONSTRUCT = np.zeros(1).__reduce__()[0]  # numpy's array reconstructor, found without private imports
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    # Python 3 writes bytes at protocol 2 as codecs.encode(str, "latin1"): data, not code
+    ("_codecs", "encode"): codecs.encode,
+}
+
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCHES = ("test_batch",)
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only the globals CIFAR batches need."""
+
+    def __init__(self, file: Any, source: str) -> None:
+        super().__init__(file, encoding="bytes")
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise DataFormatError(self.source, f"refusing to load {module}.{name}: a CIFAR batch holds only"
+                                               " NumPy arrays, lists, bytes and numbers") from None
+
+
+def load_pickle(data: bytes, source: str) -> dict[str, Any]:
+    """Unpickle a CIFAR batch safely; keys come back as ``str``."""
+    try:
+        obj = RestrictedUnpickler(io.BytesIO(data), source).load()
+    except DataFormatError:
+        raise
+    except Exception as exc:  # truncated or corrupt pickles raise many different errors
+        raise DataFormatError(source, f"not a readable CIFAR pickle (truncated or corrupt?): {type(exc).__name__}: {exc}") from None
+    if not isinstance(obj, dict):
+        raise DataFormatError(source, f"expected a dict, found {type(obj).__name__}")
+    return {k.decode("latin1") if isinstance(k, bytes) else str(k): v for k, v in obj.items()}
+
+
+def _batch_arrays(d: dict[str, Any], source: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    missing = [k for k in ("data", "labels") if k not in d]
+    if missing:
+        raise DataFormatError(source, f"missing key(s) {missing}; found {sorted(d)}")
+    data = d["data"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise DataFormatError(source, f"'data' must be a uint8 array of shape (N, 3072), found "
+                                      f"{getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}")
+    labels = np.asarray(d["labels"], dtype=np.int64)
+    if labels.shape != (len(data),):
+        raise DataFormatError(source, f"{labels.size} labels for {len(data)} images")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise DataFormatError(source, f"labels outside 0..9 (min {labels.min()}, max {labels.max()})")
+    names = [n.decode("latin1") if isinstance(n, bytes) else str(n) for n in d.get("filenames", [])]
+    if len(names) != len(data):
+        names = [f"{Path(source).name}#{i}" for i in range(len(data))]
+    return data.reshape(-1, 3, 32, 32), labels, names
+
+
+class _Source:
+    """Read members of ``cifar-10-batches-py`` from a folder or from the official tar.gz."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tar: tarfile.TarFile | None = None
+        if path.is_file():
+            try:
+                self.tar = tarfile.open(path, "r:*")
+            except (tarfile.TarError, OSError) as exc:
+                raise DataFormatError(path, f"not a readable tar archive: {exc}") from None
+        elif (path / "cifar-10-batches-py").is_dir():
+            self.path = path / "cifar-10-batches-py"
+
+    def read(self, member: str) -> tuple[bytes, str]:
+        if self.tar is None:
+            f = self.path / member
+            if not f.exists():
+                raise DataFormatError(f, "file not found in the CIFAR folder")
+            return f.read_bytes(), str(f)
+        name = f"cifar-10-batches-py/{member}"
+        try:
+            fh = self.tar.extractfile(name)
+        except KeyError:
+            raise DataFormatError(self.path, f"member {name} not found in the archive") from None
+        if fh is None:
+            raise DataFormatError(self.path, f"member {name} is not a file")
+        return fh.read(), f"{self.path}:{name}"
+
+
+def read_cifar10(path: str | Path, split: str = "train", classes: Sequence[str] | None = None) -> ImageSet:
+    """CIFAR-10 from a ``cifar-10-batches-py`` folder (or its parent) or ``cifar-10-python.tar.gz``.
+
+    ``classes`` keeps only those classes (e.g. ``["horse"]`` for colourization), keeping the
+    ten original label numbers and names. Images are (N, 3, 32, 32) uint8.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    src = _Source(Path(path))
+    try:
+        meta_bytes, meta_name = src.read("batches.meta")
+        meta = load_pickle(meta_bytes, meta_name)
+        names = [n.decode("latin1") if isinstance(n, bytes) else str(n) for n in meta.get("label_names", CLASSES)]
+        if len(names) != 10:
+            raise DataFormatError(meta_name, f"expected 10 label names, found {len(names)}")
+        parts = [_batch_arrays(load_pickle(*src.read(b)), f"{src.path}/{b}")
+                 for b in (TRAIN_BATCHES if split == "train" else TEST_BATCHES)]
+    finally:
+        if src.tar is not None:
+            src.tar.close()
+    images = np.concatenate([p[0] for p in parts])
+    labels = np.concatenate([p[1] for p in parts])
+    files = [f for p in parts for f in p[2]]
+    out = ImageSet(images=images, labels=labels, class_names=names, name="cifar10", split=split, files=files,
+                   source=str(path))
+    return out.select_classes(list(classes)) if classes else out

@@ -1,0 +1,85 @@
+"""Figures that a deep-learning report is made of."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from nnlab.data.dataset import ImageSet
+
+
+def _figure(width: float, height: float) -> "Figure":
+    from matplotlib.figure import Figure  # the OO API needs no backend/screen and no global state
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def to_display(image: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """A (C, H, W) image as (H, W) or (H, W, 3) for imshow, with the colour map to use."""
+    img = np.asarray(image)
+    if img.ndim != 3:
+        raise ValueError(f"expected (C, H, W), got {img.shape}")
+    if img.dtype != np.uint8:
+        img = np.clip(img, 0, 1)
+    if img.shape[0] == 1:
+        return img[0], "gray"
+    return np.moveaxis(img[:3], 0, -1), None
+
+
+def sample_grid(data: "ImageSet", per_class: int = 8, seed: int = 0, max_classes: int = 12) -> "Figure":
+    """A grid with a row of ``per_class`` random samples for each class (or just samples)."""
+    rng = np.random.default_rng(seed)
+    if data.labels is None:
+        rows = [("samples", rng.choice(len(data), min(per_class * 4, len(data)), replace=False))]
+    else:
+        rows = []
+        for k, name in enumerate(data.class_names[:max_classes]):
+            idx = np.flatnonzero(data.labels == k)
+            if len(idx):
+                rows.append((name, rng.choice(idx, min(per_class, len(idx)), replace=False)))
+    cols = max(len(r[1]) for r in rows)
+    fig = _figure(1.1 * cols + 1.2, 1.1 * len(rows) + 0.4)
+    axes = fig.subplots(len(rows), cols, squeeze=False)
+    for r, (name, idx) in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(idx):
+                img, cmap = to_display(data.images[idx[c]])
+                ax.imshow(img, cmap=cmap, vmin=0, vmax=255 if img.dtype == np.uint8 else 1)
+        axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    title = f"{data.name}/{data.split}" if data.split else data.name
+    fig.suptitle(f"{title}: {len(data):,} images {data.shape[1]}x{data.shape[2]}", fontsize=10)
+    return fig
+
+
+def class_counts_bar(data: "ImageSet", title: str | None = None) -> "Figure":
+    """A bar chart of samples per class, with the count on each bar."""
+    counts = data.class_counts()
+    fig = _figure(max(4.0, 0.6 * len(counts) + 1.5), 3.2)
+    ax = fig.subplots()
+    positions = np.arange(len(counts))
+    bars = ax.bar(positions, list(counts.values()), color="#4C72B0")
+    ax.set_xticks(positions, list(counts))
+    ax.bar_label(bars, labels=[f"{v:,}" for v in counts.values()], fontsize=8)
+    ax.set_ylabel("samples")
+    ax.set_title(title or f"{data.name}/{data.split}: samples per class ({len(data):,} in all)", fontsize=10)
+    ax.tick_params(axis="x", labelrotation=30 if len(counts) > 6 else 0, labelsize=8)
+    ax.margins(y=0.12)
+    return fig
+
+
+def save(fig: "Figure", path: str | Path) -> Path:
+    """Write a figure as PNG (creating the folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    return path
