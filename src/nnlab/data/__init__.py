@@ -4,6 +4,10 @@ Every reader returns an :class:`ImageSet` (images (N, C, H, W) uint8 with labels
 names). ``load(name, split)`` finds a named set's files (``--data-dir``, ``NNLAB_DATA``, the
 user's cache), downloads the public ones when asked, and reads them. Nothing is ever written
 into a data folder; decoded arrays are cached in the user's cache folder.
+
+Modules: ``idx`` (MNIST format), ``cifar``, ``utkface``, ``fer`` (FER2013 and AffectNet),
+``images`` (folder-per-class sets and plain images), ``synthetic``, ``preprocess``, ``augment``,
+``sources`` (where data comes from, downloads) and ``cache``.
 """
 
 from nnlab.data.dataset import ImageSet

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -140,4 +140,7 @@ def load(name: str, split: str | None = None, data_dir: str | Path | None = None
         raise ValueError(f"{name} has splits {list(e.splits)}, not {split!r}")
     folder, files = locate(e.files, data_dir, download=download, name=name)
     log.info("loading %s/%s from %s", name, split, folder)
-    return e.loader(folder, files, split, **kwargs)
+    data = e.loader(folder, files, split, **kwargs)
+    if isinstance(data, ImageSet) and not data.split:
+        data = replace(data, split=split)
+    return data
