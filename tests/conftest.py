@@ -27,3 +27,4 @@ def data_dir():
 def _private_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own nnlab cache folder: tests never write into the user's home."""
     monkeypatch.setenv("NNLAB_CACHE", str(tmp_path_factory.mktemp("nnlab-cache")))
+    monkeypatch.delenv("NNLAB_NO_CACHE", raising=False)

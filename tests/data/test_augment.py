@@ -93,7 +93,7 @@ def test_crop_with_padding_keeps_size_and_content():
     # every output is a window of the zero-padded input
     for o, img in zip(out, x):
         padded = np.pad(img, ((0, 0), (4, 4), (4, 4)))
-        found = any(np.array_equal(padded[:, t:t + 16, l:l + 16], o) for t in range(9) for l in range(9))
+        found = any(np.array_equal(padded[:, t:t + 16, left:left + 16], o) for t in range(9) for left in range(9))
         assert found
     smaller = RandomCrop((8, 12), padding=0)(x, _gen(0))
     assert smaller.shape == (4, 3, 8, 12)

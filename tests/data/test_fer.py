@@ -1,60 +1,18 @@
 """nnlab.data.fer: FER2013 image folders (folder and tar), the FER2013 CSV, AffectNet-style trees."""
 
 import gzip
-import io
 import logging
 import re
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import nnlab.data.images as images_mod
+from nnlab.data.cache import cache_dir
 from nnlab.data.errors import DataFormatError, MissingDataError
 from nnlab.data.fer import FER_CLASSES, read_affectnet, read_fer2013, read_fer2013_csv
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    """Tests never write to the user's cache."""
-    monkeypatch.setenv("NNLAB_CACHE", str(tmp_path / "nnlab-cache"))
-    monkeypatch.delenv("NNLAB_NO_CACHE", raising=False)
-
-
-def encode(arr, fmt="PNG"):
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(arr, np.uint8)).save(buf, fmt)
-    return buf.getvalue()
-
-
-def write(path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
-
-def make_tar(path, files):
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w") as tf:
-        for name, data in sorted(files.items()):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return Path(path)
-
-
-def tree_members(root):
-    root = Path(root)
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def snapshot(folder):
-    folder = Path(folder)
-    return sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*"))
-
+from tests.data.formats import encode, make_tar, snapshot, tree_members, write
 
 #: a tiny FER2013 tree: train count per class (folder order is alphabetical, not FER order)
 TRAIN_COUNTS = {"angry": 2, "disgust": 1, "fear": 2, "happy": 3, "neutral": 2, "sad": 1, "surprise": 2}
@@ -107,7 +65,7 @@ def test_fer_folder_layouts(tmp_path, rng):
 
 def test_fer_tar_layouts(tmp_path, rng):
     make_fer_tree(tmp_path / "src", rng)
-    tar = make_tar(tmp_path / "data" / "fer2013" / "FER2013_images.tar", tree_members(tmp_path / "src"))
+    tar = make_tar(tmp_path / "data" / "fer2013" / "FER2013_images.tar", tree_members(tmp_path / "src"), sort=True)
     from_dir = read_fer2013(tmp_path / "src", "train")
     for p in (tar, tar.parent, tmp_path / "data", f"{tar}/FER2013"):
         ims = read_fer2013(p, "train")
@@ -150,14 +108,14 @@ def test_fer_missing_and_bad_arguments(tmp_path, rng):
     make_fer_tree(tmp_path / "d", rng)
     with pytest.raises(ValueError, match="split"):
         read_fer2013(tmp_path / "d", "validation")
-    tar = make_tar(tmp_path / "fer.tar", {"FER2013/train/angry/a.png": encode(np.zeros((48, 48)))})
+    tar = make_tar(tmp_path / "fer.tar", {"FER2013/train/angry/a.png": encode(np.zeros((48, 48)))}, sort=True)
     with pytest.raises(MissingDataError, match="no test/ folder"):
         read_fer2013(tar, "test")
 
 
 def test_fer_truncated_tar(tmp_path, rng):
     make_fer_tree(tmp_path / "src", rng)
-    data = make_tar(tmp_path / "fer.tar", tree_members(tmp_path / "src")).read_bytes()
+    data = make_tar(tmp_path / "fer.tar", tree_members(tmp_path / "src"), sort=True).read_bytes()
     cut = write(tmp_path / "cut" / "fer.tar", data[: len(data) * 2 // 3])
     with pytest.raises(DataFormatError, match=r"cut/fer\.tar.*truncated"):
         read_fer2013(cut, "train")
@@ -166,7 +124,7 @@ def test_fer_truncated_tar(tmp_path, rng):
 def test_fer_cache_and_no_writes(tmp_path, rng, monkeypatch):
     make_fer_tree(tmp_path / "src", rng)
     data = tmp_path / "data"
-    make_tar(data / "fer2013" / "FER2013_images.tar", tree_members(tmp_path / "src"))
+    make_tar(data / "fer2013" / "FER2013_images.tar", tree_members(tmp_path / "src"), sort=True)
     write(data / "affectnet" / "Train" / "happy" / "a.png", encode(np.zeros((8, 8, 3))))
     write(data / "affectnet" / "Validation" / "happy" / "b.png", encode(np.zeros((8, 8, 3))))
     before = snapshot(data)
@@ -180,7 +138,7 @@ def test_fer_cache_and_no_writes(tmp_path, rng, monkeypatch):
     np.testing.assert_array_equal(first.images, second.images)
     assert second.files == first.files
     assert snapshot(data) == before
-    assert len(list((tmp_path / "nnlab-cache").rglob("*.npz"))) == 3
+    assert len(list((cache_dir()).rglob("*.npz"))) == 3
 
 
 # ------------------------------------------------------------------------------------------
@@ -308,7 +266,7 @@ def test_affectnet_nested_lowercase_and_tar(tmp_path, rng):
     (tmp_path / "src" / "AffectNet" / "Train").rename(tmp_path / "src" / "AffectNet" / "train")
     ref = read_affectnet(tmp_path / "src", "train")  # one folder down, lower-case split folder
     assert len(ref) == 6
-    tar = make_tar(tmp_path / "aff.tar", tree_members(tmp_path / "src"))
+    tar = make_tar(tmp_path / "aff.tar", tree_members(tmp_path / "src"), sort=True)
     from_tar = read_affectnet(tar, "train")
     np.testing.assert_array_equal(from_tar.images, ref.images)
     assert from_tar.class_names == ref.class_names

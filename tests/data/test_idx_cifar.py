@@ -1,7 +1,6 @@
 """MNIST-format IDX files and CIFAR-10 pickles: tiny fixtures written in the real formats."""
 
 import gzip
-import io
 import pickle
 import struct
 import tarfile

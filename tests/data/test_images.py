@@ -11,29 +11,10 @@ import pytest
 from PIL import Image
 
 import nnlab.data.images as images_mod
+from nnlab.data.cache import cache_dir
 from nnlab.data.errors import DataFormatError, MissingDataError
 from nnlab.data.images import decode_image, read_image_folder, read_images
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    """Tests never write to the user's cache."""
-    monkeypatch.setenv("NNLAB_CACHE", str(tmp_path / "nnlab-cache"))
-    monkeypatch.delenv("NNLAB_NO_CACHE", raising=False)
-
-
-def encode(arr, fmt="PNG", mode=None):
-    """Bytes of an image file holding ``arr`` ((H, W) or (H, W, C) uint8)."""
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(arr, np.uint8), mode).save(buf, fmt)
-    return buf.getvalue()
-
-
-def write(path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
+from tests.data.formats import encode, make_tar, snapshot, write
 
 
 def make_tree(root, rng, classes=("cat", "dog"), per_class=2, size=(6, 5), split=None):
@@ -48,27 +29,13 @@ def make_tree(root, rng, classes=("cat", "dog"), per_class=2, size=(6, 5), split
     return out
 
 
-def make_tar(tar_path, members, compression=""):
-    """A tar holding {member name: bytes}, in the given order."""
-    with tarfile.open(tar_path, "w" + (f":{compression}" if compression else "")) as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = 1_483_228_800
-            tf.addfile(info, io.BytesIO(data))
-    return tar_path
+
 
 
 def tree_members(root):
     """{relative posix name: bytes} of every file below ``root``, sorted."""
     root = Path(root)
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def snapshot(folder):
-    """Every path below ``folder`` with its size and mtime (to show nothing was written there)."""
-    folder = Path(folder)
-    return sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*"))
 
 
 # ------------------------------------------------------------------------------------------
@@ -323,7 +290,7 @@ def test_nothing_written_into_the_data_folder(tmp_path, rng, monkeypatch):
     read_image_folder(data / "tree", cache=True)  # from the cache
     read_images(data / "tree" / "cat")
     assert snapshot(data) == before
-    assert list((tmp_path / "nnlab-cache").rglob("*.npz"))  # the cache went to NNLAB_CACHE
+    assert list((cache_dir()).rglob("*.npz"))  # the cache went to NNLAB_CACHE
 
 
 def test_cache_hit_and_invalidation(tmp_path, rng, monkeypatch):
@@ -334,12 +301,12 @@ def test_cache_hit_and_invalidation(tmp_path, rng, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("decoded again although the cache is valid")
 
+    decode_files = images_mod.decode_files
     monkeypatch.setattr(images_mod, "decode_files", boom)
     second = read_image_folder(tar, cache=True)
     np.testing.assert_array_equal(first.images, second.images)
     assert second.files == first.files and second.class_names == first.class_names
-    monkeypatch.undo()
-    monkeypatch.setenv("NNLAB_CACHE", str(tmp_path / "nnlab-cache"))
+    monkeypatch.setattr(images_mod, "decode_files", decode_files)
     # change the archive: one more class; the entry must be rebuilt
     make_tree(tmp_path / "src", rng, classes=("eel",), per_class=1)
     make_tar(tar, tree_members(tmp_path / "src"))

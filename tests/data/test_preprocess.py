@@ -141,7 +141,9 @@ def test_feature_pipeline_seed000_style():
     xt = pipe.transform(test)
     assert xt.shape == (5, 8) and xt.dtype == np.float32
     # by hand: greyscale, /255, flatten, PCA fitted on the train features
-    feats = lambda im: to_grayscale(im).reshape(len(im), -1).astype(np.float32) / 255
+    def feats(im):
+        return to_grayscale(im).reshape(len(im), -1).astype(np.float32) / 255
+
     ref = fit_pca(feats(train), 8, seed=0)
     np.testing.assert_allclose(xt, ref.transform(feats(test)), atol=1e-5)
     np.testing.assert_allclose(pipe.pca_.mean_, feats(train).mean(axis=0), atol=1e-6)

@@ -3,24 +3,19 @@
 import io
 import logging
 import os
-import tarfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import nnlab.data.utkface as utk
+from nnlab.data.cache import cache_dir
 from nnlab.data.errors import DataFormatError, MissingDataError
 from nnlab.data.utkface import RACES, parse_utkface_name, read_utkface
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    """Tests never write to the user's cache."""
-    monkeypatch.setenv("NNLAB_CACHE", str(tmp_path / "nnlab-cache"))
-    monkeypatch.delenv("NNLAB_NO_CACHE", raising=False)
+from tests.data import formats
+from tests.data.formats import snapshot
+from tests.data.formats import write_tree as make_folder
 
 
 def jpeg(rng, size=8):
@@ -46,30 +41,8 @@ def members(rng, names=NAMES, top="UTKFace"):
 
 
 def make_tar(path, files, compression=""):
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w" + (f":{compression}" if compression else "")) as tf:
-        if files:
-            d = tarfile.TarInfo(next(iter(files)).split("/")[0])
-            d.type = tarfile.DIRTYPE
-            tf.addfile(d)
-        for name, data in sorted(files.items()):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return Path(path)
-
-
-def make_folder(path, files):
-    for name, data in files.items():
-        p = Path(path) / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-    return Path(path)
-
-
-def snapshot(folder):
-    folder = Path(folder)
-    return sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*"))
+    """Like the real archive: sorted members under a top folder with its own entry."""
+    return formats.make_tar(path, files, compression, sort=True, top_dir_entry=True)
 
 
 def test_parse_names():
@@ -166,7 +139,7 @@ def test_cache_hit_invalidation_and_no_writes(tmp_path, rng, monkeypatch):
     before = snapshot(data)
     first = read_utkface(tar)
     assert snapshot(data) == before  # nothing written next to the data
-    assert list((tmp_path / "nnlab-cache").rglob("utkface-*.npz"))
+    assert list((cache_dir()).rglob("utkface-*.npz"))
 
     def boom(*a, **k):
         raise AssertionError("decoded again although the cache is valid")
