@@ -84,7 +84,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 
 
 def cmd_data_list(args: argparse.Namespace) -> int:
-    from nnlab.data import MissingDataError, REGISTRY, locate
+    from nnlab.data import REGISTRY, MissingDataError, locate
 
     for name, e in REGISTRY.items():
         try:

@@ -10,6 +10,7 @@ the data folder. ``NNLAB_NO_CACHE=1`` turns the cache off.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
+
+from nnlab.engine.serialization import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +77,6 @@ def cached_arrays(
             log.warning("ignoring unreadable cache entry %s (%s)", path, exc)
     arrays, meta = build()
     try:
-        from nnlab.engine.serialization import atomic_write_bytes
-        import io
-
         buf = io.BytesIO()
         np.savez(buf, __meta__=np.array(json.dumps(meta)), **arrays)
         atomic_write_bytes(path, buf.getvalue())
