@@ -146,6 +146,26 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exercise(args: argparse.Namespace) -> int:
+    from nnlab.exercises import EXERCISES, run
+
+    if not args.name:
+        print("worked exercises (nnlab exercise NAME):")
+        for name, fn in EXERCISES.items():
+            doc = (fn.__doc__ or "").strip().splitlines()
+            print(f"  {name:16s} {doc[0] if doc else ''}")
+        return 0
+    if args.name not in EXERCISES:
+        raise SystemExit(f"nnlab: unknown exercise {args.name!r}; known: {', '.join(EXERCISES)}")
+    result = run(args.name, out_dir=Path(args.out))
+    print(result.text)
+    failed = [k for k, ok in result.checks.items() if not ok]
+    print("\nchecks: " + ", ".join(f"{k}: {'yes' if ok else 'NO'}" for k, ok in result.checks.items()))
+    if getattr(result, "figure_path", None):
+        print(f"wrote {result.figure_path}")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnlab",
@@ -171,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=4)
     p.set_defaults(func=cmd_gradcheck)
+
+    p = sub.add_parser("exercise", help="the worked exercises of the seeds: numbers and a figure",
+                       description="Compute a worked exercise (convolution, backprop, dilation, ...), print"
+                                   " every number and the checks, and write its figure. Without NAME: the list.")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--out", default="runs/exercises", help="folder for the figure (default runs/exercises)")
+    p.set_defaults(func=cmd_exercise)
 
     data = sub.add_parser("data", help="list, look at and fetch the data sets",
                           description="Data sets are looked for in --data-dir, then $NNLAB_DATA, then the"

@@ -264,6 +264,10 @@ class Module:
         return buf
 
     # -- inspection -----------------------------------------------------------------
+    def label(self) -> str:
+        """A short name for summaries, e.g. ``Linear(784 -> 500)`` (override to add detail)."""
+        return type(self).__name__
+
     def describe(self) -> dict[str, str]:
         """Extra columns for ``summary()``: activation and initialisation."""
         return {"activation": "", "init": ""}

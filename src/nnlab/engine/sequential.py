@@ -403,38 +403,48 @@ class Sequential(Module):
         return out
 
     # -- inspection -----------------------------------------------------------------
-    def summary_rows(self) -> list[dict[str, Any]]:
-        """One dict per layer: index, layer, output shape, activation, init, parameter count."""
+    def summary_rows(self, expand: bool = True) -> list[dict[str, Any]]:
+        """One dict per layer: index, depth, layer, output shape, activation, init, parameters.
+
+        With ``expand``, the layers inside containers (Residual, Concat, nested Sequential)
+        follow their container at ``depth + 1``; a container's count is its whole subtree.
+        """
         self._require_built()
-        rows = []
-        shape = self.input_shape
-        for i, layer in enumerate(self.layers):
-            shape = layer.output_shape(shape)
+        rows: list[dict[str, Any]] = []
+
+        def visit(layer: Module, index: str, depth: int) -> None:
             info = layer.describe()
             rows.append({
-                "index": i,
-                "layer": _layer_label(layer),
-                "output_shape": ("N", *shape),
+                "index": index,
+                "depth": depth,
+                "layer": layer.label(),
+                "output_shape": ("N", *layer.output_shape(layer.input_shape)),
                 "activation": info.get("activation", ""),
                 "init": info.get("init", ""),
                 "params": layer.num_parameters(),
                 "buffers": sum(b.size for _, b in layer.named_buffers()),
             })
+            if expand:
+                for name, child in layer.children():
+                    visit(child, f"{index}.{name}", depth + 1)
+
+        for i, layer in enumerate(self.layers):
+            visit(layer, str(i), 0)
         return rows
 
     def summary(self) -> str:
         """The seed's ``get_network_info``: layers, shapes, activations, initialisation, counts."""
         rows = self.summary_rows()
         head = ["#", "Layer", "Output shape", "Activation", "Init", "Params"]
-        table = [[str(r["index"]), r["layer"], "(" + ", ".join(map(str, r["output_shape"])) + ")",
+        table = [[str(r["index"]), "  " * r["depth"] + r["layer"], "(" + ", ".join(map(str, r["output_shape"])) + ")",
                   r["activation"] or "-", r["init"] or "-", f"{r['params']:,}"] for r in rows]
         widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(head)]
 
         def fmt(cells: list[str]) -> str:
-            return "  ".join(c.rjust(w) if j in (0, 5) else c.ljust(w) for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
+            return "  ".join(c.rjust(w) if j == 5 else c.ljust(w) for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
         total = self.num_parameters()
-        buffers = sum(r["buffers"] for r in rows)
+        buffers = sum(b.size for _, b in self.named_buffers())
         rule = "-" * len(fmt(head))
         lines = [
             f"Model: {self.name}  input ({', '.join(map(str, self.input_shape))})  dtype {self.dtype.name}"
@@ -450,13 +460,6 @@ class Sequential(Module):
         if self.metric_names:
             lines.append(f"Metrics: {', '.join(self.metric_names)}")
         return "\n".join(lines)
-
-
-def _layer_label(layer: Module) -> str:
-    cfg = layer.get_config()
-    if "in_features" in cfg and "out_features" in cfg:
-        return f"{type(layer).__name__}({cfg['in_features']} -> {cfg['out_features']})"
-    return type(layer).__name__
 
 
 class _FitLoop:

@@ -49,10 +49,15 @@ from nnlab.engine.layers.activation import (  # noqa: E402
     Softmax,
     Tanh,
 )
+from nnlab.engine.layers.containers import Concat, Residual  # noqa: E402
+from nnlab.engine.layers.conv import Conv1d, Conv2d, ConvTranspose2d  # noqa: E402
 from nnlab.engine.layers.linear import Dense, Linear  # noqa: E402
+from nnlab.engine.layers.norm import BatchNorm1d, BatchNorm2d, Dropout, Flatten, Reshape  # noqa: E402
+from nnlab.engine.layers.pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, Upsample  # noqa: E402
 
 __all__ = [
     "LAYERS", "register", "layer_from_config", "layer_config",
     "Linear", "Dense", "Activation", "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
-    "Softmax", "LogSoftmax",
+    "Softmax", "LogSoftmax", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d",
+    "AvgPool2d", "Upsample", "BatchNorm1d", "BatchNorm2d", "Dropout", "Flatten", "Reshape", "Residual", "Concat",
 ]

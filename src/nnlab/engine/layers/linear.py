@@ -135,6 +135,9 @@ class Linear(Module):
             cfg["bias_init"] = self.bias_init if len(self.bias_init) > 1 else self.bias_init["name"]
         return cfg
 
+    def label(self) -> str:
+        return f"Linear({self.in_features} -> {self.out_features})"
+
     def describe(self) -> dict[str, str]:
         return {"activation": self.kernel.label(), "init": initializers.describe(self.init)}
 
