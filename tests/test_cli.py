@@ -57,3 +57,16 @@ def test_readme_python_example_runs():
     assert blocks, "README has no python example"
     for code in blocks:
         exec(compile(code.replace("progress=True", "progress=False"), "README.md", "exec"), {})
+
+
+def test_exercise_command_lists_runs_and_writes_a_figure(tmp_path, capsys):
+    assert main(["exercise"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("conv-pool", "conv-backprop", "conv1d-network", "dilation", "equivariance", "transposed-conv"):
+        assert name in listing
+    assert main(["exercise", "conv-pool", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "[yes]" in out and "[NO ]" not in out and "max-pooled" in out.lower() or "pool" in out.lower()
+    assert (tmp_path / "conv-pool.png").stat().st_size > 10_000
+    with pytest.raises(SystemExit, match="unknown exercise 'conv-poo'"):
+        main(["exercise", "conv-poo"])

@@ -158,12 +158,10 @@ def cmd_exercise(args: argparse.Namespace) -> int:
     if args.name not in EXERCISES:
         raise SystemExit(f"nnlab: unknown exercise {args.name!r}; known: {', '.join(EXERCISES)}")
     result = run(args.name, out_dir=Path(args.out))
-    print(result.text)
-    failed = [k for k, ok in result.checks.items() if not ok]
-    print("\nchecks: " + ", ".join(f"{k}: {'yes' if ok else 'NO'}" for k, ok in result.checks.items()))
-    if getattr(result, "figure_path", None):
+    print(result.text)  # ends with the exercise's checks
+    if result.figure_path:
         print(f"wrote {result.figure_path}")
-    return 1 if failed else 0
+    return 0 if result.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

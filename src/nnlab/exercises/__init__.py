@@ -1,0 +1,77 @@
+"""The worked exercises of the seeds, as library functions (MISSION.md part B).
+
+Each exercise is a function returning an :class:`ExerciseResult` (``name``, ``title``, ``text``,
+``values``, ``checks``, ``figure()``); :data:`EXERCISES` maps the CLI names to them and
+:func:`run` computes one and saves its figure.
+
+>>> from nnlab.exercises import run
+>>> result = run("conv-pool")
+>>> result.values["pooled"][0].tolist()  # the identity filter's pooled map
+[[6.0, 5.0], [6.0, 5.0]]
+>>> all(result.checks.values())
+True
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nnlab.engine.errors import ConfigError
+from nnlab.exercises.base import ExerciseResult
+from nnlab.exercises.conv import (
+    conv1d_network,
+    conv_backprop,
+    conv_pool,
+    dilation,
+    equivariance,
+    transposed_conv,
+)
+
+log = logging.getLogger(__name__)
+
+#: CLI name -> exercise function (its docstring's first line is the one-line description)
+EXERCISES: dict[str, Callable[..., ExerciseResult]] = {
+    "conv-pool": conv_pool,
+    "conv-backprop": conv_backprop,
+    "conv1d-network": conv1d_network,
+    "dilation": dilation,
+    "equivariance": equivariance,
+    "transposed-conv": transposed_conv,
+}
+
+
+def run(name: str, out_dir: str | Path | None = None, **kwargs: Any) -> ExerciseResult:
+    """Compute the exercise ``name`` (keyword arguments go to its function); with ``out_dir``,
+    save its figure as ``out_dir/NAME.png`` (creating the folder) and set ``figure_path``."""
+    fn = EXERCISES.get(name)
+    if fn is None:
+        raise ConfigError(f"unknown exercise {name!r}; known: {', '.join(EXERCISES)}")
+    result = fn(**kwargs)
+    failed = [claim for claim, ok in result.checks.items() if not ok]
+    if failed:
+        log.warning("exercise %s: %d check(s) failed: %s", name, len(failed), "; ".join(failed))
+    if out_dir is not None:
+        folder = Path(out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        fig = result.figure()
+        fig.savefig(path)
+        result.figure_path = path
+        log.info("exercise %s: figure written to %s", name, path)
+    return result
+
+
+__all__ = [
+    "EXERCISES",
+    "ExerciseResult",
+    "conv1d_network",
+    "conv_backprop",
+    "conv_pool",
+    "dilation",
+    "equivariance",
+    "run",
+    "transposed_conv",
+]
