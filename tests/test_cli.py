@@ -66,7 +66,8 @@ def test_exercise_command_lists_runs_and_writes_a_figure(tmp_path, capsys):
         assert name in listing
     assert main(["exercise", "conv-pool", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "[yes]" in out and "[NO ]" not in out and "max-pooled" in out.lower() or "pool" in out.lower()
+    assert "[yes]" in out and "[NO ]" not in out
+    assert "max-pooled 1 (2x2)" in out and "[ 6  5 ]" in out  # the identity filter's pooled map
     assert (tmp_path / "conv-pool.png").stat().st_size > 10_000
     with pytest.raises(SystemExit, match="unknown exercise 'conv-poo'"):
         main(["exercise", "conv-poo"])
