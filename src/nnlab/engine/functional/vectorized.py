@@ -1,42 +1,61 @@
-"""Vectorised kernels of the convolution family: im2col / col2im with BLAS, strided views.
+"""Vectorised kernels of the convolution family: im2col with BLAS, strided views, no pixel loops.
 
 Same functions, signatures and conventions as :mod:`nnlab.engine.functional.reference` (see
 :mod:`nnlab.engine.functional`); the results agree with it to floating-point rounding. NumPy
 only. Every function keeps the floating dtype of its (first) input: float32 in, float32 out,
-with float32 BLAS; integer inputs are computed in float64. Inputs are never modified.
+float32 BLAS, never an upcast; integer inputs are computed in float64. Inputs are never
+modified; outputs are fresh arrays.
 
-**Convolution.** One engine, :func:`_conv_chunks`, does all six convolution computations. It
+**Convolution.** One engine, :func:`_conv_chunks`, does all the convolution computations. It
 walks the batch in chunks of ``nb`` samples, ``nb`` chosen so that one chunk's column matrix
-is about ``_CHUNK_BYTES`` (so that it is written, multiplied and read while it is still in the
-cache; the whole batch's matrix of a 3x3 layer is 9 times the input and streaming it through
-memory made the BLAS calls half as fast). For each chunk:
+is about ``_CHUNK_BYTES`` (2 MB): it is then written, multiplied and dropped while still in the
+cache (a 3x3 layer's whole-batch matrix is 9 times its input, and streaming it through memory
+made the GEMMs about half as fast). For each chunk:
 
-* *im2col*: the column matrix ``cols`` of shape ``(C*kH*kW, nb*L)``, laid out
-  ``(C, kH, kW, nb, L)``: channel-major, so that a single GEMM serves the whole chunk.
-  For stride 1 (the usual case) it is built with the *flat-shift* trick: the zero-padded
-  chunk ``(C, nb, Hp*Wp)`` is flattened per plane, and kernel offset ``(i, j)`` is then
-  the contiguous run starting at ``i*d*Wp + j*d``; the output is computed on rows of width
-  ``Wp`` (``L = Ho*Wp``, the ``Wp - Wo`` extra columns are junk that is dropped, and is made
-  zero where it could reach a gradient). So im2col is kH*kW long contiguous copies. Other
-  strides use one strided copy from an ``as_strided`` window view (``L = Ho*Wo``).
-* *forward*: ``Wm (O, C*kH*kW) @ cols`` -> ``(O, nb, Ho, ·)``, copied into ``y[n0:n1]`` (the
-  transpose to NCHW, the junk columns dropped and the bias added, in one pass).
-* *weight gradient*: ``G (O, nb*L) @ cols.T`` where ``G`` is the chunk of ``dy`` transposed to
-  channel-major (zero in the junk columns); summed over the chunks.
-* *input gradient*: ``dcols = Wm.T @ G`` and *col2im*: a scatter-add of ``dcols`` into the
-  zero-padded ``dx`` with one strided-slice addition per kernel offset (kH*kW of them; with the
-  flat-shift layout they are contiguous runs), then the padding is cropped.
+* *im2col*: the column matrix ``cols`` ``(C*kH*kW, nb*L)``, laid out ``(C, kH, kW, nb, L)``:
+  channel-major, so that one GEMM serves the whole chunk. For stride 1 (the usual case) it uses
+  the *flat-shift* trick: in the zero-padded chunk ``(C, nb, Hp*Wp)``, flattened per plane,
+  kernel offset ``(i, j)`` is the contiguous run starting at ``i*d*Wp + j*d``, so all kH*kW
+  runs are one overlapping ``as_strided`` view and im2col is one copy of long contiguous
+  runs. The output is then computed on rows of width ``Wp`` (``L = Ho*Wp``): the ``Wp - Wo``
+  extra columns are junk, dropped from the output and zeroed wherever they would reach a
+  gradient. Other strides: one copy from an ``as_strided`` window view (``L = Ho*Wo``).
+* *forward*: ``Wm (O, C*kH*kW) @ cols`` -> ``(O, nb, Ho, ·)``, copied into ``y[n0:n1]``: the
+  transpose to NCHW, the junk columns dropped and the bias added in one pass.
+* *weight gradient*: ``G (O, nb*L) @ cols.T`` with ``G`` the chunk of ``dy`` in the same
+  channel-major layout (zero junk columns); summed over the chunks.
+* *input gradient*, general case: ``dcols = Wm.T @ G`` and *col2im*: a scatter-add of ``dcols``
+  into the zero-padded ``dx``, one strided-slice addition per kernel offset (kH*kW of them,
+  contiguous runs in the flat layout), then the padding is cropped.
+* *input gradient*, stride 1 (``_gather_backward``): ``dx`` is itself a convolution, of ``dy``
+  with the spatially flipped, in/out-swapped kernel and padding ``d(k-1) - p``, i.e. an im2col
+  *gather* and one GEMM, no scatter; and that convolution's column matrix also gives the
+  weight gradient (``dw`` is the weight gradient of that convolution with ``x`` as its output
+  gradient), so the whole backward needs a single column matrix, of ``dy``. Used when
+  ``O <= C`` (that matrix has ``O*kH*kW`` rows); measured faster on every layer of the
+  benchmarks (``benchmarks/conv_vs_torch.py``).
 
 ``conv_transpose2d`` is the adjoint of ``conv2d``: its forward is conv2d's input-gradient
-computation (GEMM + col2im) and its backward is a conv2d forward of ``dy`` (input gradient)
-with, in the same pass over the same column matrix, conv2d's weight gradient.
+computation (GEMM + col2im, or for stride 1 the equivalent convolution with the flipped
+kernel) and its backward is a conv2d forward of ``dy`` (its input gradient) plus, from the same
+column matrix in the same pass, conv2d's weight gradient with ``x`` as output gradient.
 
-**Pooling.** Max pooling keeps a running maximum over the kH*kW strided views of the
-(-inf-padded) input, replacing it only where a later offset is strictly greater (or NaN, as
-PyTorch), so ties keep the first maximum in row-major window order; the winning offset code
-turns into the flat index into the unpadded plane. Its backward is one ``np.add.at`` (windows
-may overlap). Average pooling sums the kH*kW strided views; its backward adds ``dy / divisor``
-back through the same views.
+**Scratch memory.** The chunk buffers (padded input, columns, GEMM outputs) come from a small
+pool kept between calls (``_take``/``_give``): allocating them afresh costs a page fault per
+4 KiB wherever the allocator has returned the memory to the system, about 1-2 us each on the
+benchmark machine -- more than the copies themselves. A buffer is taken *out* of the pool
+while in use, so concurrent calls never share one; the pool keeps one per role and dtype
+(a few MB in all; buffers over ``_POOL_MAX_BYTES`` are not kept).
+
+**Pooling.** Max pooling goes through the batch in chunks (``_POOL_CHUNK`` bytes of input,
+so that its passes and scratch stay in the cache), keeping a running ``np.maximum`` over the kH*kW strided views of
+the (-inf-padded) input and, per output, the code of the winning offset: ``code = max(code,
+(v > y) * t)`` -- offsets in increasing order with a strict comparison, so ties keep the first
+maximum in row-major window order, as PyTorch; a chunk whose maxima contain NaN is scanned
+again with PyTorch's NaN rule (the last NaN wins). The code becomes the flat index into the
+unpadded plane arithmetically. The backward is one ``np.add.at`` (windows may overlap).
+Average pooling sums the kH*kW strided views; its backward adds ``dy / divisor`` back through
+the same views.
 
 **Upsampling.** Nearest: ``sh*sw`` strided copies; backward: the sum of the ``sh*sw`` strided
 views of ``dy`` (NumPy's ``sum`` over small strided axes is ~15x slower). Bilinear
@@ -88,9 +107,10 @@ def _pool_out(n: int, k: int, s: int, p: int) -> int:
 
 
 def _check_size(name: str, *sizes: int) -> None:
-    if min(sizes) <= 0:
-        raise ValueError(f"{name}: the output would be empty (size {sizes}); the input is too small "
-                         "for this kernel, stride, padding and dilation")
+    """A negative output size is an error; a zero one gives empty results (as the reference)."""
+    if min(sizes) < 0:
+        raise ValueError(f"{name}: negative output size {sizes}: the input is too small for this "
+                         "kernel, stride, padding and dilation")
 
 
 class _Geom:
@@ -116,41 +136,92 @@ class _Geom:
         return max(1, min(N, _CHUNK_BYTES // max(1, self.K * self.L * itemsize)))
 
 
+# Scratch buffer pool: see the module docstring.
+_POOL: dict[tuple[str, str], np.ndarray] = {}
+#: Larger scratch buffers (one sample of a huge image) are not kept.
+_POOL_MAX_BYTES = 64 << 20
+
+
+def _take(tag: str, shape, dt: np.dtype) -> np.ndarray:
+    """A scratch array of the given shape from the pool (contents undefined); ``_give`` it back."""
+    n = 1
+    for v in shape:
+        n *= int(v)
+    buf = _POOL.pop((tag, dt.str), None)
+    if buf is None or buf.size < n:
+        buf = np.empty(max(n, 1), dt)
+    return buf[:n].reshape(shape)
+
+
+def _give(tag: str, arr: np.ndarray) -> None:
+    base = arr
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    if base.nbytes <= _POOL_MAX_BYTES:
+        _POOL[(tag, arr.dtype.str)] = base
+
+
 def _conv_chunks(g: _Geom, N: int, dt: np.dtype, Wm: np.ndarray, *, x=None, y=None, bias=None,
-                 gout=None, dw=None, dx=None, dx_bias=None) -> None:
+                 gout=None, dw=None, dx=None, dx_bias=None, x_sum=None, gout_sum=None) -> None:
     """The convolution engine (see the module docstring): for chunks of the batch,
 
     * ``x`` (N, C, H, W) given: build the column matrix of x;
     * ``y`` (N, O, Ho, Wo) given: ``y = conv(x) (+ bias)``;
     * ``gout`` (N, O, Ho, Wo) given: a gradient with respect to the conv output; then
       ``dw`` (O, K) given: ``dw = sum gout (x) cols`` and ``dx`` (N, C, H, W) given:
-      ``dx = col2im(Wm.T @ gout) (+ dx_bias)``.
+      ``dx = col2im(Wm.T @ gout) (+ dx_bias)``;
+    * ``x_sum`` (C,) / ``gout_sum`` (O,) float64 given: x / gout summed over N, H, W is added
+      to it (a bias gradient, from the chunk copies while they are in the cache).
     """
     C, O, K, Ho, Wo, Lw, L = g.C, g.O, g.K, g.Ho, g.Wo, g.Lw, g.L
     H, W, Hp, Wp, ph, pw = g.H, g.W, g.Hp, g.Wp, g.ph, g.pw
+    if N == 0 or Ho * Wo == 0 or H * W == 0:  # an empty input or output: nothing to multiply
+        if y is not None:
+            y[...] = 0 if bias is None else bias.astype(dt, copy=False).reshape(O, 1, 1)
+        if dw is not None:
+            dw.fill(0)
+        if dx is not None:
+            dx[...] = 0 if dx_bias is None else dx_bias.astype(dt, copy=False).reshape(C, 1, 1)
+        if x_sum is not None:
+            x_sum += x.sum(axis=(0, 2, 3), dtype=np.float64)
+        if gout_sum is not None:
+            gout_sum += gout.sum(axis=(0, 2, 3), dtype=np.float64)
+        return
     nb = g.chunk(N, dt.itemsize)
     padded = ph > 0 or pw > 0
     need_cols = x is not None
     need_g = gout is not None
+    taken = []
+
+    def take(tag, shape):
+        a = _take(tag, shape, dt)
+        taken.append((tag, a))
+        return a
 
     if need_cols:
         # The flat layout needs each (n, c) plane contiguous; any layout needs the padding.
         direct = not padded and (not g.flat or (x.strides[3] == x.itemsize and x.strides[2] == W * x.itemsize)) \
             and x.dtype == dt
-        xp = None if direct else np.zeros((C, nb, Hp, Wp), dt)
-        cols = (np.zeros if g.flat else np.empty)((C, g.kh, g.kw, nb, L), dt)
+        if not direct:
+            xp = take("xp", (C, nb, Hp, Wp))
+            xp.fill(0)  # the interior is overwritten for every chunk, the border stays zero
+        cols = take("cols", (C, g.kh, g.kw, nb, L))
+        if g.flat:
+            cols[..., g.run:] = 0  # the tail of each run: junk columns, but they meet dW
     if y is not None:
-        res = np.empty((O, nb, Ho, Lw), dt)
-        b4 = None if bias is None else bias.astype(dt, copy=False).reshape(1, O, 1, 1)
+        res = take("res", (O, nb, Ho, Lw))
+        bias4 = None if bias is None else bias.astype(dt, copy=False).reshape(O, 1, 1, 1)
     if need_g:
-        G = (np.zeros if g.flat else np.empty)((O, nb, Ho, Lw), dt)
+        G = take("G", (O, nb, Ho, Lw))
+        if g.flat:
+            G[..., Wo:] = 0  # junk columns: zero, so that they add nothing to dW or dx
         if dw is not None:
-            dw_tmp = np.empty((O, K), dt)
+            dw_tmp = take("dw", (O, K))
         if dx is not None:
             WmT = Wm.T
-            dcols = np.empty((C, g.kh, g.kw, nb, L), dt)
-            dxp = np.empty((C, nb, Hp, Wp), dt)
-            db4 = None if dx_bias is None else dx_bias.astype(dt, copy=False).reshape(1, C, 1, 1)
+            dcols = take("dcols", (C, g.kh, g.kw, nb, L))
+            dxp = take("dxp", (C, nb, Hp, Wp))
+            dbias4 = None if dx_bias is None else dx_bias.astype(dt, copy=False).reshape(C, 1, 1, 1)
     first_dw = True
 
     for n0 in range(0, N, nb):
@@ -163,14 +234,16 @@ def _conv_chunks(g: _Geom, N: int, dt: np.dtype, Wm: np.ndarray, *, x=None, y=No
             else:
                 src = xp[:, :m]
                 src[:, :, ph:ph + H, pw:pw + W] = xc.transpose(1, 0, 2, 3)
+            if x_sum is not None:
+                x_sum += src.reshape(C, -1).sum(axis=1) if not direct else \
+                    xc.reshape(m, C, -1).sum(axis=2).sum(axis=0)
             cm = cols[:, :, :, :m]
             if g.flat:
-                s3 = src.strides
-                flat = as_strided(src, (C, m, Hp * Wp), (s3[0], s3[1], s3[3]), writeable=False)
-                run = g.run
-                for i, j in g.offsets:
-                    off = i * g.dh * Wp + j * g.dw
-                    np.copyto(cm[:, i, j, :, :run], flat[:, :, off:off + run])
+                # all kH*kW shifted runs as one overlapping read-only view: one copy call
+                s0, s1, _, s3 = src.strides
+                win = as_strided(src, (C, g.kh, g.kw, m, g.run),
+                                 (s0, g.dh * Wp * s3, g.dw * s3, s1, s3), writeable=False)
+                np.copyto(cm[..., :g.run], win)
             else:
                 s0, s1, s2, s3 = src.strides
                 win = as_strided(src, (C, g.kh, g.kw, m, Ho, Wo),
@@ -181,14 +254,16 @@ def _conv_chunks(g: _Geom, N: int, dt: np.dtype, Wm: np.ndarray, *, x=None, y=No
             r = res[:, :m]
             np.matmul(Wm, cols2, out=r.reshape(O, m * L))
             out = y[n0:n1].transpose(1, 0, 2, 3)
-            if b4 is None:
+            if bias4 is None:
                 np.copyto(out, r[..., :Wo])
             else:
-                np.add(r[..., :Wo], b4.reshape(O, 1, 1, 1), out=out)
+                np.add(r[..., :Wo], bias4, out=out)
         if need_g:
             Gm = G[:, :m]
             np.copyto(Gm[..., :Wo], gout[n0:n1].transpose(1, 0, 2, 3))
             G2 = Gm.reshape(O, m * L)
+            if gout_sum is not None:
+                gout_sum += G2.sum(axis=1)
             if dw is not None:
                 if first_dw:
                     np.matmul(G2, cols2.T, out=dw)
@@ -219,20 +294,12 @@ def _conv_chunks(g: _Geom, N: int, dt: np.dtype, Wm: np.ndarray, *, x=None, y=No
                         np.add(seg, dc6[:, i, j], out=seg)
                 out = dx[n0:n1].transpose(1, 0, 2, 3)
                 crop = dp[:, :, ph:ph + H, pw:pw + W]
-                if db4 is None:
+                if dbias4 is None:
                     np.copyto(out, crop)
                 else:
-                    np.add(crop, db4.reshape(C, 1, 1, 1), out=out)
-    if dw is not None and first_dw:  # empty batch
-        dw.fill(0)
-
-
-def _channel_sum(a: np.ndarray, dt: np.dtype) -> np.ndarray:
-    """a (N, C, H, W) summed over N, H and W (pairwise summation along contiguous rows)."""
-    N, C = a.shape[:2]
-    if N == 0:
-        return np.zeros(C, dt)
-    return a.reshape(N, C, -1).sum(axis=2, dtype=dt).sum(axis=0)
+                    np.add(crop, dbias4, out=out)
+    for tag, a in taken:
+        _give(tag, a)
 
 
 def _conv_geom(x_shape, w_shape, stride, padding, dilation, name) -> _Geom:
@@ -263,11 +330,46 @@ def conv2d_backward(dy, x, w, stride, padding, dilation, need_dx=True):
     g = _conv_geom(x.shape, w.shape, stride, padding, dilation, "conv2d")
     N = x.shape[0]
     Wm = w.astype(dt, copy=False).reshape(g.O, g.K)
-    dw = np.empty((g.O, g.K), dt)
     dx = np.empty((N, g.C, g.H, g.W), dt) if need_dx else None
-    _conv_chunks(g, N, dt, Wm, x=x, gout=dy, dw=dw, dx=dx)
-    db = _channel_sum(dy, dt)
-    return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), db
+    db = np.zeros(g.O)
+    if _gather_ok(g) and (need_dx or g.O < g.C):
+        dw = _gather_backward(dy, x, w, g, dt, dx, db)
+    else:
+        dw = np.empty((g.O, g.K), dt)
+        _conv_chunks(g, N, dt, Wm, x=x, gout=dy, dw=dw, dx=dx, gout_sum=db)
+        dw = dw.reshape(w.shape)
+    return dx, dw.astype(w.dtype, copy=False), db.astype(dt)
+
+
+_GATHER = True
+
+
+def _gather_ok(g: _Geom, need_fit: bool = False) -> bool:
+    """Stride 1, padding at most the kernel's reach, and O <= C: see ``_gather_backward``.
+    need_fit: the conv's output must also cover its padded input exactly (no output_padding)."""
+    fit = g.Hp == g.Ho + g.dh * (g.kh - 1) and g.Wp == g.Wo + g.dw * (g.kw - 1)
+    return (_GATHER and g.sh == 1 and g.sw == 1 and g.ph <= g.dh * (g.kh - 1)
+            and g.pw <= g.dw * (g.kw - 1) and g.O <= g.C and (fit or not need_fit))
+
+
+def _gather_backward(dy, x, w, g: _Geom, dt, dx, db) -> np.ndarray:
+    """conv2d's backward for stride 1 from one column matrix, that of dy.
+
+    The input gradient is itself a convolution: ``dx = conv2d(dy, wf, padding d(k-1) - p)`` with
+    ``wf[c, o, i, j] = w[o, c, k-1-i, k-1-j]`` -- an im2col *gather* of dy and a GEMM instead of a
+    GEMM and a col2im scatter-add, which reads and writes dx kH*kW times. And with the columns
+    of that convolution, ``dw[o, c, i, j] = sum x[n, c, h, w] * cols[(o, k-1-i, k-1-j), (n, h, w)]``:
+    the weight gradient is the *weight gradient of that convolution* with x as its output
+    gradient, so it needs no column matrix of x. One pass, one im2col (O*kH*kW rows, so this is
+    used when O <= C); measured faster than the x-im2col + col2im path on every layer of the
+    benchmarks. Returns dw (O, C, kH, kW); fills dx if given; adds dy's channel sums to db."""
+    O, C, kh, kw = g.O, g.C, g.kh, g.kw
+    wf = np.ascontiguousarray(w.astype(dt, copy=False).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+    pad = (g.dh * (kh - 1) - g.ph, g.dw * (kw - 1) - g.pw)
+    gg = _Geom(O, g.Ho, g.Wo, C, kh, kw, (1, 1), pad, (g.dh, g.dw), g.H, g.W)
+    dwf = np.empty((C, O * kh * kw), dt)
+    _conv_chunks(gg, x.shape[0], dt, wf.reshape(C, gg.K), x=dy, y=dx, gout=x, dw=dwf, x_sum=db)
+    return np.ascontiguousarray(dwf.reshape(C, O, kh, kw).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
 
 
 def _transpose_geom(x_shape, w_shape, stride, padding, output_padding, dilation) -> _Geom:
@@ -289,9 +391,16 @@ def conv_transpose2d_forward(x, w, b, stride, padding, output_padding, dilation)
     dt = _ftype(x)
     g = _transpose_geom(x.shape, w.shape, stride, padding, output_padding, dilation)
     N = x.shape[0]
-    Wm = w.astype(dt, copy=False).reshape(g.O, g.K)
     y = np.empty((N, g.C, g.H, g.W), dt)
-    _conv_chunks(g, N, dt, Wm, gout=x, dx=y, dx_bias=b)
+    if _gather_ok(g, need_fit=True):
+        # stride 1: an ordinary convolution of x with the flipped kernel (see _gather_backward)
+        wf = w.astype(dt, copy=False).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+        pad = (g.dh * (g.kh - 1) - g.ph, g.dw * (g.kw - 1) - g.pw)
+        gg = _Geom(g.O, g.Ho, g.Wo, g.C, g.kh, g.kw, (1, 1), pad, (g.dh, g.dw), g.H, g.W)
+        _conv_chunks(gg, N, dt, np.ascontiguousarray(wf).reshape(g.C, gg.K), x=x, y=y, bias=b)
+    else:
+        Wm = w.astype(dt, copy=False).reshape(g.O, g.K)
+        _conv_chunks(g, N, dt, Wm, gout=x, dx=y, dx_bias=b)
     return y
 
 
@@ -303,15 +412,19 @@ def conv_transpose2d_backward(dy, x, w, stride, padding, output_padding, dilatio
     Wm = w.astype(dt, copy=False).reshape(g.O, g.K)
     dw = np.empty((g.O, g.K), dt)
     dx = np.empty(x.shape, dt) if need_dx else None
-    dy = dy if dy.dtype == dt else dy.astype(dt)
-    _conv_chunks(g, N, dt, Wm, x=dy, y=dx, gout=x, dw=dw)
-    db = _channel_sum(dy, dt)
-    return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), db
+    db = np.zeros(g.C)
+    _conv_chunks(g, N, dt, Wm, x=dy, y=dx, gout=x, dw=dw, x_sum=db)
+    return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), db.astype(dt)
 
 
 # -- pooling ------------------------------------------------------------------------------------
 def _window_view(xp, i, j, sh, sw, Ho, Wo):
     return xp[:, :, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw]
+
+
+#: Max pooling works through the batch in chunks of about this many bytes of input, so that its
+#: kH*kW passes over a chunk and its scratch arrays stay in the (L2) cache.
+_POOL_CHUNK = 1 << 20
 
 
 def maxpool2d_forward(x, kernel, stride, padding):
@@ -323,55 +436,81 @@ def maxpool2d_forward(x, kernel, stride, padding):
     Ho, Wo = _pool_out(H, kh, sh, ph), _pool_out(W, kw, sw, pw)
     _check_size("maxpool2d", Ho, Wo)
     dt = _ftype(x)
-    if ph or pw:
-        xp = np.full((N, C, H + 2 * ph, W + 2 * pw), -np.inf, dt)
-        xp[:, :, ph:ph + H, pw:pw + W] = x
-    else:
-        xp = x
-    y, rel = _maxpool_scan(xp, kh, kw, sh, sw, Ho, Wo, W, dt, nan_aware=False)
-    if dt.kind == "f" and y.size and np.isnan(np.add.reduce(y, axis=None)):
-        # NaN in some window (np.maximum propagates it): PyTorch's index is the window's last
-        # NaN; scan again with the NaN-aware comparison (two more passes per offset).
-        y, rel = _maxpool_scan(xp, kh, kw, sh, sw, Ho, Wo, W, dt, nan_aware=True)
+    y = np.empty((N, C, Ho, Wo), dt)
+    argmax = np.empty((N, C, Ho, Wo), np.int64)
+    if y.size == 0:
+        return y, argmax
+    nb = max(1, min(N, _POOL_CHUNK // max(1, x[:1].nbytes)))
+    ctype = np.dtype(np.uint8 if kh * kw <= 256 else np.int32)
+    code = _take("mp_code", (nb, C, Ho, Wo), ctype)
+    tmp = _take("mp_tmp", (nb, C, Ho, Wo), ctype)
+    mask = _take("mp_mask", (nb, C, Ho, Wo), np.dtype(bool))
+    q = _take("mp_q", (nb, C, Ho, Wo), np.dtype(np.int64))
+    padded = ph or pw
+    if padded:
+        xp = _take("mp_xp", (nb, C, H + 2 * ph, W + 2 * pw), dt)
+        xp.fill(-np.inf)
     base = ((np.arange(Ho) * sh - ph)[:, None] * W + (np.arange(Wo) * sw - pw)).astype(np.int64)
-    argmax = np.add(rel, base, dtype=np.int64)
-    if (ph or pw) and dt.kind == "f":
-        # A window whose valid values are all -inf: PyTorch returns its first valid position.
-        bad = np.isneginf(y)
-        if bad.any():
-            hs = np.maximum(np.arange(Ho) * sh - ph, 0)
-            ws = np.maximum(np.arange(Wo) * sw - pw, 0)
-            first = np.broadcast_to(hs[:, None] * W + ws, y.shape)
-            argmax[bad] = first[bad]
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        m = n1 - n0
+        if padded:
+            src = xp[:m]
+            src[:, :, ph:ph + H, pw:pw + W] = x[n0:n1]
+        else:
+            src = x[n0:n1]
+        yc, cc, am = y[n0:n1], code[:m], argmax[n0:n1]
+        args = (src, kh, kw, sh, sw, Ho, Wo, yc, cc, tmp[:m], mask[:m])
+        _maxpool_scan(*args, nan_aware=False)
+        if np.isnan(np.add.reduce(yc, axis=None)):
+            # NaN in a window (np.maximum propagates it): PyTorch's index is the window's last
+            # NaN; scan this chunk again with the NaN-aware comparison.
+            _maxpool_scan(*args, nan_aware=True)
+        # winning offset code = i*kw + j  ->  flat index base + i*W + j = base + code + i*(W - kw)
+        np.add(cc, base, out=am)
+        if kh > 1 and W != kw:
+            np.floor_divide(cc, ctype.type(kw), out=tmp[:m])
+            np.multiply(tmp[:m], np.int64(W - kw), out=q[:m])
+            am += q[:m]
+        if padded:
+            # A window whose valid values are all -inf: PyTorch returns its first valid position.
+            bad = np.isneginf(yc)
+            if bad.any():
+                hs = np.maximum(np.arange(Ho) * sh - ph, 0)
+                ws = np.maximum(np.arange(Wo) * sw - pw, 0)
+                first = np.broadcast_to(hs[:, None] * W + ws, yc.shape)
+                am[bad] = first[bad]
+    for tag, a in (("mp_code", code), ("mp_tmp", tmp), ("mp_mask", mask), ("mp_q", q)):
+        _give(tag, a)
+    if padded:
+        _give("mp_xp", xp)
     return y, argmax
 
 
-def _maxpool_scan(xp, kh, kw, sh, sw, Ho, Wo, W, dt, nan_aware):
-    """Running maximum over the kernel offsets and, per output, the winning offset's
-    ``i*W + j`` (updated only where a later offset is strictly greater, or NaN if nan_aware).
-    The update is arithmetic (``rel += mask * (o - rel)``): np.copyto(where=) is ~10x slower."""
-    y = np.array(_window_view(xp, 0, 0, sh, sw, Ho, Wo), dtype=dt, order="C")
-    itype = np.int32 if kh * W < 2**31 else np.int64
-    rel = np.zeros(y.shape, itype)
-    mask = np.empty(y.shape, bool)
-    d = np.empty(y.shape, itype)
+def _maxpool_scan(src, kh, kw, sh, sw, Ho, Wo, y, code, tmp, mask, nan_aware):
+    """Running maximum of the kernel offsets' strided views into y, and in ``code`` the winning
+    offset ``i*kw + j``: replaced only where a later offset is strictly greater (or NaN, if
+    nan_aware), so ties keep the first. Offsets come in increasing order, so the winner is the
+    largest code whose comparison held: ``code = max(code, mask * t)`` -- two cheap uint8
+    passes (``np.copyto(where=)`` is about ten times slower)."""
+    np.copyto(y, _window_view(src, 0, 0, sh, sw, Ho, Wo))
+    code.fill(0)
     nanmask = np.empty(y.shape, bool) if nan_aware else None
+    t = 0
     for i in range(kh):
         for j in range(kw):
-            if i == 0 and j == 0:
-                continue
-            v = _window_view(xp, i, j, sh, sw, Ho, Wo)
-            np.greater(v, y, out=mask)
-            if nan_aware:
-                np.isnan(v, out=nanmask)
-                mask |= nanmask
-                np.copyto(y, v, where=mask)
-            else:
-                np.maximum(y, v, out=y)
-            np.subtract(itype(i * W + j), rel, out=d)
-            d *= mask
-            rel += d
-    return y, rel
+            if t:
+                v = _window_view(src, i, j, sh, sw, Ho, Wo)
+                np.greater(v, y, out=mask)
+                if nan_aware:
+                    np.isnan(v, out=nanmask)
+                    mask |= nanmask
+                    np.copyto(y, v, where=mask)
+                else:
+                    np.maximum(y, v, out=y)
+                np.multiply(mask, code.dtype.type(t), out=tmp)
+                np.maximum(code, tmp, out=code)
+            t += 1
 
 
 def maxpool2d_backward(dy, argmax, x_shape):
@@ -379,6 +518,8 @@ def maxpool2d_backward(dy, argmax, x_shape):
     N, C, H, W = x_shape
     dt = _ftype(dy)
     dx = np.zeros(N * C * H * W, dt)
+    if dy.size == 0:
+        return dx.reshape(N, C, H, W)
     idx = np.asarray(argmax, dtype=np.int64).reshape(N * C, -1)
     idx = idx + (np.arange(N * C, dtype=np.int64) * (H * W))[:, None]
     np.add.at(dx, idx.ravel(), np.ascontiguousarray(dy, dtype=dt).ravel())
@@ -408,6 +549,8 @@ def avgpool2d_forward(x, kernel, stride, padding, count_include_pad=True):
     Ho, Wo = _pool_out(H, kh, sh, ph), _pool_out(W, kw, sw, pw)
     _check_size("avgpool2d", Ho, Wo)
     dt = _ftype(x)
+    if Ho * Wo == 0:
+        return np.zeros((N, C, Ho, Wo), dt)
     if ph or pw:
         xp = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dt)
         xp[:, :, ph:ph + H, pw:pw + W] = x
@@ -431,6 +574,8 @@ def avgpool2d_backward(dy, x_shape, kernel, stride, padding, count_include_pad=T
     ph, pw = padding
     Ho, Wo = dy.shape[2], dy.shape[3]
     dt = _ftype(dy)
+    if Ho * Wo == 0:
+        return np.zeros((N, C, H, W), dt)
     div, k = _avg_divisor(H, W, kernel, stride, padding, Ho, Wo, count_include_pad, dt)
     gd = dy / (div if div is not None else dt.type(k))
     gd = gd.astype(dt, copy=False)
@@ -511,7 +656,7 @@ def _interp_axis_adjoint(g, axis, n_in, i0, i1, l0, l1):
 
 def upsample_bilinear2d_forward(x, scale):
     """Bilinear upsampling by integer factors (align_corners=False, as PyTorch)."""
-    N, C, H, W = x.shape
+    H, W = x.shape[2:]
     sh, sw = scale
     dt = _ftype(x)
     x = x.astype(dt, copy=False)
@@ -521,7 +666,7 @@ def upsample_bilinear2d_forward(x, scale):
 
 def upsample_bilinear2d_backward(dy, x_shape, scale):
     """The adjoint of upsample_bilinear2d_forward."""
-    N, C, H, W = x_shape
+    H, W = x_shape[2:]
     sh, sw = scale
     dt = _ftype(dy)
     dy = dy.astype(dt, copy=False)
