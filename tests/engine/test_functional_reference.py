@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from nnlab.engine.functional import reference as ref
+from nnlab.engine.functional import reference as ref  # noqa: E402 (after importorskip)
 
 pytestmark = pytest.mark.torch
 

@@ -17,7 +17,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from nnlab.engine.functional import vectorized as V
+from nnlab.engine.functional import vectorized as V  # noqa: E402 (after importorskip)
 
 pytestmark = pytest.mark.torch
 
