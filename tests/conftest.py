@@ -28,3 +28,14 @@ def _private_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own nnlab cache folder: tests never write into the user's home."""
     monkeypatch.setenv("NNLAB_CACHE", str(tmp_path_factory.mktemp("nnlab-cache")))
     monkeypatch.delenv("NNLAB_NO_CACHE", raising=False)
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Small tensors: torch's intra-op thread pool only adds latency (and 2 threads slow down
+    sharply on a busy machine). Tests that compare with torch use this; it restores the setting."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

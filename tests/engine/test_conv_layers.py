@@ -199,3 +199,13 @@ def test_workspace_mode_gives_the_same_gradients(rng):
             model.backward(model.loss.backward(), need_input_grad=False)
         grads.append(model._flat_grad.copy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-14)
+
+
+def test_both_kernel_modules_implement_the_whole_contract():
+    import inspect
+
+    from nnlab.engine.functional import FUNCTIONS, reference, vectorized
+
+    for name in FUNCTIONS:
+        ref, vec = getattr(reference, name), getattr(vectorized, name)
+        assert list(inspect.signature(ref).parameters) == list(inspect.signature(vec).parameters), name

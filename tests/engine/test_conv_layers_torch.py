@@ -19,16 +19,9 @@ from nnlab.engine import (  # noqa: E402
 
 pytestmark = [
     pytest.mark.torch,
+    pytest.mark.usefixtures("torch_one_thread"),
     pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning"),  # torch's own note on even kernels
 ]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def pair(ours, theirs, shape, rng, train=True):

@@ -17,19 +17,10 @@ F = torch.nn.functional
 
 from nnlab.engine.functional import reference as ref  # noqa: E402 (after importorskip)
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("torch_one_thread")]
 
 TOL = dict(rtol=1e-10, atol=1e-12)
 N_CASES = 60  # random configurations per kernel
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _torch_single_thread():
-    """Small tensors: torch's intra-op thread pool only adds latency."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -390,7 +381,6 @@ def test_inputs_are_not_modified_and_outputs_are_fresh_arrays():
             if isinstance(o, np.ndarray):
                 aliased = any(np.shares_memory(o, a) for a in arrays)
                 assert not aliased, f"{name}: an output shares memory with an input"
-
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.int64])

@@ -19,19 +19,10 @@ F = torch.nn.functional
 
 from nnlab.engine.functional import vectorized as V  # noqa: E402 (after importorskip)
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("torch_one_thread")]
 
 F64 = {"rtol": 1e-9, "atol": 1e-11}
 F32 = {"rtol": 2e-4, "atol": 2e-5}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _torch_single_thread():
-    """Small tensors: torch's intra-op thread pool only adds latency."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(params=["default", "small_chunks", "no_gather"])

@@ -39,7 +39,7 @@ from nnlab.engine import (  # noqa: E402
     optim,  # noqa: E402
 )
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("torch_one_thread")]
 
 F64 = dict(rtol=1e-7, atol=1e-10)
 F32 = dict(rtol=1e-4, atol=1e-6)
@@ -52,15 +52,6 @@ def tt(a, requires_grad=False, dtype=torch.float64):
 
 def npy(t):
     return t.detach().cpu().numpy()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _torch_single_thread():
-    """Small tensors: torch's intra-op thread pool only adds latency (x1000 on busy machines)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def close(ours, theirs, what, tol=F64):

@@ -43,3 +43,11 @@ Import a module explicitly: ``from nnlab.engine.functional import reference``.
 """
 
 KERNELS = ("reference", "vectorized")
+
+#: the contract: every kernel module defines exactly these functions
+FUNCTIONS = (
+    "conv2d_forward", "conv2d_backward", "conv_transpose2d_forward", "conv_transpose2d_backward",
+    "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
+    "upsample_nearest2d_forward", "upsample_nearest2d_backward",
+    "upsample_bilinear2d_forward", "upsample_bilinear2d_backward",
+)

@@ -69,20 +69,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-__all__ = [
-    "avgpool2d_backward",
-    "avgpool2d_forward",
-    "conv2d_backward",
-    "conv2d_forward",
-    "conv_transpose2d_backward",
-    "conv_transpose2d_forward",
-    "maxpool2d_backward",
-    "maxpool2d_forward",
-    "upsample_bilinear2d_backward",
-    "upsample_bilinear2d_forward",
-    "upsample_nearest2d_backward",
-    "upsample_nearest2d_forward",
-]
+from nnlab.engine.functional import FUNCTIONS
+
+__all__ = list(FUNCTIONS)
 
 #: Target size in bytes of one chunk's column matrix (see the module docstring).
 _CHUNK_BYTES = 2 << 20
