@@ -307,3 +307,23 @@ def test_scratch_pool_reuse_across_shapes_and_dtypes():
         dx2, dw2, _ = V.conv2d_backward(dy, x, w, (1, 1), p, (1, 1))
         np.testing.assert_allclose(dx2, dx, **tol)
         np.testing.assert_allclose(dw2, dw, **tol)
+
+
+def test_integer_inputs_give_unwrapped_float_gradients():
+    """Integer arrays are computed in float64 (as the reference does), never wrapped."""
+    from nnlab.engine.functional import reference as ref
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (2, 2, 5, 5), dtype=np.uint8)
+    w = rng.integers(0, 255, (3, 2, 3, 3), dtype=np.uint8)
+    dy = rng.integers(0, 255, (2, 3, 5, 5), dtype=np.uint8)
+    _, dw, _ = V.conv2d_backward(dy, x, w, (1, 1), (1, 1), (1, 1))
+    _, dw_ref, _ = ref.conv2d_backward(dy, x, w, (1, 1), (1, 1), (1, 1))
+    assert dw.dtype == np.float64 and dw.max() > 255
+    np.testing.assert_allclose(dw, dw_ref)
+    wt = rng.integers(0, 255, (2, 3, 3, 3), dtype=np.uint8)
+    xs = x[:, :, :3, :3].copy()  # (2, 2, 3, 3) -> output (2, 3, 5, 5), the shape of dy
+    _, dwt, _ = V.conv_transpose2d_backward(dy, xs, wt, (1, 1), (0, 0), (0, 0), (1, 1))
+    _, dwt_ref, _ = ref.conv_transpose2d_backward(dy, xs, wt, (1, 1), (0, 0), (0, 0), (1, 1))
+    assert dwt.dtype == np.float64 and dwt.max() > 255
+    np.testing.assert_allclose(dwt, dwt_ref)

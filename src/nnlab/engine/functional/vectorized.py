@@ -327,7 +327,7 @@ def conv2d_backward(dy, x, w, stride, padding, dilation, need_dx=True):
         dw = np.empty((g.O, g.K), dt)
         _conv_chunks(g, N, dt, Wm, x=x, gout=dy, dw=dw, dx=dx, gout_sum=db)
         dw = dw.reshape(w.shape)
-    return dx, dw.astype(w.dtype, copy=False), db.astype(dt)
+    return dx, dw.astype(_ftype(w), copy=False), db.astype(dt)
 
 
 _GATHER = True
@@ -403,7 +403,7 @@ def conv_transpose2d_backward(dy, x, w, stride, padding, output_padding, dilatio
     dx = np.empty(x.shape, dt) if need_dx else None
     db = np.zeros(g.C)
     _conv_chunks(g, N, dt, Wm, x=dy, y=dx, gout=x, dw=dw, x_sum=db)
-    return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), db.astype(dt)
+    return dx, dw.reshape(w.shape).astype(_ftype(w), copy=False), db.astype(dt)
 
 
 # -- pooling ------------------------------------------------------------------------------------
