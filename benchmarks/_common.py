@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, Sequence
 
 RESULTS = Path(__file__).resolve().parent / "results"
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -34,6 +35,28 @@ def blas_info() -> dict[str, Any]:
     info["cpu"] = platform.processor() or platform.machine()
     info["cpu_count"] = os.cpu_count()
     return info
+
+
+def parse_args(doc: str, options: Callable[[argparse.ArgumentParser], None]) -> argparse.Namespace:
+    """The benchmark's own ``options`` plus the hidden ``--worker``/``--threads`` of its workers."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    options(p)
+    p.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
+def run_thread_counts(script: str, args: list[str], threads: Sequence[int] = (1, 2)) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``run_worker`` once per thread count, yielding (threads, the worker's JSON) as each ends."""
+    for t in threads:
+        yield t, run_worker(script, t, args)
+
+
+def rotated(names: Sequence[str], shift: int) -> list[str]:
+    """``names`` rotated by ``shift``: each round starts elsewhere, so that no contender always
+    runs right after the same other one."""
+    k = shift % len(names)
+    return [*names[k:], *names[:k]]
 
 
 def run_worker(script: str, threads: int, args: list[str]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import blas_info, git_revision, run_worker, write_result  # noqa: E402
+from _common import blas_info, git_revision, parse_args, rotated, run_thread_counts, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,7 +65,7 @@ def worker(args: argparse.Namespace) -> None:
     times: dict[str, list[float]] = {k: [] for k in contenders}
     names = list(contenders)
     for r in range(args.repeats):
-        for name in names[r % 2:] + names[: r % 2]:
+        for name in rotated(names, r):
             for _ in range(3):
                 t = time.perf_counter()
                 contenders[name]()
@@ -75,17 +75,12 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=4)
-    p.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = parse_args(__doc__, lambda p: p.add_argument("--repeats", type=int, default=4))
     if args.worker:
         worker(args)
         return
     runs = {}
-    for threads in (1, 2):
-        r = run_worker(__file__, threads, ["--repeats", str(args.repeats)])
+    for threads, r in run_thread_counts(__file__, ["--repeats", str(args.repeats)]):
         runs[threads] = r
         b = r["best"]
         print(f"{threads} thread(s): engine {b['engine'] * 1e3:.1f} ms   torch {b['torch'] * 1e3:.1f} ms   "

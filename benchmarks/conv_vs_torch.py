@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import blas_info, git_revision, run_worker, write_result
+from _common import blas_info, git_revision, parse_args, rotated, run_thread_counts, write_result
 
 NF, COLOURS, BATCH, SIZE = 32, 24, 100, 32
 LAYER_BATCH = 64
@@ -353,8 +353,7 @@ def worker(args: argparse.Namespace) -> None:
     best: dict[str, float] = {}
     faults_per_op: dict[str, int] = {}
     for r in range(args.repeats):
-        k = (r * 2) % len(names)  # rotate the order each round
-        for name in names[k:] + names[:k]:
+        for name in rotated(names, 2 * r):
             times[name] += timed_steps(runners[name], args.steps, faults[name])
         prof.seconds, prof.faults, prof.enabled = {}, {}, True
         runners["base_net/numpy"]()
@@ -373,19 +372,16 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=8)
-    p.add_argument("--steps", type=int, default=4)
-    p.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args()
+    def options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--repeats", type=int, default=8)
+        p.add_argument("--steps", type=int, default=4)
+
+    args = parse_args(__doc__, options)
     if args.worker:
         worker(args)
         return
-    extra = ["--repeats", str(args.repeats), "--steps", str(args.steps)]
     runs = {}
-    for threads in (1, 2):
-        r = run_worker(__file__, threads, extra)
+    for threads, r in run_thread_counts(__file__, ["--repeats", str(args.repeats), "--steps", str(args.steps)]):
         runs[threads] = r
         b = r["best"]
         print(f"{threads} thread(s):")

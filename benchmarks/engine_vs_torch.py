@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import blas_info, git_revision, run_worker, write_result  # noqa: E402
+from _common import blas_info, git_revision, parse_args, rotated, run_thread_counts, write_result  # noqa: E402
 
 SIZES = [784, 500, 200, 100, 30, 100, 200, 500, 784]
 BATCH = 100
@@ -86,9 +86,7 @@ def worker(args: argparse.Namespace) -> None:
     times: dict[str, list[float]] = {name: [] for name in runners}
     names = list(runners)
     for r in range(args.repeats):
-        # rotate the order each round so that no contender always runs right after another
-        k = r % len(names)
-        for name in names[k:] + names[:k]:
+        for name in rotated(names, r):
             times[name].append(runners[name](r))
     best = {k: min(v) for k, v in times.items()}
     print(json.dumps({"threads": args.threads, "torch_threads": torch.get_num_threads(), "best": best,
@@ -96,18 +94,16 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--samples", type=int, default=60_000)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args()
+    def options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--samples", type=int, default=60_000)
+        p.add_argument("--repeats", type=int, default=3)
+
+    args = parse_args(__doc__, options)
     if args.worker:
         worker(args)
         return
     runs = {}
-    for threads in (1, 2):
-        r = run_worker(__file__, threads, ["--samples", str(args.samples), "--repeats", str(args.repeats)])
+    for threads, r in run_thread_counts(__file__, ["--samples", str(args.samples), "--repeats", str(args.repeats)]):
         runs[threads] = r
         b = r["best"]
         print(f"{threads} thread(s): numpy {b['numpy']:.2f} s   torch Adam {b['torch_adam']:.2f} s   "
