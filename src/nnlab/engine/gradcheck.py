@@ -14,7 +14,7 @@ never modified.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -142,6 +142,3 @@ def gradcheck(
         raise AssertionError(f"gradient check failed:\n{result}")
     return result
 
-
-def describe(result: GradcheckResult) -> dict[str, Any]:
-    return {e.name: {"max_abs_err": e.max_abs_err, "max_rel_err": e.max_rel_err, "ok": e.ok} for e in result.entries}

@@ -20,7 +20,7 @@ import numpy as np
 from nnlab.engine import init as initializers
 from nnlab.engine.errors import ConfigError, ShapeError
 from nnlab.engine.layers import register
-from nnlab.engine.module import Module, Parameter  # noqa: F401
+from nnlab.engine.module import Module, Parameter
 
 Pair = tuple[int, int]
 
