@@ -168,3 +168,17 @@ def test_real_cifar_counts(data_dir):
     test = read_cifar10(data_dir / "cifar-10", "test")
     assert set(test.class_counts().values()) == {1000}
     assert horses.files[0].startswith("cifar10_train_") and horses.files[0].endswith("_horse.png")
+
+
+def test_cifar_truncated_archive_and_missing_path(tmp_path):
+    from nnlab.data.errors import MissingDataError
+
+    write_cifar(tmp_path / "src")
+    with tarfile.open(tmp_path / "c.tar", "w") as tar:
+        tar.add(tmp_path / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    data = (tmp_path / "c.tar").read_bytes()
+    (tmp_path / "cut.tar").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataFormatError, match=r"cut.tar: .*tar archive"):
+        read_cifar10(tmp_path / "cut.tar", "test")
+    with pytest.raises(MissingDataError, match="nope"):
+        read_cifar10(tmp_path / "nope")

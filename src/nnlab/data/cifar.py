@@ -14,7 +14,6 @@ from __future__ import annotations
 import codecs
 import io
 import pickle
-import tarfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,6 +21,7 @@ import numpy as np
 
 from nnlab.data.dataset import ImageSet
 from nnlab.data.errors import DataFormatError
+from nnlab.data.images import ImageSource
 
 _RECONSTRUCT = np.zeros(1).__reduce__()[0]  # numpy's array reconstructor, found without private imports
 _ALLOWED = {
@@ -85,34 +85,17 @@ def _batch_arrays(d: dict[str, Any], source: str) -> tuple[np.ndarray, np.ndarra
     return data.reshape(-1, 3, 32, 32), labels, names
 
 
-class _Source:
-    """Read members of ``cifar-10-batches-py`` from a folder or from the official tar.gz."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.tar: tarfile.TarFile | None = None
-        if path.is_file():
-            try:
-                self.tar = tarfile.open(path, "r:*")
-            except (tarfile.TarError, OSError) as exc:
-                raise DataFormatError(path, f"not a readable tar archive: {exc}") from None
-        elif (path / "cifar-10-batches-py").is_dir():
-            self.path = path / "cifar-10-batches-py"
-
-    def read(self, member: str) -> tuple[bytes, str]:
-        if self.tar is None:
-            f = self.path / member
-            if not f.exists():
-                raise DataFormatError(f, "file not found in the CIFAR folder")
-            return f.read_bytes(), str(f)
-        name = f"cifar-10-batches-py/{member}"
-        try:
-            fh = self.tar.extractfile(name)
-        except KeyError:
-            raise DataFormatError(self.path, f"member {name} not found in the archive") from None
-        if fh is None:
-            raise DataFormatError(self.path, f"member {name} is not a file")
-        return fh.read(), f"{self.path}:{name}"
+def _read_member(src: ImageSource, base: tuple[str, ...], member: str) -> tuple[bytes, str]:
+    """The bytes of ``base/member`` (a folder file or an archive member) and its display name."""
+    parts = (*base, member)
+    where = src.display(parts)
+    if parts not in src.files:
+        raise DataFormatError(where, "file not found in the CIFAR folder or archive")
+    for _, data in src.read_many([parts]):
+        if isinstance(data, OSError):
+            raise DataFormatError(where, f"cannot read the file ({data})")
+        return data, where
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def read_cifar10(path: str | Path, split: str = "train", classes: Sequence[str] | None = None) -> ImageSet:
@@ -123,18 +106,17 @@ def read_cifar10(path: str | Path, split: str = "train", classes: Sequence[str] 
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    src = _Source(Path(path))
-    try:
-        meta_bytes, meta_name = src.read("batches.meta")
-        meta = load_pickle(meta_bytes, meta_name)
+    # a cifar-10-batches-py folder, a folder holding one, or the official archive (read in place)
+    with ImageSource(path) as src:
+        base = src.find_dir(("cifar-10-batches-py",)) or ()
+        meta = load_pickle(*_read_member(src, base, "batches.meta"))
         names = [n.decode("latin1") if isinstance(n, bytes) else str(n) for n in meta.get("label_names", CLASSES)]
         if len(names) != 10:
-            raise DataFormatError(meta_name, f"expected 10 label names, found {len(names)}")
-        parts = [_batch_arrays(load_pickle(*src.read(b)), f"{src.path}/{b}")
-                 for b in (TRAIN_BATCHES if split == "train" else TEST_BATCHES)]
-    finally:
-        if src.tar is not None:
-            src.tar.close()
+            raise DataFormatError(src.display((*base, "batches.meta")), f"expected 10 label names, found {len(names)}")
+        parts = []
+        for batch in TRAIN_BATCHES if split == "train" else TEST_BATCHES:
+            data, where = _read_member(src, base, batch)
+            parts.append(_batch_arrays(load_pickle(data, where), where))
     images = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts])
     files = [f for p in parts for f in p[2]]
