@@ -133,6 +133,15 @@ class ReduceOnPlateau(Schedule):
         _epoch(epoch)
         return self.current
 
+    def state_dict(self) -> dict[str, float | int | None]:
+        """What an exact resume needs: the current rate and the plateau counters."""
+        return {"current": self.current, "best": self.best, "bad_epochs": self.bad_epochs,
+                "cooldown_left": self.cooldown_left}
+
+    def load_state_dict(self, state) -> None:
+        self.current, self.best = float(state["current"]), state["best"]
+        self.bad_epochs, self.cooldown_left = int(state["bad_epochs"]), int(state["cooldown_left"])
+
     def update(self, value: float) -> None:
         improved = self.best is None or (
             value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta

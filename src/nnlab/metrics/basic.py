@@ -72,6 +72,14 @@ class StreamingMetric:
     def result(self) -> float:
         return self._sum / self._count if self._count else math.nan
 
+    def totals(self) -> tuple[float, int]:
+        """The running (sum, count) that ``result`` is computed from (what data-parallel
+        workers add up before computing the result)."""
+        return self._sum, self._count
+
+    def set_totals(self, total: float, count: int) -> None:
+        self._sum, self._count = float(total), int(count)
+
 
 class Accuracy(StreamingMetric):
     name = "accuracy"

@@ -47,7 +47,15 @@ class TrainerLike(Protocol):
 
 
 class Callback:
-    """Base class with no-op hooks; override the ones you need."""
+    """Base class with no-op hooks; override the ones you need.
+
+    A callback whose progress matters for an exact resume (early stopping's patience, the best
+    value so far) defines ``state_dict()`` and ``load_state_dict(state)``; trainers store that
+    state in their checkpoints. ``rank_zero_only`` callbacks (files, bars, logs) run in one
+    process of a data-parallel job only.
+    """
+
+    rank_zero_only = False
 
     def on_train_begin(self, trainer: TrainerLike) -> None: ...
     def on_epoch_begin(self, trainer: TrainerLike, epoch: int) -> None: ...
@@ -71,6 +79,22 @@ class CallbackList:
             cb.on_batch_end for cb in self.callbacks
             if getattr(type(cb), "on_batch_end", None) is not Callback.on_batch_end
         ]
+
+    @property
+    def has_batch_hooks(self) -> bool:
+        """Whether any callback wants per-batch logs (a loop may skip computing them if not)."""
+        return bool(self._batch_hooks)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state of every callback that has one, keyed by position and type."""
+        return {f"{i}:{type(cb).__name__}": cb.state_dict() for i, cb in enumerate(self.callbacks)
+                if callable(getattr(cb, "state_dict", None))}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for i, cb in enumerate(self.callbacks):
+            key = f"{i}:{type(cb).__name__}"
+            if key in state and callable(getattr(cb, "load_state_dict", None)):
+                cb.load_state_dict(state[key])
 
     def on_train_begin(self, trainer):
         for cb in self.callbacks:
@@ -144,7 +168,21 @@ class EarlyStopping(Callback, _Monitor):
         self._best_weights: dict[str, np.ndarray] | None = None
 
     def on_train_begin(self, trainer):
+        if self._resumed:
+            self._resumed = False
+            return
         self.best, self.wait, self.best_epoch, self.stopped_epoch, self._best_weights = None, 0, None, None, None
+
+    _resumed = False
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch,
+                "best_weights": self._best_weights}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.best, self.wait, self.best_epoch = state["best"], int(state["wait"]), state["best_epoch"]
+        self._best_weights = state.get("best_weights")
+        self._resumed = True
 
     def on_epoch_end(self, trainer, epoch, logs):
         value = self.value(logs)
@@ -181,6 +219,15 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, trainer, epoch):
         trainer.lr = float(self.schedule(epoch))
 
+    def state_dict(self) -> dict[str, Any]:
+        get = getattr(self.schedule, "state_dict", None)
+        return {"schedule": get()} if callable(get) else {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        put = getattr(self.schedule, "load_state_dict", None)
+        if callable(put) and "schedule" in state:
+            put(state["schedule"])
+
     def on_epoch_end(self, trainer, epoch, logs):
         update = getattr(self.schedule, "update", None)
         if update is not None and self.monitor in logs:
@@ -189,6 +236,8 @@ class LearningRateScheduler(Callback):
 
 class CSVLogger(Callback):
     """Append one row per epoch to a CSV file, flushed at once (a crash loses nothing)."""
+
+    rank_zero_only = True
 
     def __init__(self, path: str | Path, append: bool = False) -> None:
         self.path, self.append = Path(path), append
@@ -245,6 +294,14 @@ class ModelCheckpoint(Callback, _Monitor):
         self.path, self.save_best_only, self.every = str(path), bool(save_best_only), max(1, int(every))
         self.saved: list[Path] = []
 
+    rank_zero_only = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.best = state.get("best")
+
     def on_epoch_end(self, trainer, epoch, logs):
         if self.save_best_only:
             value = self.value(logs)
@@ -262,6 +319,8 @@ class ModelCheckpoint(Callback, _Monitor):
 
 class ProgressBar(Callback):
     """A tqdm bar per epoch over the batches, with the running loss and the epoch's metrics."""
+
+    rank_zero_only = True
 
     def __init__(self, total_epochs: int | None = None, leave: bool = True, file: Any = None) -> None:
         self.total_epochs, self.leave, self.file = total_epochs, leave, file
@@ -300,6 +359,8 @@ class ProgressBar(Callback):
 
 class EpochLogger(Callback):
     """Log one line per epoch (``logging.INFO``): what a run's log file records."""
+
+    rank_zero_only = True
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self.logger = logger or log
