@@ -1,0 +1,461 @@
+"""``Trainer``: the PyTorch training loop, driven by the same callbacks as the NumPy engine.
+
+>>> trainer = Trainer(model, loss="cross_entropy", optimizer={"name": "adam", "lr": 1e-3},
+...                   metrics=["accuracy"])                                  # doctest: +SKIP
+>>> history = trainer.fit(x, y, epochs=10, batch_size=100, validation_data=(vx, vy),
+...                       checkpoint="runs/demo/checkpoint.pt", progress=True)  # doctest: +SKIP
+
+The loop is nothing but batches and callback calls (:mod:`nnlab.training.callbacks`): the
+same History, ProgressBar, EarlyStopping, LearningRateScheduler, CSVLogger and
+ModelCheckpoint that drive ``Sequential.fit``. It picks CUDA when present, else the CPU; it
+can run in mixed precision on a GPU, accumulate gradients over micro-batches, clip the
+gradient norm, and train data-parallel under ``torchrun``.
+
+Reproducible and resumable: epoch ``e`` visits the data in the order
+``default_rng([seed, e]).permutation(n)``, so the order depends on nothing but the seed and
+the epoch, and a checkpoint (written atomically, read with ``weights_only=True``) holds the
+weights, the optimizer, the gradient scaler, the random state, the history and the
+callbacks' state. ``fit(checkpoint=path)`` writes one after every epoch and, if the file
+exists, continues from it: a run killed at any point and started again ends with the same
+weights as one that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import logging
+import math
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from nnlab.engine.errors import ConfigError, DataError, TrainingDivergedError
+from nnlab.engine.module import Module
+from nnlab.engine.serialization import atomic_write_bytes
+from nnlab.metrics.basic import StreamingMetric, make_metric
+from nnlab.torchlib.distributed import DistContext, env_world_size, init_distributed
+from nnlab.training.callbacks import CallbackList, ModelCheckpoint, ProgressBar
+from nnlab.training.history import History
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "nnlab-torch-checkpoint-1"
+LOSSES: dict[str, Callable[[], nn.Module]] = {
+    "mse": nn.MSELoss, "l1": nn.L1Loss, "mae": nn.L1Loss, "huber": nn.HuberLoss, "cross_entropy": nn.CrossEntropyLoss,
+    "nll": nn.NLLLoss, "bce": nn.BCELoss, "bce_with_logits": nn.BCEWithLogitsLoss,
+}
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop,
+}
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"``: CUDA when available (the process's local GPU under torchrun), else the CPU."""
+    if str(device) != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def make_loss(spec: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """A loss from a name (``mse``, ``cross_entropy``, ...), ``{"name": ..., **kwargs}``, a
+    module or any callable ``(outputs, targets) -> scalar mean loss``."""
+    if callable(spec):
+        return spec
+    kwargs: dict[str, Any] = {}
+    if isinstance(spec, Mapping):
+        kwargs = dict(spec)
+        spec = kwargs.pop("name", None)
+    if not isinstance(spec, str) or spec.lower() not in LOSSES:
+        raise ConfigError(f"unknown loss {spec!r}; known: {', '.join(LOSSES)} (or pass a callable)")
+    return LOSSES[spec.lower()](**kwargs)
+
+
+def make_optimizer(spec: Any, params: Iterable[nn.Parameter], lr: float | None = None) -> torch.optim.Optimizer:
+    """An optimizer from a name, ``{"name": "adam", "lr": 1e-3, ...}``, a factory
+    ``params -> optimizer``, or an optimizer instance (used as it is)."""
+    if isinstance(spec, torch.optim.Optimizer):
+        return spec
+    if callable(spec) and not isinstance(spec, (str, Mapping)):
+        return spec(params)
+    kwargs: dict[str, Any] = {}
+    if isinstance(spec, Mapping):
+        kwargs = dict(spec)
+        spec = kwargs.pop("name", None)
+    if not isinstance(spec, str) or spec.lower() not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {spec!r}; known: {', '.join(OPTIMIZERS)}")
+    if lr is not None:
+        kwargs["lr"] = lr
+    kwargs.setdefault("lr", 1e-3)
+    try:
+        return OPTIMIZERS[spec.lower()](params, **kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"optimizer {spec}: {exc}") from None
+
+
+def _to_saveable(obj: Any) -> Any:
+    """NumPy arrays to tensors, recursively (``weights_only`` loading accepts tensors only)."""
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, Mapping):
+        return {k: _to_saveable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_saveable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _from_saved(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu().numpy()
+    if isinstance(obj, Mapping):
+        return {k: _from_saved(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_from_saved(v) for v in obj]
+    return obj
+
+
+class Trainer:
+    """Train a ``torch.nn.Module`` (or a NumPy-engine network, converted first).
+
+    Parameters
+    ----------
+    model : the network; an engine ``Module`` is converted with ``to_torch``.
+    loss, optimizer : see :func:`make_loss` and :func:`make_optimizer`; ``lr`` overrides the
+        optimizer's learning rate.
+    metrics : names (``accuracy``, ``rmse``, ``mae``) or :class:`~nnlab.metrics.StreamingMetric`
+        objects, computed on the training batches and on the validation data.
+    device : ``"auto"`` (CUDA if present, else CPU) or any torch device.
+    amp : mixed precision on CUDA: ``True``/``"fp16"`` (with a gradient scaler) or ``"bf16"``;
+        ignored with a warning on the CPU.
+    accumulate_steps : split every batch into this many micro-batches whose gradients add up
+        to the batch's (the same update, less memory).
+    clip_grad_norm : clip the global gradient norm to this value before each step.
+    seed : seeds torch and the data order. ``deterministic`` also asks cuDNN for deterministic
+        kernels (the CPU is deterministic already).
+    distributed : ``"auto"`` joins the ``torchrun`` process group when ``WORLD_SIZE > 1``.
+    """
+
+    def __init__(self, model: nn.Module | Module, loss: Any = "mse", optimizer: Any = "adam", *,
+                 lr: float | None = None, metrics: Iterable[str | StreamingMetric] = (),
+                 device: str | torch.device = "auto", amp: bool | str = False, accumulate_steps: int = 1,
+                 clip_grad_norm: float | None = None, seed: int = 0, deterministic: bool = True,
+                 distributed: bool | str = "auto") -> None:
+        if isinstance(model, Module):
+            from nnlab.torchlib.convert import to_torch
+
+            model = to_torch(model)
+        if not isinstance(model, nn.Module):
+            raise ConfigError(f"Trainer takes a torch.nn.Module or an nnlab engine model, got {type(model).__name__}")
+        if int(accumulate_steps) < 1:
+            raise ConfigError("accumulate_steps must be >= 1")
+        self.dist = init_distributed() if distributed is True or (distributed == "auto" and env_world_size() > 1) \
+            else DistContext()
+        self.device = pick_device(device)
+        self.seed = int(seed)
+        torch.manual_seed(self.seed)
+        if deterministic and self.device.type == "cuda":
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        self.model = model.to(self.device)
+        self.net: nn.Module = self.model
+        if self.dist.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        self.loss_fn = make_loss(loss)
+        self.optimizer = make_optimizer(optimizer, self.model.parameters(), lr)
+        self.metric_specs = list(metrics)
+        self.amp_dtype = self._amp_dtype(amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.accumulate_steps, self.clip_grad_norm = int(accumulate_steps), clip_grad_norm
+        self.param_dtype = next((p.dtype for p in self.model.parameters()), torch.float32)
+        self.history = History()
+        self.stop_training, self.epoch, self.steps_per_epoch = False, 0, 0
+        self._callbacks: CallbackList | None = None
+
+    def _amp_dtype(self, amp: bool | str) -> torch.dtype | None:
+        if not amp:
+            return None
+        if self.device.type != "cuda":
+            log.warning("mixed precision runs on CUDA only; training in full precision on %s", self.device)
+            return None
+        if amp in (True, "fp16", "float16"):
+            return torch.float16
+        if amp in ("bf16", "bfloat16"):
+            return torch.bfloat16
+        raise ConfigError(f"amp must be True, 'fp16' or 'bf16', got {amp!r}")
+
+    # -- the TrainerLike side: what callbacks see -----------------------------------
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = float(value)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}
+
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        current = self.model.state_dict()
+        self.model.load_state_dict({k: torch.as_tensor(np.asarray(v)).to(current[k]) for k, v in weights.items()})
+
+    # -- data -----------------------------------------------------------------------
+    def _tensors(self, x: Any, y: Any, what: str = "") -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = torch.as_tensor(x), torch.as_tensor(y)
+        if x.ndim == 0 or len(x) == 0:
+            raise DataError(f"{what}x is empty; there is nothing to train or evaluate on")
+        if y.ndim == 0 or len(y) != len(x):
+            raise DataError(f"{what}x has {len(x)} samples but {what}y has {len(y) if y.ndim else 'no'} rows")
+        if x.is_floating_point():
+            x = x.to(self.param_dtype)
+        if y.is_floating_point():
+            y = y.to(self.param_dtype)
+        elif y.dtype in (torch.int8, torch.int16, torch.int32, torch.uint8):
+            y = y.long()
+        return x, y
+
+    def _order(self, n: int, epoch: int, shuffle: bool) -> torch.Tensor:
+        if not shuffle:
+            return torch.arange(n)
+        return torch.from_numpy(np.random.default_rng([self.seed, epoch]).permutation(n))
+
+    def _make_metrics(self) -> list[StreamingMetric]:
+        out = []
+        for spec in self.metric_specs:
+            if isinstance(spec, StreamingMetric):
+                out.append(copy.deepcopy(spec))
+                out[-1].reset()
+            else:
+                out.append(make_metric(spec, from_logits=True))
+        return out
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+
+    # -- training -------------------------------------------------------------------
+    def fit(self, x: Any, y: Any, *, epochs: int = 1, batch_size: int = 32,
+            validation_data: tuple[Any, Any] | None = None, shuffle: bool = True, callbacks: Iterable[Any] = (),
+            progress: bool = False, checkpoint: str | Path | None = None) -> History:
+        """Train until epoch ``epochs`` and return the :class:`History`.
+
+        ``batch_size`` is the global batch (split across processes under torchrun).
+        ``checkpoint``: keep a resumable checkpoint at this path after every epoch and, if it
+        already exists, resume from it.
+        """
+        if int(epochs) < 1 or int(batch_size) < 1:
+            raise ConfigError("epochs and batch_size must be >= 1")
+        if self.accumulate_steps > batch_size:
+            raise ConfigError(f"accumulate_steps ({self.accumulate_steps}) cannot exceed batch_size ({batch_size})")
+        x, y = self._tensors(x, y)
+        if validation_data is not None:
+            validation_data = self._tensors(*validation_data, what="validation ")
+        n, batch_size = len(x), int(batch_size)
+        if batch_size < self.dist.world_size:
+            raise ConfigError(f"batch_size {batch_size} is smaller than the {self.dist.world_size} processes")
+        self.steps_per_epoch = math.ceil(n / batch_size)
+        cbs = list(callbacks)
+        if progress and not any(isinstance(c, ProgressBar) for c in cbs):
+            cbs.append(ProgressBar(total_epochs=epochs))
+        if checkpoint is not None:
+            cbs.append(ModelCheckpoint(checkpoint))
+        if not self.dist.is_main:
+            cbs = [c for c in cbs if not getattr(c, "rank_zero_only", False)]
+        cb = self._callbacks = CallbackList([self.history, *cbs])
+        if checkpoint is not None and Path(checkpoint).exists():
+            self.load_checkpoint(checkpoint)
+        if self.epoch >= epochs:
+            log.info("already trained for %d epochs (asked for %d); nothing to do", self.epoch, epochs)
+            return self.history
+        self.stop_training = False
+        self.model.train()
+        cb.on_train_begin(self)
+        try:
+            for epoch in range(self.epoch + 1, int(epochs) + 1):
+                self.epoch = epoch
+                cb.on_epoch_begin(self, epoch)
+                logs = self._train_epoch(x, y, epoch, batch_size, shuffle, cb)
+                if validation_data is not None:
+                    logs.update({f"val_{k}": v for k, v in self.evaluate(*validation_data).items()})
+                logs["lr"] = self.lr
+                cb.on_epoch_end(self, epoch, logs)
+                if self.stop_training:
+                    break
+        finally:
+            cb.on_train_end(self)
+            self.model.train()
+        return self.history
+
+    def _train_epoch(self, x, y, epoch, batch_size, shuffle, cb) -> dict[str, float]:
+        n = len(x)
+        order = self._order(n, epoch, shuffle)
+        metrics = self._make_metrics()
+        snapshot = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        per_batch = cb.has_batch_hooks
+        count = 0  # samples this process trained on
+        for step in range(self.steps_per_epoch):
+            lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
+            slo, shi = self.dist.shard(lo, hi)
+            idx = order[slo:shi]
+            xb = x[idx].to(self.device, non_blocking=True)
+            yb = y[idx].to(self.device, non_blocking=True)
+            batch_sum = self._train_step(xb, yb, hi - lo, metrics)
+            loss_sum += batch_sum
+            count += shi - slo
+            if per_batch:
+                value = float(batch_sum) / max(1, shi - slo)
+                if not math.isfinite(value):
+                    self._diverged(snapshot, f"the loss became {value} at epoch {epoch}, batch {step + 1}")
+                cb.on_batch_end(self, step, {"loss": value})
+        totals = [float(loss_sum), float(count)]
+        for m in metrics:
+            totals.extend(m.totals())
+        totals = self.dist.all_reduce(totals, self.device)
+        loss = totals[0] / totals[1]
+        if not math.isfinite(loss):
+            self._diverged(snapshot, f"the loss became {loss} during epoch {epoch}")
+        for i, m in enumerate(metrics):
+            m.set_totals(totals[2 + 2 * i], int(totals[3 + 2 * i]))
+        return {"loss": loss, **{m.name: m.result() for m in metrics}}
+
+    def _diverged(self, snapshot: dict[str, torch.Tensor], what: str) -> None:
+        self.model.load_state_dict(snapshot)
+        raise TrainingDivergedError(f"{what}; the weights were restored to the start of epoch {self.epoch}."
+                                    f" Try a lower learning rate (now {self.lr:g}) or scaled inputs and targets.")
+
+    def _train_step(self, xb: torch.Tensor, yb: torch.Tensor, global_n: int,
+                    metrics: list[StreamingMetric]) -> torch.Tensor:
+        """One optimizer step on this process's share of a global batch of ``global_n``
+        samples; returns the summed (not mean) loss over the share, detached."""
+        self.optimizer.zero_grad(set_to_none=True)
+        nb = len(xb)
+        k = max(1, min(self.accumulate_steps, nb))
+        bounds = [i * nb // k for i in range(k + 1)]
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+            xm, ym = (xb, yb) if k == 1 else (xb[lo:hi], yb[lo:hi])
+            sync = self.dist.active and i < k - 1
+            with (self.net.no_sync() if sync else nullcontext()):
+                with self._autocast():
+                    out = self.net(xm)
+                    loss = self.loss_fn(out, ym)
+                # the mean over this part, weighted so that the (averaged) gradients are those
+                # of the mean loss over the whole global batch
+                weight = (hi - lo) * self.dist.world_size / global_n
+                self.scaler.scale(loss if weight == 1 else loss * weight).backward()
+            total += loss.detach().double() * (hi - lo)
+            if metrics:
+                yt, yp = ym.detach().cpu().numpy(), out.detach().float().cpu().numpy()
+                for m in metrics:
+                    m.update(yt, yp)
+        if self.clip_grad_norm is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), float(self.clip_grad_norm))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return total
+
+    # -- evaluation -----------------------------------------------------------------
+    def _batches(self, x: torch.Tensor, batch_size: int) -> Iterator[tuple[int, int]]:
+        for lo in range(0, len(x), batch_size):
+            yield lo, min(len(x), lo + batch_size)
+
+    def evaluate(self, x: Any, y: Any, batch_size: int = 256) -> dict[str, float]:
+        """Mean loss and metrics in evaluation mode (every process evaluates all of ``x``)."""
+        x, y = self._tensors(x, y)
+        metrics = self._make_metrics()
+        total = 0.0
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode(), self._autocast():
+                for lo, hi in self._batches(x, batch_size):
+                    xb, yb = x[lo:hi].to(self.device), y[lo:hi].to(self.device)
+                    out = self.model(xb)
+                    total += float(self.loss_fn(out, yb)) * (hi - lo)
+                    for m in metrics:
+                        m.update(yb.cpu().numpy(), out.float().cpu().numpy())
+        finally:
+            self.model.train(was_training)
+        return {"loss": total / len(x), **{m.name: m.result() for m in metrics}}
+
+    def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
+        """Outputs for ``x`` in evaluation mode, as a NumPy array."""
+        x = torch.as_tensor(x)
+        if x.is_floating_point():
+            x = x.to(self.param_dtype)
+        outs = []
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode(), self._autocast():
+                for lo, hi in self._batches(x, batch_size):
+                    outs.append(self.model(x[lo:hi].to(self.device)).float().cpu())
+        finally:
+            self.model.train(was_training)
+        return torch.cat(outs).numpy()
+
+    # -- checkpoints ----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything an exact resume needs, as tensors and plain Python values."""
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": self.epoch,
+            "seed": self.seed,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng,
+            "history": {"epochs": list(self.history.epochs), "history": dict(self.history.history)},
+            "callbacks": _to_saveable(self._callbacks.state_dict()) if self._callbacks else {},
+        }
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        """Write a resumable checkpoint atomically (a temporary file, then a rename).
+        Under torchrun only the main process writes."""
+        if not self.dist.is_main:
+            return
+        bad = [k for k, v in self.model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise TrainingDivergedError(f"refusing to checkpoint non-finite weights ({', '.join(bad[:5])})")
+        buf = io.BytesIO()
+        torch.save(self.state_dict(), buf)
+        atomic_write_bytes(path, buf.getvalue())
+
+    def load_checkpoint(self, path: str | Path) -> int:
+        """Restore a checkpoint written by :meth:`save_checkpoint`; returns its epoch."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises several types for foreign or damaged files
+            raise DataError(f"{path} is not a readable nnlab checkpoint: {exc}") from None
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise DataError(f"{path} is not an nnlab torch checkpoint (format {CHECKPOINT_FORMAT})")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.history.epochs = list(state["history"]["epochs"])
+        self.history.history = {k: list(v) for k, v in state["history"]["history"].items()}
+        if self._callbacks is not None:
+            self._callbacks.load_state_dict(_from_saved(state["callbacks"]))
+        self.epoch = int(state["epoch"])
+        log.info("resumed from %s after epoch %d", path, self.epoch)
+        return self.epoch

@@ -1,0 +1,186 @@
+"""The PyTorch Trainer: same callbacks, same numbers as the NumPy engine, exact resumes."""
+
+import io
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from nnlab.engine import Dense, Dropout, Sequential, TrainingDivergedError  # noqa: E402
+from nnlab.engine.errors import ConfigError, DataError  # noqa: E402
+from nnlab.engine.schedules import ReduceOnPlateau  # noqa: E402
+from nnlab.torchlib import Trainer, to_torch  # noqa: E402
+from nnlab.training.callbacks import (  # noqa: E402
+    CSVLogger,
+    EarlyStopping,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ProgressBar,
+)
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+def blobs(n=120, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    return x, (x[:, 0] - 0.5 * x[:, 1] > 0).astype(np.int64)
+
+
+def mlp(seed=0, dropout=0.0):
+    layers = [Dense(16, "relu"), Dense(2)]
+    if dropout:
+        layers.insert(1, Dropout(dropout))
+    return Sequential(layers, input_shape=(6,), dtype="float64", seed=seed)
+
+
+def trainer(model=None, **kw):
+    kw.setdefault("optimizer", {"name": "adam", "lr": 0.01})
+    return Trainer(model if model is not None else mlp(), loss="cross_entropy", metrics=["accuracy"], **kw)
+
+
+def max_diff(a, b):
+    return max(float(np.abs(a[k] - b[k]).max()) for k in a)
+
+
+def test_same_updates_as_the_numpy_engine():
+    x, y = blobs()
+    engine = mlp(seed=3)
+    torch_model = to_torch(engine)
+    engine.compile(loss="cross_entropy", optimizer={"name": "adam", "lr": 0.01})
+    engine.fit(x, y, epochs=3, batch_size=32, shuffle=False)
+    t = Trainer(torch_model, loss="cross_entropy", optimizer={"name": "adam", "lr": 0.01})
+    t.fit(x, y, epochs=3, batch_size=32, shuffle=False)
+    assert max_diff(t.get_weights(), engine.state_dict()) < 1e-10
+
+
+def test_history_has_loss_metrics_validation_and_lr():
+    x, y = blobs()
+    t = trainer()
+    h = t.fit(x, y, epochs=3, batch_size=20, validation_data=blobs(40, seed=1))
+    assert list(h.keys()) == ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
+    assert h.epochs == [1, 2, 3]
+    assert h["loss"][-1] < h["loss"][0]
+    assert h["val_accuracy"][-1] > 0.8
+    assert t.evaluate(*blobs(40, seed=1))["accuracy"] == pytest.approx(h["val_accuracy"][-1])
+    assert t.predict(x).shape == (120, 2)
+
+
+def test_gradient_accumulation_equals_one_large_batch():
+    x, y = blobs()
+    a, b = trainer(mlp(seed=1)), trainer(mlp(seed=1), accumulate_steps=4)
+    a.fit(x, y, epochs=2, batch_size=30)
+    b.fit(x, y, epochs=2, batch_size=30)
+    assert max_diff(a.get_weights(), b.get_weights()) < 1e-12
+
+
+def test_gradient_clipping_bounds_the_step():
+    x, y = blobs()
+    before = mlp(seed=2)
+    t = Trainer(before, loss="cross_entropy", optimizer={"name": "sgd", "lr": 1.0}, clip_grad_norm=1e-3)
+    w0 = t.get_weights()
+    t.fit(x * 1e3, y, epochs=1, batch_size=len(x))  # a huge gradient, one step
+    step = math.sqrt(sum(float(((t.get_weights()[k] - w0[k]) ** 2).sum()) for k in w0))
+    assert step == pytest.approx(1e-3, rel=1e-6)
+
+
+def test_same_seed_same_weights_other_seed_other_order():
+    x, y = blobs()
+    runs = []
+    for seed in (5, 5, 6):
+        t = trainer(mlp(dropout=0.3), seed=seed)
+        t.fit(x, y, epochs=2, batch_size=16)
+        runs.append(t.get_weights())
+    assert max_diff(runs[0], runs[1]) == 0
+    assert max_diff(runs[0], runs[2]) > 1e-6
+
+
+def test_standard_callbacks_drive_the_torch_loop(tmp_path):
+    x, y = blobs()
+    t = trainer(optimizer={"name": "sgd", "lr": 0.1})
+    bar = io.StringIO()
+    stop = EarlyStopping(monitor="val_loss", patience=2, min_delta=10.0)  # no epoch improves by 10
+    h = t.fit(x, y, epochs=20, batch_size=30, validation_data=blobs(30, seed=2), callbacks=[
+        stop, CSVLogger(tmp_path / "h.csv"), ModelCheckpoint(tmp_path / "ep{epoch}.pt"),
+        LearningRateScheduler(lambda epoch: 0.1 / epoch), ProgressBar(total_epochs=20, file=bar)])
+    assert len(h) == 3 and stop.stopped_epoch == 3
+    assert h["lr"] == pytest.approx([0.1 / e for e in h.epochs])
+    assert (tmp_path / "h.csv").read_text().count("\n") == len(h) + 1
+    assert sorted(p.name for p in tmp_path.glob("ep*.pt")) == sorted(f"ep{e}.pt" for e in h.epochs)
+    assert "epoch 1/20" in bar.getvalue()
+
+
+def test_resume_in_process_is_exact_with_dropout_and_callback_state(tmp_path):
+    x, y = blobs()
+    val = blobs(40, seed=1)
+
+    def run(epochs, ckpt=None):
+        t = trainer(mlp(dropout=0.3))
+        cbs = [EarlyStopping(patience=50), LearningRateScheduler(ReduceOnPlateau(0.01, patience=0, factor=0.5))]
+        t.fit(x, y, epochs=epochs, batch_size=16, validation_data=val, callbacks=cbs, checkpoint=ckpt)
+        return t, cbs
+
+    straight, _ = run(5)
+    ckpt = tmp_path / "c.pt"
+    run(3, ckpt)
+    resumed, cbs = run(5, ckpt)
+    assert resumed.history.epochs == [1, 2, 3, 4, 5]
+    assert max_diff(straight.get_weights(), resumed.get_weights()) == 0
+    assert resumed.history["lr"] == straight.history["lr"]
+    assert cbs[0].best_epoch is not None
+
+
+def test_checkpoints_are_read_with_weights_only(tmp_path):
+    evil = tmp_path / "evil.pt"
+
+    class Boom:
+        def __reduce__(self):
+            return (eval, ("1/0",))
+
+    evil.write_bytes(pickle.dumps({"format": "nnlab-torch-checkpoint-1", "x": Boom()}, protocol=2))
+    with pytest.raises(DataError, match="not a readable nnlab checkpoint"):
+        trainer().load_checkpoint(evil)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(DataError, match="not an nnlab torch checkpoint"):
+        trainer().load_checkpoint(other)
+
+
+def test_checkpoint_write_is_atomic_and_leaves_no_temporary(tmp_path):
+    t = trainer()
+    t.fit(*blobs(), epochs=1, batch_size=40)
+    t.save_checkpoint(tmp_path / "a.pt")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]
+    fresh = trainer(mlp(seed=9))
+    assert fresh.load_checkpoint(tmp_path / "a.pt") == 1
+    assert max_diff(fresh.get_weights(), t.get_weights()) == 0
+
+
+def test_divergence_restores_the_epoch_start_weights():
+    x, y = blobs()
+    t = Trainer(mlp(), loss="mse", optimizer={"name": "sgd", "lr": 1e6})
+    w0 = t.get_weights()
+    with pytest.raises(TrainingDivergedError, match="epoch 1"):
+        t.fit(x, np.eye(2)[y] * 1e10, epochs=3, batch_size=10)
+    assert max_diff(t.get_weights(), w0) == 0
+
+
+def test_mixed_precision_on_cpu_falls_back_with_a_warning(caplog):
+    t = trainer(amp=True, device="cpu")
+    assert t.amp_dtype is None
+    assert "mixed precision runs on CUDA only" in caplog.text
+
+
+def test_clear_errors_for_bad_input():
+    x, y = blobs()
+    with pytest.raises(DataError, match="120 samples but y has 119"):
+        trainer().fit(x, y[:-1])
+    with pytest.raises(ConfigError, match="unknown loss"):
+        Trainer(mlp(), loss="hinge")
+    with pytest.raises(ConfigError, match="unknown optimizer"):
+        Trainer(mlp(), optimizer="lbfgs2")
+    with pytest.raises(ConfigError, match="accumulate_steps"):
+        trainer(accumulate_steps=8).fit(x, y, batch_size=4)
