@@ -16,8 +16,21 @@ from nnlab.metrics.basic import (
     predicted_labels,
     rmse,
 )
+from nnlab.metrics.cam import class_activation_map, grad_cam, normalize_map, overlay, resize_maps
+from nnlab.metrics.classification import (
+    classification_report,
+    confusion_matrix,
+    precision_recall_f1,
+    roc_curves,
+    top_k_accuracy,
+)
+from nnlab.metrics.image import psnr, rgb_to_y, shave, ssim
 
 __all__ = [
     "accuracy", "rmse", "mae", "predicted_labels", "Accuracy", "RMSE", "MAE",
     "StreamingMetric", "METRICS", "make_metric",
+    "top_k_accuracy", "confusion_matrix", "precision_recall_f1", "roc_curves",
+    "classification_report",
+    "rgb_to_y", "shave", "psnr", "ssim",
+    "class_activation_map", "grad_cam", "normalize_map", "resize_maps", "overlay",
 ]
