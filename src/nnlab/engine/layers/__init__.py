@@ -54,10 +54,12 @@ from nnlab.engine.layers.conv import Conv1d, Conv2d, ConvTranspose2d  # noqa: E4
 from nnlab.engine.layers.linear import Dense, Linear  # noqa: E402
 from nnlab.engine.layers.norm import BatchNorm1d, BatchNorm2d, Dropout, Flatten, Reshape  # noqa: E402
 from nnlab.engine.layers.pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, Upsample  # noqa: E402
+from nnlab.engine.layers.shuffle import GlobalAvgPool2d, PixelShuffle  # noqa: E402
 
 __all__ = [
     "LAYERS", "register", "layer_from_config", "layer_config",
     "Linear", "Dense", "Activation", "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
     "Softmax", "LogSoftmax", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d",
     "AvgPool2d", "Upsample", "BatchNorm1d", "BatchNorm2d", "Dropout", "Flatten", "Reshape", "Residual", "Concat",
+    "PixelShuffle", "GlobalAvgPool2d",
 ]
