@@ -71,3 +71,17 @@ def test_exercise_command_lists_runs_and_writes_a_figure(tmp_path, capsys):
     assert (tmp_path / "conv-pool.png").stat().st_size > 10_000
     with pytest.raises(SystemExit, match="unknown exercise 'conv-poo'"):
         main(["exercise", "conv-poo"])
+
+
+def test_models_lists_every_model_with_its_parameter_count(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"light_vgg\s+3,744,664\s+3x128x128", out)
+    assert re.search(r"colour_unet\s+112,344", out) and re.search(r"vgg16\s+138,357,544", out)
+
+
+def test_summary_of_a_model_by_name(capsys):
+    assert main(["summary", "colour_base"]) == 0
+    assert "Total parameters: 86,784" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="neither a spec file nor a model"):
+        main(["summary", "no_such_model"])

@@ -44,7 +44,12 @@ def load_spec(path: str) -> dict[str, Any]:
 
 def _build(spec_path: str, seed: int):
     from nnlab.engine import ConfigError, ShapeError, model_from_spec
+    from nnlab.models import MODELS, create_model
 
+    if not Path(spec_path).exists() and spec_path in MODELS:
+        return create_model(spec_path).build(seed=seed)
+    if not Path(spec_path).exists():
+        raise SystemExit(f"nnlab: {spec_path} is neither a spec file nor a model ({', '.join(MODELS)})")
     try:
         return model_from_spec(load_spec(spec_path), seed=seed)
     except (ConfigError, ShapeError) as exc:
@@ -57,6 +62,18 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(json.dumps({"rows": model.summary_rows(), "total_params": model.num_parameters()}, indent=2))
     else:
         print(model.summary())
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from nnlab.models import MODELS, create_model, list_models
+
+    descriptions = list_models()
+    width = max(map(len, MODELS))
+    for name in MODELS:
+        spec = create_model(name)
+        shape = "x".join(map(str, spec.input_shape))
+        print(f"{name.ljust(width)}  {spec.num_parameters():>12,}  {shape:>10}  {descriptions[name]}")
     return 0
 
 
@@ -174,13 +191,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("summary", help="print the summary of a network given as a YAML/JSON spec",
+    p = sub.add_parser("summary", help="print the summary of a network given as a YAML/JSON spec or a model name",
                        description="Build the network described by SPEC and print each layer, its output"
                                    " shape, activation, initialisation and parameter count.")
-    p.add_argument("spec", help="YAML or JSON file with input_shape and layers (see examples/)")
+    p.add_argument("spec", help="YAML or JSON file with input_shape and layers (see examples/), or a model"
+                                " name from `nnlab models`")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("models", help="list the model definitions with their parameter counts",
+                       description="Every network of nnlab.models at its default size: name, parameters,"
+                                   " input shape and what it is.")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("gradcheck", help="check a spec network's gradients against finite differences",
                        description="Compare the engine's backward pass with central differences in"
