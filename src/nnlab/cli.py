@@ -48,7 +48,7 @@ def _build(spec_path: str, seed: int):
 
     if not Path(spec_path).exists() and spec_path in MODELS:
         return create_model(spec_path).build(seed=seed)
-    if not Path(spec_path).exists():
+    if not Path(spec_path).exists() and not Path(spec_path).suffix:
         raise SystemExit(f"nnlab: {spec_path} is neither a spec file nor a model ({', '.join(MODELS)})")
     try:
         return model_from_spec(load_spec(spec_path), seed=seed)
