@@ -50,8 +50,9 @@ def test_bad_spec_files_give_one_line_errors(tmp_path):
         main(["summary", str(bad)])
 
 
-def test_readme_python_example_runs():
-    """The README's engine example must keep working as written."""
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    """The README's examples must keep working as written (run in a scratch folder)."""
+    monkeypatch.chdir(tmp_path)
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert blocks, "README has no python example"
