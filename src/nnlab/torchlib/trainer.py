@@ -312,11 +312,11 @@ class Trainer:
             idx = order[slo:shi]
             xb = x[idx].to(self.device, non_blocking=True)
             yb = y[idx].to(self.device, non_blocking=True)
-            batch_sum = self._train_step(xb, yb, hi - lo, metrics)
-            loss_sum += batch_sum
+            before = float(loss_sum) if per_batch else 0.0
+            self._train_step(xb, yb, hi - lo, metrics, loss_sum)
             count += shi - slo
             if per_batch:
-                value = float(batch_sum) / max(1, shi - slo)
+                value = (float(loss_sum) - before) / max(1, shi - slo)
                 if not math.isfinite(value):
                     self._diverged(snapshot, f"the loss became {value} at epoch {epoch}, batch {step + 1}")
                 cb.on_batch_end(self, step, {"loss": value})
@@ -336,16 +336,25 @@ class Trainer:
         raise TrainingDivergedError(f"{what}; the weights were restored to the start of epoch {self.epoch}."
                                     f" Try a lower learning rate (now {self.lr:g}) or scaled inputs and targets.")
 
-    def _train_step(self, xb: torch.Tensor, yb: torch.Tensor, global_n: int,
-                    metrics: list[StreamingMetric]) -> torch.Tensor:
+    def _train_step(self, xb: torch.Tensor, yb: torch.Tensor, global_n: int, metrics: list[StreamingMetric],
+                    loss_sum: torch.Tensor) -> None:
         """One optimizer step on this process's share of a global batch of ``global_n``
-        samples; returns the summed (not mean) loss over the share, detached."""
+        samples; adds the summed (not mean) loss over the share to ``loss_sum`` (no sync)."""
         self.optimizer.zero_grad(set_to_none=True)
         nb = len(xb)
         k = max(1, min(self.accumulate_steps, nb))
+        plain = k == 1 and not self.dist.active and self.amp_dtype is None and self.clip_grad_norm is None
+        if plain:  # the common case, without the machinery below (measured: ~15 us a step)
+            out = self.net(xb)
+            loss = self.loss_fn(out, yb)
+            loss.backward()
+            loss_sum.add_(loss.detach(), alpha=nb)
+            self._update_metrics(metrics, yb, out)
+            self.optimizer.step()
+            return
         bounds = [i * nb // k for i in range(k + 1)]
-        total = torch.zeros((), dtype=torch.float64, device=self.device)
-        for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        for i in range(k):
+            lo, hi = bounds[i], bounds[i + 1]
             xm, ym = (xb, yb) if k == 1 else (xb[lo:hi], yb[lo:hi])
             sync = self.dist.active and i < k - 1
             with (self.net.no_sync() if sync else nullcontext()):
@@ -356,17 +365,20 @@ class Trainer:
                 # of the mean loss over the whole global batch
                 weight = (hi - lo) * self.dist.world_size / global_n
                 self.scaler.scale(loss if weight == 1 else loss * weight).backward()
-            total += loss.detach().double() * (hi - lo)
-            if metrics:
-                yt, yp = ym.detach().cpu().numpy(), out.detach().float().cpu().numpy()
-                for m in metrics:
-                    m.update(yt, yp)
+            loss_sum.add_(loss.detach(), alpha=hi - lo)
+            self._update_metrics(metrics, ym, out)
         if self.clip_grad_norm is not None:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), float(self.clip_grad_norm))
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return total
+
+    @staticmethod
+    def _update_metrics(metrics: list[StreamingMetric], y: torch.Tensor, out: torch.Tensor) -> None:
+        if metrics:
+            yt, yp = y.detach().cpu().numpy(), out.detach().float().cpu().numpy()
+            for m in metrics:
+                m.update(yt, yp)
 
     # -- evaluation -----------------------------------------------------------------
     def _batches(self, x: torch.Tensor, batch_size: int) -> Iterator[tuple[int, int]]:
