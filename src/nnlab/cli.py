@@ -65,6 +65,54 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    from nnlab.experiments import load_all
+
+    experiments = load_all()
+    width = max((len(n) for n in experiments), default=0)
+    for name in sorted(experiments):
+        e = experiments[name]
+        presets = f" [presets: {', '.join(e.presets)}]" if e.presets else ""
+        print(f"{name.ljust(width)}  {'/'.join(e.engines):<11}  {e.summary}{presets}")
+    return 0
+
+
+def _config_error(exc: Exception) -> SystemExit:
+    return SystemExit(f"nnlab: {exc}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from nnlab.engine.errors import ConfigError, DataError
+    from nnlab.experiments import run_experiment
+
+    try:
+        run_dir = run_experiment(args.name, preset=args.preset, config_file=args.config, overrides=args.set or [],
+                                 smoke=args.smoke, engine=args.engine, out=args.out, data_dir=args.data_dir,
+                                 progress=not args.quiet)
+    except (ConfigError, DataError, FileNotFoundError) as exc:
+        raise _config_error(exc) from None
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    print("  ".join(f"{k}={v:.4g}" for k, v in shown.items()))
+    print(f"run folder: {run_dir}  (report: {run_dir / 'report.html'})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from nnlab.reporting.report import compare_runs, write_report
+
+    try:
+        if len(args.runs) == 1:
+            html_path, _ = write_report(args.runs[0])
+            print(f"report: {html_path}")
+        else:
+            out = compare_runs(args.runs, args.out)
+            print(f"comparison: {out / 'compare.html'}")
+    except (FileNotFoundError, ValueError) as exc:
+        raise _config_error(exc) from None
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from nnlab.models import MODELS, create_model, list_models
 
@@ -199,6 +247,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("list", help="list the experiments, one line each",
+                       description="Every registered experiment: name, engines, what it does, its presets.")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="run an experiment into its own folder (config, history, metrics, figures, report)",
+                       description="Run experiment NAME: defaults, then --preset, then --config YAML, then --set"
+                                   " KEY=VALUE. Writes runs/NAME/TIMESTAMP/ (or --out) with the resolved config,"
+                                   " history.csv, metrics.json, the model, run.log, figures and report.html/.md.")
+    p.add_argument("name")
+    p.add_argument("--preset", help="a named set of settings, e.g. 'seed' (the homework's) or 'improved'")
+    p.add_argument("--config", help="YAML file of settings")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting (repeatable)")
+    p.add_argument("--engine", choices=["numpy", "torch"])
+    p.add_argument("--smoke", action="store_true", help="tiny synthetic data, a few seconds: checks the pipeline")
+    p.add_argument("--out", help="the run folder (default runs/NAME/TIMESTAMP)")
+    p.add_argument("--data-dir", help="where the data sets are (default: NNLAB_DATA, then the cache)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="rebuild a run's report, or compare several runs",
+                       description="With one RUN_DIR, rebuild its report.html and report.md. With several, write"
+                                   " a comparison (metrics side by side, curves overlaid) into --out.")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--out", help="folder of the comparison (default runs/compare/TIMESTAMP)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("models", help="list the model definitions with their parameter counts",
                        description="Every network of nnlab.models at its default size: name, parameters,"

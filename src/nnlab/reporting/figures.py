@@ -83,3 +83,88 @@ def save(fig: "Figure", path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
     return path
+
+
+def _metric_groups(keys: list[str]) -> list[str]:
+    """Base metric names (``loss``, ``accuracy``, ...) of history keys, without ``val_``/``lr``."""
+    bases = []
+    for k in keys:
+        base = k[4:] if k.startswith("val_") else k
+        if base != "lr" and base not in bases:
+            bases.append(base)
+    return bases
+
+
+def history_figure(history, title: str = "", log_loss: bool = False) -> "Figure":
+    """One panel per metric (loss, accuracy, ...), training and validation curves per epoch."""
+    keys = list(history.keys())
+    groups = _metric_groups(keys)
+    fig = _figure(3.6 * len(groups) + 0.4, 3.0)
+    axes = fig.subplots(1, len(groups), squeeze=False)[0]
+    for ax, base in zip(axes, groups):
+        for key, style in ((base, "-"), (f"val_{base}", "--")):
+            if key in keys:
+                ax.plot(history.epochs, history[key], style, marker="o", markersize=3,
+                        label="validation" if key.startswith("val_") else "training")
+        ax.set_xlabel("epoch")
+        ax.set_title(base, fontsize=10)
+        if base == "loss" and log_loss:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def overlay_figure(histories: dict[str, object], keys: list[str] | None = None, x: str = "epoch",
+                   title: str = "", log_y: bool = False) -> "Figure":
+    """Curves of several runs overlaid, one panel per key (``loss``, ``val_accuracy``, ...).
+
+    ``histories`` maps a label to a History; ``x="epoch"`` or the name of a column (e.g. a
+    cumulative ``time_s``) to plot against.
+    """
+    if keys is None:
+        keys = []
+        for h in histories.values():
+            keys += [k for k in h.keys() if k != "lr" and k not in keys and k != x]
+    fig = _figure(3.6 * len(keys) + 0.4, 3.0)
+    axes = fig.subplots(1, max(1, len(keys)), squeeze=False)[0]
+    for ax, key in zip(axes, keys):
+        for label, h in histories.items():
+            if key in h:
+                xs = h.epochs if x == "epoch" else h[x]
+                ax.plot(xs, h[key], marker="o", markersize=3, label=label)
+        ax.set_xlabel("epoch" if x == "epoch" else x)
+        ax.set_title(key, fontsize=10)
+        if log_y:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def confusion_figure(matrix: np.ndarray, class_names: list[str] | None = None, title: str = "confusion matrix",
+                     normalize: bool = True) -> "Figure":
+    """A confusion matrix (rows: true class, columns: predicted), row-normalised with counts."""
+    m = np.asarray(matrix, dtype=float)
+    k = len(m)
+    names = class_names or [str(i) for i in range(k)]
+    shown = m / np.maximum(m.sum(axis=1, keepdims=True), 1) if normalize else m
+    fig = _figure(0.55 * k + 2.6, 0.5 * k + 1.8)
+    ax = fig.subplots()
+    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    ax.set_xticks(range(k), names, rotation=45 if k > 5 else 0, ha="right" if k > 5 else "center", fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if k <= 12:
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=7,
+                        color="white" if shown[i, j] > 0.5 * (shown.max() or 1) else "black")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title(title, fontsize=10)
+    return fig

@@ -1,0 +1,246 @@
+"""The one pipeline every experiment runs through: config, run folder, log, report.
+
+``run_experiment(name, ...)`` resolves the config, makes ``runs/NAME/TIMESTAMP/`` (or ``out``),
+logs into ``run.log``, calls the experiment's ``run(ctx)``, and writes what it recorded:
+
+    config.yaml     the resolved config, with the experiment, preset, engine and seed
+    metrics.json    the recorded metrics, ``wall_s`` and ``status`` (``ok`` or ``failed``)
+    history*.csv    one row per epoch for every training run recorded
+    figures/*.png   every figure;  tables/*.csv  every table
+    model.*         the model files the experiment saved
+    manifest.json   what the report shows, in order
+    report.html     self-contained (figures embedded), and report.md
+
+A run that fails still writes its metrics (with the error) and a report of what it got to.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import math
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from nnlab.experiments import config as configs
+from nnlab.experiments.registry import Experiment, get
+from nnlab.training.callbacks import EpochLogger, ProgressBar
+from nnlab.training.history import History
+
+log = logging.getLogger(__name__)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class RunContext:
+    """What an experiment's ``run`` uses: its config and the run folder's recorders."""
+
+    def __init__(self, experiment: Experiment, cfg: Any, out: Path, *, smoke: bool, engine: str,
+                 data_dir: str | None, progress: bool) -> None:
+        self.experiment, self.cfg, self.out = experiment, cfg, Path(out)
+        self.name = experiment.name
+        self.smoke, self.engine, self.data_dir, self.progress = smoke, engine, data_dir, progress
+        self.log = logging.getLogger(f"nnlab.experiments.{experiment.name}")
+        self.metrics: dict[str, Any] = {}
+        self.manifest: list[dict[str, Any]] = []
+
+    # -- recording ------------------------------------------------------------------
+    def record(self, **metrics: Any) -> None:
+        """Add headline metrics (numbers, strings or small lists) to ``metrics.json``."""
+        self.metrics.update(_jsonable(metrics))
+        self.log.info("%s", "  ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
+                                      for k, v in metrics.items() if not isinstance(v, (list, dict))))
+
+    def figure(self, name: str, fig: Any, caption: str = "") -> Path:
+        """Save a matplotlib figure as ``figures/NAME.png`` and show it in the report."""
+        from nnlab.reporting.figures import save
+
+        path = self.out / "figures" / f"{name}.png"
+        save(fig, path)
+        self.manifest.append({"kind": "figure", "name": name, "path": str(path.relative_to(self.out)),
+                              "caption": caption})
+        return path
+
+    def table(self, name: str, rows: list[dict[str, Any]], caption: str = "") -> Path:
+        """Save rows as ``tables/NAME.csv`` and show them in the report."""
+        path = self.out / "tables" / f"{name}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = _jsonable(rows)
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+        self.manifest.append({"kind": "table", "name": name, "path": str(path.relative_to(self.out)),
+                              "caption": caption})
+        return path
+
+    def note(self, markdown: str, title: str = "") -> None:
+        """A paragraph of text (Markdown) in the report."""
+        self.manifest.append({"kind": "note", "title": title, "text": markdown})
+
+    def history(self, history: History, name: str = "history", plot: bool = True, caption: str = "") -> Path:
+        """Write ``NAME.csv`` (one row per epoch) and, with ``plot``, its curves as a figure."""
+        path = self.out / f"{name}.csv"
+        history.to_csv(path)
+        self.manifest.append({"kind": "history", "name": name, "path": path.name})
+        if plot and len(history):
+            from nnlab.reporting.figures import history_figure
+
+            self.figure(f"{name}-curves", history_figure(history, title=name), caption or f"{name}: curves per epoch")
+        return path
+
+    def save_model(self, model: Any, name: str = "model") -> Path:
+        """Save an engine model (``NAME.json`` + ``NAME.npz``) or a torch module (``NAME.pt``)."""
+        from nnlab.engine.module import Module
+
+        if isinstance(model, Module):
+            from nnlab.engine.serialization import save_model
+
+            save_model(model, self.out / name)
+            path = self.out / f"{name}.npz"
+        else:
+            import io
+
+            import torch
+
+            from nnlab.engine.serialization import atomic_write_bytes
+
+            buf = io.BytesIO()
+            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+            path = self.out / f"{name}.pt"
+            atomic_write_bytes(path, buf.getvalue())
+        self.manifest.append({"kind": "model", "name": name, "path": path.name})
+        return path
+
+    def callbacks(self, epochs: int, name: str = "") -> list[Any]:
+        """The standard callbacks of a training run: a progress bar (if on) and an epoch log."""
+        cbs: list[Any] = [EpochLogger(logging.getLogger(f"nnlab.experiments.{self.name}{'.' + name if name else ''}"))]
+        if self.progress:
+            cbs.append(ProgressBar(total_epochs=epochs, leave=False))
+        return cbs
+
+    def data(self, name: str, split: str | None = None, **kwargs: Any):
+        """A data set by name from the data root (``--data-dir``, ``NNLAB_DATA`` or the cache)."""
+        from nnlab.data.registry import load
+
+        return load(name, split, data_dir=self.data_dir, **kwargs)
+
+
+def make_run_dir(name: str, out: str | Path | None, root: str | Path = "runs") -> Path:
+    if out is not None:
+        path = Path(out)
+    else:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = Path(root) / name / stamp
+        n = 1
+        while path.exists():
+            n += 1
+            path = Path(root) / name / f"{stamp}-{n}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resolve_config(exp: Experiment, *, preset: str | None = None, config_file: str | Path | None = None,
+                   overrides: list[str] | tuple[str, ...] = (), smoke: bool = False) -> Any:
+    from nnlab.engine.errors import ConfigError
+
+    layers = []
+    if preset is not None:
+        if preset not in exp.presets:
+            raise ConfigError(f"{exp.name} has presets {sorted(exp.presets) or 'none'}, not {preset!r}")
+        layers.append((f"preset {preset}", exp.presets[preset]))
+    if smoke:
+        layers.append(("smoke settings", exp.smoke))
+    return configs.resolve(exp.config, layers=layers, config_file=config_file, overrides=overrides)
+
+
+def run_experiment(name: str, *, preset: str | None = None, config_file: str | Path | None = None,
+                   overrides: list[str] | tuple[str, ...] = (), smoke: bool = False, engine: str | None = None,
+                   out: str | Path | None = None, data_dir: str | None = None, progress: bool = False,
+                   root: str | Path = "runs") -> Path:
+    """Run experiment ``name`` into its own folder and return the folder."""
+    from nnlab.engine.errors import ConfigError
+    from nnlab.reporting.report import write_report
+
+    exp = get(name)
+    engine = engine or exp.engines[0]
+    if engine not in exp.engines:
+        raise ConfigError(f"{name} runs on {', '.join(exp.engines)}, not {engine!r}")
+    cfg = resolve_config(exp, preset=preset, config_file=config_file, overrides=overrides, smoke=smoke)
+    run_dir = make_run_dir(name, out, root)
+    meta = {"experiment": name, "preset": preset, "engine": engine, "smoke": smoke,
+            "started": datetime.now().isoformat(timespec="seconds"), "git": _git_revision()}
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"run": meta, "config": configs.to_dict(cfg)}, sort_keys=False))
+    handler = logging.FileHandler(run_dir / "run.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    nnlab_log = logging.getLogger("nnlab")
+    previous_level = nnlab_log.level
+    nnlab_log.addHandler(handler)
+    if nnlab_log.getEffectiveLevel() > logging.INFO:
+        nnlab_log.setLevel(logging.INFO)
+    ctx = RunContext(exp, cfg, run_dir, smoke=smoke, engine=engine, data_dir=data_dir, progress=progress)
+    start = time.perf_counter()
+    status, error = "ok", None
+    log.info("running %s%s into %s", name, " (smoke)" if smoke else "", run_dir)
+    try:
+        exp.run(ctx)
+    except BaseException as exc:
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        log.error("%s failed: %s", name, error)
+        raise
+    finally:
+        ctx.metrics.update({"wall_s": round(time.perf_counter() - start, 3), "status": status})
+        if error:
+            ctx.metrics["error"] = error
+        (run_dir / "metrics.json").write_text(json.dumps(_jsonable(ctx.metrics), indent=2) + "\n")
+        (run_dir / "manifest.json").write_text(json.dumps(ctx.manifest, indent=2) + "\n")
+        try:
+            write_report(run_dir)
+        finally:
+            nnlab_log.removeHandler(handler)
+            handler.close()
+            nnlab_log.setLevel(previous_level)
+    return run_dir
+
+
+def _git_revision() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def config_dataclass_fields(cfg: Any) -> list[str]:
+    """Dotted names of every setting of a config (what ``--set`` and ``--grid`` accept)."""
+    out = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            out += [f"{f.name}.{k}" for k in config_dataclass_fields(value)]
+        else:
+            out.append(f.name)
+    return out

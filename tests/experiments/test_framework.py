@@ -1,0 +1,145 @@
+"""The shared pipeline: typed configs, run folders, reports, comparisons."""
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from nnlab.engine import Dense, Sequential
+from nnlab.engine.errors import ConfigError
+from nnlab.experiments import EXPERIMENTS, experiment, resolve_config, run_experiment
+from nnlab.experiments.config import apply, parse_assignments
+from nnlab.reporting.figures import confusion_figure
+from nnlab.reporting.report import compare_runs, write_report
+
+
+@dataclass
+class Opt:
+    lr: float = 0.05      # SGD learning rate
+    momentum: float = 0.0
+
+
+@dataclass
+class DummyConfig:
+    seed: int = 0                 # everything random draws from it
+    epochs: int = 3
+    hidden: list[int] = field(default_factory=lambda: [8])
+    activation: str = "relu"
+    fail: bool = False
+    optimizer: Opt = field(default_factory=Opt)
+
+
+@experiment("dummy-test", "a tiny classifier (framework test)", config=DummyConfig,
+            presets={"seed": {"hidden": [4], "optimizer": {"lr": 0.1}}}, smoke={"epochs": 1},
+            objective=("test_accuracy", "max"))
+def run_dummy(ctx):
+    cfg = ctx.cfg
+    rng = np.random.default_rng(cfg.seed)
+    x = rng.normal(size=(200, 4))
+    y = (x[:, 0] > 0).astype(int)
+    model = Sequential([*[Dense(h, cfg.activation) for h in cfg.hidden], Dense(2)], input_shape=(4,), seed=cfg.seed)
+    model.compile(loss="cross_entropy", optimizer={"name": "sgd", "lr": cfg.optimizer.lr}, metrics=["accuracy"])
+    h = model.fit(x[:150], y[:150], epochs=cfg.epochs, batch_size=16, validation_data=(x[150:], y[150:]),
+                  callbacks=ctx.callbacks(cfg.epochs))
+    ctx.history(h)
+    if cfg.fail:
+        raise RuntimeError("asked to fail")
+    ctx.record(test_accuracy=model.evaluate(x[150:], y[150:])["accuracy"])
+    ctx.table("weights", [{"layer": k, "size": int(v.size)} for k, v in model.state_dict().items()])
+    ctx.figure("confusion", confusion_figure(np.eye(2) * 5, ["neg", "pos"]), "a confusion matrix")
+    ctx.note("Some **text**.", title="Notes")
+    ctx.save_model(model)
+
+
+def test_configs_layer_defaults_preset_file_and_set(tmp_path):
+    exp = EXPERIMENTS["dummy-test"]
+    (tmp_path / "c.yaml").write_text("epochs: 7\noptimizer:\n  momentum: 0.9\n")
+    cfg = resolve_config(exp, preset="seed", config_file=tmp_path / "c.yaml", overrides=["optimizer.lr=0.3"])
+    assert cfg.hidden == [4] and cfg.epochs == 7 and cfg.optimizer.momentum == 0.9 and cfg.optimizer.lr == 0.3
+    assert isinstance(resolve_config(exp, overrides=["optimizer.lr=1"]).optimizer.lr, float)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("epoch=3", "unknown key 'epoch'; known: activation, epochs"),
+    ("epochs=3.5", "epochs must be an integer"),
+    ("optimizer=3", "group of settings"),
+    ("optimizer.beta=1", "unknown key 'beta'"),
+    ("fail=yes please", "true or false"),
+    ("noequals", "KEY=VALUE"),
+])
+def test_bad_settings_are_errors_that_say_why(override, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve_config(EXPERIMENTS["dummy-test"], overrides=[override])
+
+
+def test_unknown_preset_and_yaml_keys(tmp_path):
+    with pytest.raises(ConfigError, match="presets"):
+        resolve_config(EXPERIMENTS["dummy-test"], preset="best")
+    (tmp_path / "bad.yaml").write_text("hiden: [3]\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: unknown key 'hiden'"):
+        resolve_config(EXPERIMENTS["dummy-test"], config_file=tmp_path / "bad.yaml")
+
+
+def test_parse_assignments_reads_yaml_values():
+    assert parse_assignments(["a=1", "b=[1, 2]", "c=x"]) == {"a": 1, "b": [1, 2], "c": "x"}
+    assert apply(DummyConfig(), parse_assignments(["optimizer.lr=1e-3"])).optimizer.lr == 1e-3  # YAML 1.1's "1e-3"
+    assert apply(DummyConfig(), {"hidden": [3, 2]}).hidden == [3, 2]
+
+
+def test_a_run_folder_has_everything_a_report_needs(tmp_path):
+    run_dir = run_experiment("dummy-test", out=tmp_path / "run")
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.yaml", "metrics.json", "history.csv", "run.log", "model.json", "model.npz", "figures",
+            "tables", "manifest.json", "report.html", "report.md"} <= names
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and 0 <= metrics["test_accuracy"] <= 1 and metrics["wall_s"] > 0
+    page = (run_dir / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2  # the curves and the confusion matrix, embedded
+    assert "test_accuracy" in page and "weights" in page and "Some **text**." in page
+    assert "![confusion](figures/confusion.png)" in (run_dir / "report.md").read_text()
+    assert "epoch 3" in (run_dir / "run.log").read_text()
+
+
+def test_same_seed_same_metrics_and_smoke_settings(tmp_path):
+    a = json.loads((run_experiment("dummy-test", out=tmp_path / "a") / "metrics.json").read_text())
+    b = json.loads((run_experiment("dummy-test", out=tmp_path / "b") / "metrics.json").read_text())
+    assert a["test_accuracy"] == b["test_accuracy"]
+    smoke = run_experiment("dummy-test", out=tmp_path / "s", smoke=True)
+    assert "epochs: 1" in (smoke / "config.yaml").read_text()
+
+
+def test_a_failed_run_keeps_its_metrics_and_report(tmp_path):
+    with pytest.raises(RuntimeError, match="asked to fail"):
+        run_experiment("dummy-test", out=tmp_path / "f", overrides=["fail=true"])
+    metrics = json.loads((tmp_path / "f" / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and "asked to fail" in metrics["error"]
+    assert "asked to fail" in (tmp_path / "f" / "report.html").read_text()
+    assert (tmp_path / "f" / "history.csv").is_file()
+
+
+def test_reports_rebuild_and_runs_compare(tmp_path):
+    a = run_experiment("dummy-test", out=tmp_path / "a")
+    b = run_experiment("dummy-test", out=tmp_path / "b", overrides=["optimizer.lr=0.2"])
+    (a / "report.html").unlink()
+    write_report(a)
+    assert (a / "report.html").is_file()
+    out = compare_runs([a, b], tmp_path / "cmp")
+    page = (out / "compare.html").read_text()
+    assert "test_accuracy" in page and page.count("data:image/png;base64,") == 1
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        write_report(tmp_path)
+
+
+def test_cli_list_run_and_report(tmp_path, capsys):
+    from nnlab.cli import main
+
+    assert main(["list"]) == 0
+    assert "dummy-test" in capsys.readouterr().out
+    assert main(["-q", "run", "dummy-test", "--out", str(tmp_path / "r"), "--set", "epochs=2"]) == 0
+    assert "run folder:" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="unknown key"):
+        main(["-q", "run", "dummy-test", "--out", str(tmp_path / "x"), "--set", "epoch=2"])
+    with pytest.raises(SystemExit, match="unknown experiment"):
+        main(["-q", "run", "nope"])
+    assert main(["report", str(tmp_path / "r")]) == 0
