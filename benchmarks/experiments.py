@@ -1,0 +1,72 @@
+"""Full runs of the lab's experiments: headline metrics and wall time on this machine.
+
+    NNLAB_DATA=../shared/data python benchmarks/experiments.py mnist-autoencoder utkface-mlp
+
+Runs each named experiment with its default (improved) config through the same pipeline as
+``nnlab run`` (run folders under ``runs/benchmarks/``) and merges the figures into
+``benchmarks/results/experiments.json`` as ``{name: {metric: value, "wall_s": seconds}}``
+(accuracies as fractions); entries of experiments not run this time are kept. It prints the
+figures next to the seeds' numbers and the targets. With no names, it runs every experiment
+listed in HEADLINES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS  # noqa: E402
+
+#: experiment -> {metric: (seed's number, target, "min"|"max")}; None where the seed gives none
+HEADLINES: dict[str, dict[str, tuple[float | None, float | None, str]]] = {
+    "mnist-autoencoder": {"test_mse": (0.0165, 0.009, "min"), "code_accuracy": (0.93, 0.975, "max")},
+    "utkface-mlp": {"age_rmse": (13.0, 11.5, "min"), "ethnicity_accuracy": (0.65, 0.75, "max"),
+                    "gender_accuracy": (0.86, 0.88, "max")},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="experiments to run (default: every one in HEADLINES)")
+    parser.add_argument("--data-dir", default=os.environ.get("NNLAB_DATA"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("nnlab").setLevel(logging.INFO)
+
+    from nnlab.experiments import load_all, run_experiment
+
+    known = load_all()
+    names = args.names or list(HEADLINES)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown experiments {unknown}; known: {', '.join(sorted(known))}")
+    path = RESULTS / "experiments.json"
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    for name in names:
+        start = time.perf_counter()
+        run_dir = run_experiment(name, data_dir=args.data_dir, root="runs/benchmarks")
+        wall = time.perf_counter() - start
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        keys = HEADLINES.get(name) or {k: None for k, v in metrics.items() if isinstance(v, (int, float))
+                                       and not isinstance(v, bool) and k != "wall_s"}
+        results[name] = {k: metrics.get(k) for k in keys} | {"wall_s": round(wall, 1)}
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\n{name}  ({wall:.0f} s on {os.cpu_count()} cores, {run_dir})")
+        for metric, spec in (HEADLINES.get(name) or {}).items():
+            seed, target, mode = spec
+            value = metrics.get(metric)
+            ok = value is not None and target is not None and (value <= target if mode == "min" else value >= target)
+            print(f"  {metric:<20} {value if value is None else f'{value:.4f}':>10}   seed {seed}   target"
+                  f" {'<=' if mode == 'min' else '>='} {target}   {'met' if ok else 'NOT met'}")
+    print(f"\n-> {path}")
+
+
+if __name__ == "__main__":
+    main()
