@@ -113,6 +113,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from nnlab.engine.errors import ConfigError, DataError
+    from nnlab.experiments.sweep import parse_grid, read_results, run_sweep
+
+    try:
+        sweep_dir = run_sweep(args.name, parse_grid(args.grid), workers=args.workers, storage=args.storage,
+                              out=args.out, preset=args.preset, overrides=args.set or [], smoke=args.smoke,
+                              data_dir=args.data_dir, metric=args.metric, study=args.study)
+    except (ConfigError, DataError, FileNotFoundError) as exc:
+        raise _config_error(exc) from None
+    except KeyboardInterrupt:
+        print("nnlab: sweep interrupted; the same command with its --out continues it", file=sys.stderr)
+        return 130
+    rows = read_results(sweep_dir)
+    best = rows[0] if rows and rows[0]["state"] == "COMPLETE" else None
+    done = sum(r["state"] == "COMPLETE" for r in rows)
+    if best is not None:
+        shown = {k: v for k, v in best.items() if k not in ("state", "trial", "run", "error")}
+        print("best: " + "  ".join(f"{k}={v}" for k, v in shown.items()) + f"  ({sweep_dir / best['run']})")
+    print(f"{done}/{len(rows)} grid points complete; sweep folder: {sweep_dir}  (report: {sweep_dir / 'report.html'})")
+    return 0 if done == len(rows) else 1
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from nnlab.models import MODELS, create_model, list_models
 
@@ -272,6 +295,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--out", help="folder of the comparison (default runs/compare/TIMESTAMP)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("sweep", help="run an experiment over a grid of settings (Optuna), with one report",
+                       description="Run experiment NAME once per point of the --grid (every combination), each"
+                                   " into SWEEP/trials/KEY=VALUE,.../, and write SWEEP/report.html, report.md and"
+                                   " results.csv (best first). SWEEP is runs/sweeps/NAME/TIMESTAMP or --out; the"
+                                   " same command with the same --out continues a stopped sweep.")
+    p.add_argument("name")
+    p.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2,...",
+                   help="a setting and its values, read like --set (repeatable; lists as [8, 8],[16])")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes sharing the study (default 1)")
+    p.add_argument("--storage", help="Optuna database URL shared by workers on many machines (default: SQLite"
+                                     " file SWEEP/study.db)")
+    p.add_argument("--study", help="the study's name in the storage (default NAME-FOLDER, from the sweep folder)")
+    p.add_argument("--metric", help="NAME:min or NAME:max to optimise (default: the experiment's objective)")
+    p.add_argument("--preset", help="a named set of settings applied to every point")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting for every point (repeatable)")
+    p.add_argument("--smoke", action="store_true", help="every point in smoke mode: checks the sweep in seconds")
+    p.add_argument("--out", help="the sweep folder (default runs/sweeps/NAME/TIMESTAMP)")
+    p.add_argument("--data-dir", help="where the data sets are (default: NNLAB_DATA, then the cache)")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("models", help="list the model definitions with their parameter counts",
                        description="Every network of nnlab.models at its default size: name, parameters,"

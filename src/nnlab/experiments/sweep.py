@@ -1,0 +1,602 @@
+"""Grid sweeps of an experiment on Optuna: one run folder per grid point, one report for all.
+
+``run_sweep("dummy", {"optimizer.lr": ["0.1", "0.01"], "hidden": ["[8]", "[16]"]})`` runs every
+grid point through :func:`~nnlab.experiments.runner.run_experiment` and writes the sweep folder
+(``runs/sweeps/NAME/TIMESTAMP`` or ``out``)::
+
+    sweep.yaml        what was swept: experiment, grid, metric, preset, --set, study, storage
+    study.db          the Optuna study (SQLite), unless ``storage`` names another database
+    sweep.log         one line per finished trial, from every worker
+    trials/P/         the run folder of grid point P, e.g. ``optimizer.lr=0.1,hidden=[8]``
+    results.csv       one row per grid point, best first; report.html (self-contained), report.md
+
+Scheduling. Optuna's GridSampler counts a failed trial as a visited grid point, so by itself it
+never runs a failed point again. The sweep therefore queues every grid point that has no
+COMPLETE, RUNNING or WAITING trial itself (with the sampler's grid id, so the sampler's own
+bookkeeping agrees), and workers take trials from the queue until it is empty. Running the sweep
+again with the same ``out`` thus resumes it: complete points are kept; failed, interrupted and
+never-started ones run again. A trial whose worker died is failed and its point queued again
+within the same run: on this host as soon as its process is gone, elsewhere once its Optuna
+heartbeat is ``GRACE_S`` old. A point whose run raised is retried only by the next run.
+
+Workers. ``workers=1`` runs in this process; ``workers=N`` starts N 'spawn' processes that share
+the study through its storage (SQLite is fine for a handful). Another machine joins with the same
+``storage`` URL (e.g. ``postgresql://...``) and the same ``out`` folder name (or ``study``).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import html
+import importlib
+import itertools
+import json
+import logging
+import math
+import multiprocessing
+import multiprocessing.connection
+import os
+import re
+import shutil
+import socket
+import time
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nnlab.engine.errors import ConfigError
+from nnlab.experiments.registry import Experiment, get
+from nnlab.experiments.runner import make_run_dir, resolve_config, run_experiment
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 20       # a running trial writes a heartbeat into the storage this often ...
+GRACE_S = 60           # ... and is taken for dead (its point runs again) after this long without
+POLL_S = 1.0           # how often an idle worker looks at points still running elsewhere
+SQLITE_TIMEOUT_S = 60  # how long a SQLite writer waits for another worker's lock
+
+
+@dataclass(frozen=True)
+class Point:
+    params: dict[str, Any]      # Optuna's value per key (scalars; a list setting as its JSON text)
+    overrides: tuple[str, ...]  # the point's settings as --set items, "key=value"
+    label: str                  # the name of its run folder, "optimizer.lr=0.1,hidden=[8]"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a worker needs to run grid points (picklable, for the 'spawn' processes)."""
+    name: str
+    module: str                       # the module that registers the experiment; workers import it
+    choices: dict[str, list[Any]]     # the grid, in the order given
+    points: tuple[Point, ...]
+    metric: str
+    direction: str                    # "min" | "max"
+    sweep_dir: str
+    storage: str
+    study: str
+    preset: str | None
+    overrides: tuple[str, ...]
+    smoke: bool
+    data_dir: str | None
+
+    def point(self, params: Any) -> Point | None:
+        """The grid point with these values (in any key order), if any."""
+        return self._by_key.get(_key(params)) if isinstance(params, Mapping) else None
+
+    @functools.cached_property
+    def _by_key(self) -> dict[str, Point]:
+        return {_key(p.params): p for p in self.points}
+
+
+def _key(params: Mapping[str, Any]) -> str:
+    return json.dumps(sorted(params.items()))
+
+
+# -- the grid -------------------------------------------------------------------------------
+def parse_grid(items: Iterable[str]) -> dict[str, list[str]]:
+    """``["lr=0.1,0.01", "hidden=[8, 8],[4]"]`` -> ``{"lr": ["0.1", "0.01"], "hidden": ["[8, 8]", "[4]"]}``.
+
+    Values are split at commas outside brackets and quotes; :func:`run_sweep` reads each as YAML.
+    """
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--grid takes KEY=V1,V2,..., got {item!r}")
+        if key in grid:
+            raise ConfigError(f"--grid {key} is given twice")
+        values = _split_values(raw)
+        if any(not v for v in values):
+            raise ConfigError(f"--grid {item!r} has an empty value")
+        grid[key] = values
+    return grid
+
+
+def _split_values(raw: str) -> list[str]:
+    parts, depth, quote, start = [], 0, None, 0
+    for i, ch in enumerate(raw):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(raw[start:i])
+            start = i + 1
+    return [p.strip() for p in [*parts, raw[start:]]]
+
+
+def _setting(cfg: Any, key: str) -> Any:
+    for part in key.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def _grid_points(exp: Experiment, grid: Mapping[str, Sequence[Any]], preset: str | None,
+                 overrides: Sequence[str], smoke: bool) -> tuple[dict[str, list[Any]], list[Point]]:
+    """Check every key and value against the config and return Optuna's choices and the points."""
+    if not grid:
+        raise ConfigError("a sweep needs at least one --grid KEY=V1,V2,...")
+    choices: dict[str, list[Any]] = {}
+    texts: dict[str, dict[Any, str]] = {}  # the --set text of each choice
+    for key, values in grid.items():
+        if isinstance(values, (str, bytes)) or not values:
+            raise ConfigError(f"--grid {key} needs a list of values, got {values!r}")
+        choices[key], texts[key] = [], {}
+        for value in values:
+            raw = value if isinstance(value, str) else json.dumps(value)
+            cfg = resolve_config(exp, preset=preset, overrides=[*overrides, f"{key}={raw}"], smoke=smoke)
+            typed = _setting(cfg, key)
+            if hasattr(typed, "__dataclass_fields__"):
+                raise ConfigError(f"--grid {key} is a group of settings; sweep {key}.KEY")
+            scalar = typed is None or isinstance(typed, (bool, int, float, str))
+            choice = typed if scalar else _json(typed)
+            if choice in texts[key]:
+                raise ConfigError(f"--grid {key} lists {choice!r} twice")
+            choices[key].append(choice)
+            texts[key][choice] = _json(typed)
+    points, labels = [], set()
+    for combo in itertools.product(*choices.values()):
+        params = dict(zip(choices, combo))
+        label = ",".join(f"{k}={v if isinstance(v, str) else _json(v)}" for k, v in params.items())
+        label = re.sub(r"[^\w.=,+\-\[\]]", "_", label)[:150]
+        if label in labels:
+            label = f"{label}-{len(points)}"
+        labels.add(label)
+        points.append(Point(params, tuple(f"{k}={texts[k][v]}" for k, v in params.items()), label))
+    return choices, points
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _objective(exp: Experiment, metric: str | None) -> tuple[str, str]:
+    if metric is None:
+        if exp.objective is None:
+            raise ConfigError(f"{exp.name} has no objective to sweep; give --metric NAME:min or NAME:max")
+        name, direction = exp.objective
+    else:
+        name, _, direction = metric.rpartition(":")
+        if not name or direction not in ("min", "max"):
+            raise ConfigError(f"--metric takes NAME:min or NAME:max, got {metric!r}")
+    if direction not in ("min", "max"):
+        raise ConfigError(f"{exp.name}'s objective direction must be min or max, got {direction!r}")
+    return name, direction
+
+
+# -- the study ------------------------------------------------------------------------------
+def _open_study(plan: Plan):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sqlite = plan.storage.startswith("sqlite")
+    kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S, "isolation_level": None}} if sqlite else {}
+    with warnings.catch_warnings():  # the heartbeat is "experimental" since optuna 2.9
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage = optuna.storages.RDBStorage(plan.storage, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S,
+                                             grace_period=GRACE_S)
+    if sqlite:  # SQLite ignores SELECT ... FOR UPDATE: without a write lock taken up front, two workers
+        import sqlalchemy  # can both take the same queued trial (SQLAlchemy's pysqlite recipe)
+
+        sqlalchemy.event.listen(storage.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    sampler = optuna.samplers.GridSampler(plan.choices)
+    study = optuna.create_study(storage=storage, study_name=plan.study, sampler=sampler, load_if_exists=True,
+                                direction="minimize" if plan.direction == "min" else "maximize")
+    return storage, study
+
+
+def _trials_by_point(study, plan: Plan, states=None) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for t in study.get_trials(deepcopy=False, states=states):
+        point = plan.point(t.user_attrs.get("params", t.system_attrs.get("fixed_params")))
+        if point is not None:
+            out.setdefault(point.label, []).append(t)
+    return out
+
+
+def _enqueue(study, plan: Plan, retry_failed: bool) -> int:
+    """Queue every point without a COMPLETE, RUNNING or WAITING trial; return how many.
+
+    Without ``retry_failed``, a point whose last trial raised stays failed (this run tried it).
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    live = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+    trials = _trials_by_point(study, plan)
+    sampler = study.sampler
+    grid_ids = {g: i for i, g in enumerate(getattr(sampler, "_all_grids", []))}
+    queued = 0
+    for p in plan.points:
+        tried = trials.get(p.label, [])
+        if any(t.state in live for t in tried) or (tried and not retry_failed and "error" in tried[-1].user_attrs):
+            continue
+        system = {"fixed_params": p.params, "search_space": plan.choices}
+        grid_id = grid_ids.get(tuple(p.params[k] for k in sorted(p.params)))
+        if grid_id is not None:
+            system["grid_id"] = grid_id
+        study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=system,
+                                                  user_attrs={"point": p.label, "params": p.params}))
+        queued += 1
+    return queued
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or os.name == "nt":  # os.kill(pid, 0) would end the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        pass
+    return True
+
+
+def _recover(study, storage, plan: Plan) -> None:
+    """Fail the trials whose worker is gone and queue their points again."""
+    import optuna
+    from optuna.trial import TrialState
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # heartbeats older than GRACE_S
+    host, now = socket.gethostname(), datetime.now()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if "host" in t.user_attrs:
+            dead = t.user_attrs["host"] == host and not _pid_alive(t.user_attrs.get("pid"))
+        else:  # a worker says where it runs as it starts; one that never did is long gone
+            dead = t.datetime_start is not None and now - t.datetime_start > timedelta(seconds=GRACE_S)
+        if dead:
+            try:
+                storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+                log.warning("trial %d (%s): its worker is gone; running it again", t.number, t.user_attrs.get("point"))
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass
+    _enqueue(study, plan, retry_failed=False)
+
+
+# -- the workers ----------------------------------------------------------------------------
+class _Objective:
+    """Runs one queued grid point into ``trials/LABEL`` and returns its metric."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def __call__(self, trial) -> float:
+        import optuna
+
+        point = self.plan.point(trial.user_attrs.get("params"))
+        if point is None:  # a trial the sweep did not queue: the queue ran dry under another worker
+            trial.study.stop()
+            raise optuna.TrialPruned("not a queued point of this grid")
+        trial.set_user_attr("host", socket.gethostname())
+        trial.set_user_attr("pid", os.getpid())
+        for key, choices in self.plan.choices.items():
+            trial.suggest_categorical(key, choices)
+        run_dir = Path(self.plan.sweep_dir) / "trials" / point.label
+        trial.set_user_attr("run_dir", str(run_dir))
+        if run_dir.exists():  # an earlier attempt that did not complete
+            shutil.rmtree(run_dir)
+        try:
+            run_experiment(self.plan.name, out=run_dir, overrides=[*self.plan.overrides, *point.overrides],
+                           preset=self.plan.preset, smoke=self.plan.smoke, data_dir=self.plan.data_dir,
+                           progress=False)
+            return _metric_value(run_dir, self.plan.name, self.plan.metric)
+        except BaseException as exc:
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+            raise
+
+    def finished(self, study, trial) -> None:
+        """Log one line per trial; stop taking trials when the queue is empty."""
+        from optuna.trial import TrialState
+
+        point = self.plan.point(trial.user_attrs.get("params"))
+        tried = _trials_by_point(study, self.plan).values()
+        done = sum(any(t.state == TrialState.COMPLETE for t in ts) for ts in tried)
+        progress = f"[{done}/{len(self.plan.points)} done]"
+        if point is not None and trial.state == TrialState.COMPLETE:
+            log.info("trial %d %s: %s=%.5g %s", trial.number, point.label, self.plan.metric, trial.value, progress)
+        elif point is not None and trial.state == TrialState.FAIL:
+            log.warning("trial %d %s failed: %s %s", trial.number, point.label, trial.user_attrs.get("error"), progress)
+        if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            study.stop()
+
+
+def _metric_value(run_dir: Path, name: str, metric: str) -> float:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    value = metrics.get(metric)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if metric not in metrics:
+            known = ", ".join(k for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+            raise ValueError(f"{name} recorded no metric {metric!r} (it recorded {known})")
+        raise ValueError(f"{name} recorded {metric}={value!r}, not a finite number")
+    return float(value)
+
+
+def _work(plan: Plan, opened: tuple[Any, Any] | None = None) -> None:
+    """Take queued trials until none is queued and none of the grid runs elsewhere."""
+    import optuna
+    from optuna.trial import TrialState
+
+    storage, study = opened or _open_study(plan)
+    objective = _Objective(plan)
+    while True:
+        _recover(study, storage, plan)
+        states = [t.state for ts in _trials_by_point(study, plan).values() for t in ts]
+        if TrialState.WAITING in states:
+            try:
+                study.optimize(objective, n_trials=states.count(TrialState.WAITING), catch=(Exception,),
+                               callbacks=[objective.finished])
+            except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as exc:  # "Cannot tell a FAIL
+                log.warning("%s (was it taken for dead while it ran?)", exc)  # trial": taken for dead
+        elif TrialState.RUNNING in states:
+            time.sleep(POLL_S)
+        else:
+            return
+
+
+def _worker_main(plan: Plan, index: int, level: int) -> None:
+    """Entry point of a worker process: minimal logging, the experiment's module, the loop."""
+    fmt = logging.Formatter(f"%(asctime)s %(levelname)-7s [worker {index}] %(name)s: %(message)s", "%H:%M:%S")
+    stream, file = logging.StreamHandler(), logging.FileHandler(Path(plan.sweep_dir) / "sweep.log")
+    stream.setLevel(level)
+    for handler in (stream, file):
+        handler.setFormatter(fmt)
+    logging.basicConfig(level=logging.WARNING, handlers=[stream, file], force=True)
+    logging.getLogger("nnlab").setLevel(logging.INFO)
+    if plan.module != "__main__":
+        importlib.import_module(plan.module)
+    try:
+        _work(plan)
+    except KeyboardInterrupt:
+        log.warning("worker %d interrupted", index)
+        raise SystemExit(130) from None
+
+
+def _spawn(plan: Plan, workers: int, level: int) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker_main, args=(plan, i, level), name=f"sweep-worker-{i}")
+             for i in range(workers)]
+    for p in procs:
+        p.start()
+    alive = list(procs)
+    try:
+        while alive:
+            multiprocessing.connection.wait([p.sentinel for p in alive])
+            for p in [p for p in alive if not p.is_alive()]:
+                alive.remove(p)
+                if p.exitcode:
+                    log.warning("%s exited with code %s", p.name, p.exitcode)
+    except KeyboardInterrupt:  # the workers got the Ctrl-C too: let them record their trials
+        for p in alive:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
+                p.join()
+        raise
+
+
+# -- the sweep ------------------------------------------------------------------------------
+def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], *, workers: int = 1, storage: str | None = None,
+              out: str | Path | None = None, preset: str | None = None, overrides: Sequence[str] = (),
+              smoke: bool = False, data_dir: str | None = None, metric: str | None = None,
+              study: str | None = None) -> Path:
+    """Run every point of ``grid`` (key -> values, strings read as YAML like ``--set``) and return
+    the sweep folder. ``metric`` is ``"NAME:min"`` or ``"NAME:max"`` (default: the experiment's
+    objective); ``study`` defaults to ``NAME-FOLDER``, the experiment and the sweep folder's name.
+    """
+    exp = get(name)
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    metric_name, direction = _objective(exp, metric)
+    resolve_config(exp, preset=preset, overrides=list(overrides), smoke=smoke)
+    choices, points = _grid_points(exp, grid, preset, list(overrides), smoke)
+    sweep_dir = make_run_dir(name, out, root=Path("runs") / "sweeps").resolve()
+    plan = Plan(name, exp.run.__module__, choices, tuple(points), metric_name, direction, str(sweep_dir),
+                storage or f"sqlite:///{sweep_dir / 'study.db'}", study or f"{name}-{sweep_dir.name}", preset,
+                tuple(overrides), smoke, data_dir)
+    nnlab_log = logging.getLogger("nnlab")
+    level, previous_level = nnlab_log.getEffectiveLevel(), nnlab_log.level
+    handler = logging.FileHandler(sweep_dir / "sweep.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    nnlab_log.addHandler(handler)
+    nnlab_log.setLevel(min(level, logging.INFO))
+    finished, optuna_study = False, None
+    try:
+        store, opened = _open_study(plan)
+        _check_settings(opened, plan)
+        optuna_study = opened  # from here on, a stopped sweep still gets its report
+        _write_settings(plan)
+        _recover(optuna_study, store, plan)
+        _enqueue(optuna_study, plan, retry_failed=True)
+        states = [r["state"] for r in _rows(plan, optuna_study)]
+        log.info("sweep %s: %d grid points, %d complete, %d to run, %d worker(s); study %r in %s", name,
+                 len(points), states.count("COMPLETE"), states.count("WAITING"), workers, plan.study,
+                 _masked(plan.storage))
+        if workers == 1:
+            _work(plan, (store, optuna_study))
+        else:
+            _spawn(plan, workers, level)
+        finished = True
+    finally:
+        try:
+            if optuna_study is not None:
+                _write_report(plan, optuna_study, quiet=not finished)
+            if optuna_study is not None and not finished:
+                log.warning("sweep stopped; the same command with --out %s continues it", sweep_dir)
+        finally:
+            nnlab_log.removeHandler(handler)
+            handler.close()
+            nnlab_log.setLevel(previous_level)
+    return sweep_dir
+
+
+def _check_settings(study, plan: Plan) -> None:
+    settings = {"experiment": plan.name, "metric": plan.metric, "direction": plan.direction, "preset": plan.preset,
+                "overrides": list(plan.overrides), "smoke": plan.smoke}
+    stored = study.user_attrs.get("nnlab_sweep")
+    if stored is None:
+        study.set_user_attr("nnlab_sweep", settings)
+    elif stored != settings:
+        raise ConfigError(f"study {plan.study!r} holds a sweep of {stored}, not {settings}; "
+                          "use another --out or --study")
+
+
+def _write_settings(plan: Plan) -> None:
+    data = {"experiment": plan.name, "metric": plan.metric, "direction": plan.direction, "grid": plan.choices,
+            "preset": plan.preset, "set": list(plan.overrides), "smoke": plan.smoke, "data_dir": plan.data_dir,
+            "study": plan.study, "storage": _masked(plan.storage)}
+    (Path(plan.sweep_dir) / "sweep.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _masked(url: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+# -- the report -----------------------------------------------------------------------------
+def _rows(plan: Plan, study) -> list[dict[str, Any]]:
+    """One row per grid point (its latest trial, a complete one first), best first."""
+    from optuna.trial import TrialState
+
+    rank = {TrialState.COMPLETE: 3, TrialState.RUNNING: 2, TrialState.WAITING: 1}
+    rows = []
+    trials = _trials_by_point(study, plan)
+    for p in plan.points:
+        tried = sorted(trials.get(p.label, []), key=lambda t: (rank.get(t.state, 0), t.number))
+        t = tried[-1] if tried else None
+        run = Path(t.user_attrs.get("run_dir", "") if t else "")
+        run = run.relative_to(plan.sweep_dir) if run.is_relative_to(plan.sweep_dir) else run if run.name else None
+        rows.append({**p.params, plan.metric: t.value if t is not None and t.state == TrialState.COMPLETE else None,
+                     "state": t.state.name if t is not None else "NOT RUN", "trial": t.number if t else None,
+                     "run": str(run or Path("trials", p.label)), "error": t.user_attrs.get("error", "") if t else ""})
+    sign = 1 if plan.direction == "min" else -1
+    return sorted(rows, key=lambda r: (r[plan.metric] is None, sign * (r[plan.metric] or 0)))
+
+
+def read_results(sweep_dir: str | Path) -> list[dict[str, str]]:
+    """The rows of a sweep's ``results.csv`` (best first)."""
+    with open(Path(sweep_dir) / "results.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _metric_figures(plan: Plan, rows: list[dict[str, Any]]) -> list[Path]:
+    """One PNG per swept key: the metric against its values (a line per value of the other key)."""
+    from matplotlib.figure import Figure
+
+    from nnlab.reporting.figures import save
+
+    done = [r for r in rows if r["state"] == "COMPLETE"]
+    paths = []
+    for key, xs in plan.choices.items() if done else ():
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs)
+        pos = {v: (v if numeric else i) for i, v in enumerate(xs)}
+        others = [k for k in plan.choices if k != key]
+        if len(others) == 1:  # a line per value of the other key
+            groups = {f"{others[0]}={v}": [r for r in done if r[others[0]] == v] for v in plan.choices[others[0]]}
+        else:
+            groups = {"best over the other keys" if others else "": done}
+        fig = Figure(figsize=(5.5, 3.6), dpi=100, layout="constrained")
+        ax = fig.add_subplot()
+        for label, group in groups.items():
+            if not group:
+                continue
+            best: dict[Any, float] = {}
+            for r in group:  # with several other keys: the best value at each x
+                y = r[plan.metric]
+                if r[key] not in best or (y < best[r[key]]) == (plan.direction == "min"):
+                    best[r[key]] = y
+            x = sorted(best, key=lambda v: pos[v])
+            ax.plot([pos[v] for v in x], [best[v] for v in x], marker="o", label=label or None)
+        if numeric and min(xs) > 0 and max(xs) >= 100 * min(xs):
+            ax.set_xscale("log")
+        if not numeric:
+            ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+        ax.set_xlabel(key)
+        ax.set_ylabel(plan.metric)
+        ax.set_title(f"{plan.metric} ({plan.direction}) against {key}", fontsize=10)
+        ax.grid(alpha=0.3)
+        if any(groups):
+            ax.legend(fontsize=8)
+        paths.append(save(fig, Path(plan.sweep_dir) / "figures" / f"{plan.metric}-vs-{key}.png"))
+    return paths
+
+
+def _write_report(plan: Plan, study, quiet: bool = False) -> None:
+    """Write ``results.csv``, the figures, ``report.html`` (self-contained) and ``report.md``.
+
+    ``quiet``: a failure is logged, not raised (the sweep is already stopping on an error).
+    """
+    try:
+        _report(plan, study)
+    except Exception:
+        if not quiet:
+            raise
+        log.exception("could not write the sweep report")
+
+
+def _report(plan: Plan, study) -> None:
+    from nnlab.reporting.report import STYLE, _img_html, _table_html, _table_md
+
+    sweep_dir = Path(plan.sweep_dir)
+    rows = _rows(plan, study)
+    if not any(r["error"] for r in rows):
+        rows = [{k: v for k, v in r.items() if k != "error"} for r in rows]
+    with open(sweep_dir / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: json.dumps(v) if isinstance(v, bool) else v for k, v in r.items()} for r in rows)
+    states = [r["state"] for r in rows]
+    counts = ", ".join(f"{states.count(s)} {s.lower()}" for s in dict.fromkeys(states))
+    title = f"Sweep of {plan.name}{' (smoke)' if plan.smoke else ''}"
+    intro = (f"{len(rows)} grid points ({counts}); metric {plan.metric} ({plan.direction}); study {plan.study!r} in "
+             f"{_masked(plan.storage)}; sweep folder {sweep_dir}.")
+    best = rows[0] if rows[0]["state"] == "COMPLETE" else None
+    best_text = (f"Best: {', '.join(f'{k}={best[k]}' for k in plan.choices)} with {plan.metric} = "
+                 f"{best[plan.metric]:.6g} ({best['run']})." if best else "No grid point has completed yet.")
+    figures = _metric_figures(plan, rows)
+    settings = (sweep_dir / "sweep.yaml").read_text() if (sweep_dir / "sweep.yaml").is_file() else ""
+    parts_h = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>",
+               f"<p><b>{html.escape(best_text)}</b></p>",
+               "<h2>Results</h2>", _table_html(rows), "<h2>The metric against each swept setting</h2>",
+               *[_img_html(p, f"{plan.metric} against {p.stem.split('-vs-')[-1]}") for p in figures],
+               "<h2>Settings</h2>", f"<pre>{html.escape(settings)}</pre>"]
+    parts_m = [f"# {title}\n", intro + "\n", f"**{best_text}**\n", "## Results\n", _table_md(rows),
+               "## The metric against each swept setting\n",
+               *[f"![{p.stem}](figures/{p.name})\n" for p in figures], "## Settings\n", f"```yaml\n{settings}```\n"]
+    (sweep_dir / "report.html").write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>"
+                                           f"{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+                                           f"{''.join(parts_h)}</body></html>\n")
+    (sweep_dir / "report.md").write_text("\n".join(parts_m))
