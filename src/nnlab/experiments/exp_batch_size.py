@@ -1,0 +1,217 @@
+"""``batch-size``: seed 002 Q2, an MNIST MLP trained with batch 64, 256 and 1024.
+
+Three things are shown:
+
+1. convergence per epoch and per second of training: small batches make more progress per
+   epoch (more steps), large ones pass over the data faster (fewer, larger matrix products);
+2. gradient accumulation: a batch of 64 processed as 32 micro-batches of 2 whose gradients are
+   summed (``fit(..., accumulate_steps=32)``) gives the gradient of the whole batch, equal up to
+   rounding (float32 and float64 shown), so one optimizer step is the same step;
+3. memory: the peak memory of one training step (``tracemalloc``, which NumPy reports its
+   buffers to) grows with the batch without accumulation and stays flat with micro-batches of 2.
+
+The seed names no architecture; we use 784-256-10 (ReLU) with softmax cross-entropy and plain
+SGD with momentum at one learning rate for every batch size (no lr scaling), so the curves show
+the effect of the batch alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnlab.engine import Dense, Sequential
+from nnlab.experiments.registry import experiment
+from nnlab.training.callbacks import Callback
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchSizeConfig:
+    seed: int = 0                      # weights and shuffling draw from it
+    hidden: list[int] = field(default_factory=lambda: [256])  # hidden layer sizes (ReLU)
+    batch_sizes: list[int] = field(default_factory=lambda: [64, 256, 1024])
+    epochs: int = 10                   # the same number of passes for every batch size
+    lr: float = 0.01                   # SGD learning rate, the same for every batch size
+    momentum: float = 0.9
+    micro_batch: int = 2               # micro-batch size of the accumulation studies
+    check_batch: int = 64              # the batch whose accumulated gradient is compared
+    memory_batches: list[int] = field(default_factory=lambda: [64, 256, 1024])  # effective batches measured
+    train_limit: int = 0               # use only the first N training images (0: all)
+
+
+SEED_PRESET = {"hidden": [256], "batch_sizes": [64, 256, 1024]}
+SMOKE = {"epochs": 2, "batch_sizes": [16, 64], "memory_batches": [8, 32], "check_batch": 16}
+
+
+class TrainingClock(Callback):
+    """Cumulative seconds spent in training steps (validation excluded) at the end of each epoch."""
+
+    def __init__(self) -> None:
+        self.elapsed, self.times = 0.0, []
+        self._start = self._last = 0.0
+
+    def on_epoch_begin(self, trainer, epoch):
+        self._start = self._last = time.perf_counter()
+
+    def on_batch_end(self, trainer, step, logs):
+        self._last = time.perf_counter()
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.elapsed += self._last - self._start
+        self.times.append(self.elapsed)
+
+
+def mlp(cfg: BatchSizeConfig, inputs: int, dtype: str = "float32") -> Sequential:
+    layers = [Dense(h, "relu") for h in cfg.hidden] + [Dense(10)]
+    return Sequential(layers, input_shape=(inputs,), dtype=dtype, seed=cfg.seed, name="mlp")
+
+
+def compiled(cfg: BatchSizeConfig, inputs: int, dtype: str = "float32", lr: float | None = None) -> Sequential:
+    model = mlp(cfg, inputs, dtype)
+    model.compile(loss="cross_entropy", metrics=["accuracy"],
+                  optimizer={"name": "sgd", "lr": cfg.lr if lr is None else lr, "momentum": cfg.momentum})
+    return model
+
+
+def load_data(ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_test, y_test), images flattened to (N, 784) float32 in [0, 1]."""
+    if ctx.smoke:
+        from nnlab.experiments.exp_mnist_autoencoder import synthetic_digits
+
+        x, y = synthetic_digits(384, ctx.cfg.seed)
+        return x[:256], y[:256], x[256:], y[256:]
+    from nnlab.data.preprocess import scale01
+
+    train, test = ctx.data("mnist", "train"), ctx.data("mnist", "test")
+    if ctx.cfg.train_limit:
+        train = train.subset(slice(0, ctx.cfg.train_limit))
+    return (scale01(train.images).reshape(len(train), -1), train.labels,
+            scale01(test.images).reshape(len(test), -1), test.labels)
+
+
+def accumulated_gradient(cfg, x, y, dtype: str, accumulate_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(gradient, weights after the step) of one SGD step on the batch (x, y) from the seeded start.
+
+    Shapes: -> (P,), (P,) with P the number of parameters.
+    """
+    model = compiled(cfg, x.shape[1], dtype, lr=0.1)
+    model.fit(x, y, epochs=1, batch_size=len(x), shuffle=False, accumulate_steps=accumulate_steps)
+    params = model.parameters()
+    return np.concatenate([p.grad.ravel() for p in params]), np.concatenate([p.data.ravel() for p in params])
+
+
+def gradient_check(ctx, x, y) -> list[dict]:
+    cfg = ctx.cfg
+    n = min(cfg.check_batch, len(x))
+    steps = n // cfg.micro_batch
+    rows = []
+    for dtype in ("float32", "float64"):
+        g_full, w_full = accumulated_gradient(cfg, x[:n], y[:n], dtype, 1)
+        g_acc, w_acc = accumulated_gradient(cfg, x[:n], y[:n], dtype, steps)
+        rows.append({"dtype": dtype, "batch": n, "micro_batch": cfg.micro_batch, "accumulate_steps": steps,
+                     "max_abs_grad": float(np.abs(g_full).max()),
+                     "grad_max_abs_diff": float(np.abs(g_full - g_acc).max()),
+                     "weights_max_abs_diff_after_step": float(np.abs(w_full - w_acc).max())})
+    ctx.table("gradient-accumulation", rows, f"one SGD step on a batch of {n}: the whole batch at once vs "
+              f"{steps} micro-batches of {cfg.micro_batch} with their gradients summed (same start weights)")
+    return rows
+
+
+def step_peak_bytes(cfg, x, y, accumulate_steps: int) -> int:
+    """Peak bytes allocated during one training step on (x, y) (the batch itself excluded)."""
+    model = compiled(cfg, x.shape[1])
+    model._train_step(x[:2], y[:2], 1, [])  # warm-up: the optimizer's state is allocated once, not per step
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        # the engine's own step (what fit runs per batch), without fit's batch buffers
+        model._train_step(x, y, accumulate_steps, [])
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def memory_study(ctx, x, y) -> list[dict]:
+    cfg = ctx.cfg
+    rows = []
+    for batch in cfg.memory_batches:
+        b = min(batch, len(x))
+        xb, yb = np.ascontiguousarray(x[:b]), np.ascontiguousarray(y[:b])
+        full = step_peak_bytes(cfg, xb, yb, 1)
+        acc = step_peak_bytes(cfg, xb, yb, max(1, b // cfg.micro_batch))
+        rows.append({"effective_batch": b, "peak_kib_full_batch": round(full / 1024, 1),
+                     f"peak_kib_micro_{cfg.micro_batch}": round(acc / 1024, 1),
+                     "input_batch_kib": round(xb.nbytes / 1024, 1)})
+    ctx.table("step-memory", rows, "peak memory allocated during one training step (tracemalloc), the input "
+              f"batch itself excluded: the whole batch at once vs micro-batches of {cfg.micro_batch}")
+    ctx.figure("step-memory", memory_figure(rows, cfg.micro_batch),
+               "peak memory of one training step against the effective batch")
+    return rows
+
+
+def memory_figure(rows: list[dict], micro: int):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.2, 3.4), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    batches = [r["effective_batch"] for r in rows]
+    ax.plot(batches, [r["peak_kib_full_batch"] for r in rows], "o-", label="whole batch at once")
+    ax.plot(batches, [r[f"peak_kib_micro_{micro}"] for r in rows], "s-", label=f"micro-batches of {micro} (accumulated)")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(batches, [str(b) for b in batches])
+    ax.set_xlabel("effective batch")
+    ax.set_ylabel("peak KiB during one step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("memory of one training step", fontsize=10)
+    return fig
+
+
+@experiment("batch-size", "MNIST MLP with batch 64/256/1024: convergence per epoch and per second; "
+            "gradient accumulation gives the same step in bounded memory", config=BatchSizeConfig,
+            presets={"seed": SEED_PRESET}, smoke=SMOKE, objective=("final_test_accuracy", "max"))
+def run(ctx) -> None:
+    cfg = ctx.cfg
+    x_train, y_train, x_test, y_test = load_data(ctx)
+    histories, finals = {}, {}
+    for batch in cfg.batch_sizes:
+        model = compiled(cfg, x_train.shape[1])
+        clock = TrainingClock()
+        h = model.fit(x_train, y_train, epochs=cfg.epochs, batch_size=batch, validation_data=(x_test, y_test),
+                      callbacks=[clock, *ctx.callbacks(cfg.epochs, f"batch{batch}")])
+        h.history["time_s"] = list(clock.times)
+        ctx.history(h, f"history-batch{batch}", plot=False)
+        histories[f"batch {batch}"] = h
+        finals[batch] = {"test_accuracy": h["val_accuracy"][-1], "test_loss": h["val_loss"][-1],
+                         "train_s": clock.elapsed}
+        ctx.record(**{f"test_accuracy_batch{batch}": h["val_accuracy"][-1],
+                      f"train_s_batch{batch}": round(clock.elapsed, 2)})
+    from nnlab.reporting.figures import overlay_figure
+
+    keys = ["loss", "val_loss", "val_accuracy"]
+    ctx.figure("curves-per-epoch", overlay_figure(histories, keys, x="epoch", title="per epoch"),
+               "training loss, test loss and test accuracy against epochs (val_ = the 10k test set)")
+    ctx.figure("curves-per-second", overlay_figure(histories, keys, x="time_s", title="per second of training"),
+               "the same curves against cumulative seconds of training steps")
+    ctx.table("batch-sizes", [{"batch": b, **{k: round(v, 4) for k, v in f.items()}} for b, f in finals.items()],
+              f"after {cfg.epochs} epochs, SGD lr {cfg.lr:g} momentum {cfg.momentum:g}")
+    ctx.record(final_test_accuracy=max(f["test_accuracy"] for f in finals.values()))
+
+    grads = gradient_check(ctx, x_train, y_train)
+    ctx.record(**{f"grad_max_abs_diff_{r['dtype']}": r["grad_max_abs_diff"] for r in grads})
+    memory = memory_study(ctx, x_train, y_train)
+    ctx.record(peak_kib_full=[r["peak_kib_full_batch"] for r in memory],
+               peak_kib_accumulated=[r[f"peak_kib_micro_{cfg.micro_batch}"] for r in memory],
+               memory_batches=[r["effective_batch"] for r in memory])
+    ctx.note(f"MLP {'-'.join(map(str, [x_train.shape[1], *cfg.hidden, 10]))} (ReLU), softmax cross-entropy, SGD lr "
+             f"{cfg.lr:g} with momentum {cfg.momentum:g}, {cfg.epochs} epochs for each batch size. Gradient "
+             f"accumulation: the largest difference between the whole-batch gradient and the sum over micro-batches "
+             f"is {grads[0]['grad_max_abs_diff']:.2g} in float32 and {grads[1]['grad_max_abs_diff']:.2g} in float64 "
+             "(rounding only).", title="Setting")
