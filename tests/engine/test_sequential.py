@@ -233,3 +233,19 @@ def test_validation_split_holds_out_a_fraction(rng):
     with pytest.raises(ConfigError):
         model.fit(x, y, validation_split=0.2, validation_data=(x, y))
 
+
+
+def test_public_train_step_equals_one_fit_step_and_checks_its_input():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 3)), rng.integers(0, 2, 8)
+    a = Sequential([Dense(4, "relu"), Dense(2)], input_shape=(3,), dtype="float64", seed=1)
+    b = Sequential([Dense(4, "relu"), Dense(2)], input_shape=(3,), dtype="float64", seed=1)
+    for m in (a, b):
+        m.compile(loss="cross_entropy", optimizer={"name": "sgd", "lr": 0.1})
+    loss = a.train_step(x, y, accumulate_steps=4)
+    b.fit(x, y, epochs=1, batch_size=8, shuffle=False)
+    assert np.isfinite(loss)
+    for k, v in a.state_dict().items():
+        np.testing.assert_allclose(v, b.state_dict()[k], rtol=1e-12, atol=1e-15)
+    with pytest.raises(ConfigError, match="accumulate_steps"):
+        a.train_step(x, y, accumulate_steps=9)

@@ -117,3 +117,15 @@ def test_history_records_and_finds_best():
         h["loss"]
     h.append(4, {"loss": 0.5})  # a key that appears late is padded with NaN
     assert np.isnan(h["loss"][0]) and h["loss"][-1] == 0.5 and np.isnan(h["val_loss"][-1])
+
+
+def test_history_add_column_checks_its_length():
+    from nnlab.training.history import History
+
+    h = History()
+    h.append(1, {"loss": 1.0})
+    h.append(2, {"loss": 0.5})
+    h.add_column("time_s", [0.1, 0.3])
+    assert h["time_s"] == [0.1, 0.3]
+    with pytest.raises(ValueError, match="1 values for 2 epochs"):
+        h.add_column("x", [1.0])

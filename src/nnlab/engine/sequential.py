@@ -340,6 +340,20 @@ class Sequential(Module):
         for k, b in self.named_buffers():
             b[...] = buffers[k]
 
+    def train_step(self, x: Any, y: Any, accumulate_steps: int = 1) -> float:
+        """One optimizer step on the batch (x, y), as ``fit`` takes it, and its mean loss.
+
+        With ``accumulate_steps=k`` the batch runs as ``k`` micro-batches whose gradients add up
+        to the batch's; nothing else is allocated per step (what a memory study measures).
+        """
+        self._require_compiled()
+        x, y = self._check_xy(x, y)
+        if not 1 <= int(accumulate_steps) <= len(x):
+            raise ConfigError(f"accumulate_steps must be between 1 and the batch size {len(x)}")
+        self.train()
+        with self.workspace():
+            return self._train_step(x, y, int(accumulate_steps), [])
+
     def _train_step(self, xb: np.ndarray, yb: np.ndarray, accumulate_steps: int, metrics: list[StreamingMetric]) -> float:
         assert self.loss is not None and self.optimizer is not None
         nb = len(xb)

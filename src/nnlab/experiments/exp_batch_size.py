@@ -126,13 +126,13 @@ def gradient_check(ctx, x, y) -> list[dict]:
 def step_peak_bytes(cfg, x, y, accumulate_steps: int) -> int:
     """Peak bytes allocated during one training step on (x, y) (the batch itself excluded)."""
     model = compiled(cfg, x.shape[1])
-    model._train_step(x[:2], y[:2], 1, [])  # warm-up: the optimizer's state is allocated once, not per step
+    model.train_step(x[:2], y[:2])  # warm-up: the optimizer's state is allocated once, not per step
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
         # the engine's own step (what fit runs per batch), without fit's batch buffers
-        model._train_step(x, y, accumulate_steps, [])
+        model.train_step(x, y, accumulate_steps)
         return tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
@@ -186,7 +186,7 @@ def run(ctx) -> None:
         clock = TrainingClock()
         h = model.fit(x_train, y_train, epochs=cfg.epochs, batch_size=batch, validation_data=(x_test, y_test),
                       callbacks=[clock, *ctx.callbacks(cfg.epochs, f"batch{batch}")])
-        h.history["time_s"] = list(clock.times)
+        h.add_column("time_s", clock.times)
         ctx.history(h, f"history-batch{batch}", plot=False)
         histories[f"batch {batch}"] = h
         finals[batch] = {"test_accuracy": h["val_accuracy"][-1], "test_loss": h["val_loss"][-1],

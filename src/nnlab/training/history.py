@@ -34,6 +34,12 @@ class History(Callback):
             if len(column) < n + 1:
                 column.append(math.nan)
 
+    def add_column(self, key: str, values: list[float]) -> None:
+        """Add a per-epoch column computed outside the loop (e.g. cumulative seconds)."""
+        if len(values) != len(self.epochs):
+            raise ValueError(f"{key}: {len(values)} values for {len(self.epochs)} epochs")
+        self.history[key] = [float(v) for v in values]
+
     def __getitem__(self, key: str) -> list[float]:
         try:
             return self.history[key]
