@@ -99,3 +99,13 @@ def test_same_seed_same_metrics(tmp_path, name):
     a = _metrics(run_experiment(name, smoke=True, out=tmp_path / "a"))
     b = _metrics(run_experiment(name, smoke=True, out=tmp_path / "b"))
     assert [a[k] for k in keys] == [b[k] for k in keys]
+
+
+def test_the_autoencoder_also_trains_on_the_torch_engine(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.delenv("NNLAB_DATA", raising=False)
+    run_dir = run_experiment("mnist-autoencoder", smoke=True, engine="torch", out=tmp_path / "t")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and 0 < metrics["test_mse"] < 0.25
+    assert "engine: torch" in (run_dir / "config.yaml").read_text()
+    assert (run_dir / "figures" / "reconstructions.png").is_file()

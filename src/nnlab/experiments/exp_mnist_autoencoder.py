@@ -87,6 +87,7 @@ class ReconstructionSnapshots(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         if epoch in self.epochs:
+            self.model.load_state_dict(trainer.get_weights())  # the trainer's weights (torch engine too)
             self.snapshots[epoch] = self.model.predict(self.images)
 
 
@@ -161,9 +162,21 @@ def train_autoencoder(ctx, x_train, x_test):
     ae.compile(loss="mse", optimizer={"name": "adam", "lr": tr.lr, "weight_decay": tr.weight_decay})
     shown = np.random.default_rng(cfg.seed).choice(len(x_test), min(cfg.shown, len(x_test)), replace=False)
     snaps = ReconstructionSnapshots(ae, x_test[shown], cfg.snapshot_epochs)
+    callbacks = [lr_callback(tr.schedule, tr.lr, tr.epochs, tr.min_lr), snaps, *ctx.callbacks(tr.epochs)]
     start = time.perf_counter()
-    h = ae.fit(x_train, x_train, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=(x_test, x_test),
-               callbacks=[lr_callback(tr.schedule, tr.lr, tr.epochs, tr.min_lr), snaps, *ctx.callbacks(tr.epochs)])
+    if ctx.engine == "torch":  # the same network and callbacks on PyTorch; weights come back after
+        from nnlab.torchlib import Trainer, to_torch
+        from nnlab.torchlib.convert import copy_weights_from_torch
+
+        net = to_torch(ae)
+        trainer = Trainer(net, loss="mse", optimizer={"name": "adam", "lr": tr.lr, "weight_decay": tr.weight_decay},
+                          seed=cfg.seed)
+        h = trainer.fit(x_train, x_train, epochs=tr.epochs, batch_size=tr.batch_size,
+                        validation_data=(x_test, x_test), callbacks=callbacks)
+        copy_weights_from_torch(net, ae)
+    else:
+        h = ae.fit(x_train, x_train, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=(x_test, x_test),
+                   callbacks=callbacks)
     seconds = time.perf_counter() - start
     ctx.history(h, "autoencoder", caption="autoencoder: MSE per epoch (validation = the 10k test images, "
                 "monitored only, never used for selection) and the learning rate")
@@ -225,7 +238,8 @@ def report_classification(ctx, logits: np.ndarray, y_test: np.ndarray, title: st
 
 
 @experiment("mnist-autoencoder", "seed-004 MNIST autoencoder 784-500-200-100-30 and a 30-20-15-10 code classifier",
-            config=AutoencoderConfig, presets={"seed": SEED_PRESET}, smoke=SMOKE, objective=("test_mse", "min"))
+            config=AutoencoderConfig, presets={"seed": SEED_PRESET}, smoke=SMOKE, objective=("test_mse", "min"),
+            engines=("numpy", "torch"))
 def run(ctx) -> None:
     cfg = ctx.cfg
     x_train, y_train, x_test, y_test = load_mnist(ctx)
