@@ -17,7 +17,9 @@ log = logging.getLogger("nnlab")
 
 def setup_logging(verbosity: int, log_file: Path | None = None) -> None:
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(level)  # a run may lower nnlab's level to fill its run.log; the console keeps this one
+    handlers: list[logging.Handler] = [console]
     if log_file is not None:
         handlers.append(logging.FileHandler(log_file))
     # nnlab's own loggers at the chosen level; other libraries only say warnings and errors

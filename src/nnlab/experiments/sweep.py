@@ -568,7 +568,7 @@ def _write_report(plan: Plan, study, quiet: bool = False) -> None:
 
 
 def _report(plan: Plan, study) -> None:
-    from nnlab.reporting.report import STYLE, _img_html, _table_html, _table_md
+    from nnlab.reporting.report import STYLE, img_html, table_html, table_md
 
     sweep_dir = Path(plan.sweep_dir)
     rows = _rows(plan, study)
@@ -590,10 +590,10 @@ def _report(plan: Plan, study) -> None:
     settings = (sweep_dir / "sweep.yaml").read_text() if (sweep_dir / "sweep.yaml").is_file() else ""
     parts_h = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>",
                f"<p><b>{html.escape(best_text)}</b></p>",
-               "<h2>Results</h2>", _table_html(rows), "<h2>The metric against each swept setting</h2>",
-               *[_img_html(p, f"{plan.metric} against {p.stem.split('-vs-')[-1]}") for p in figures],
+               "<h2>Results</h2>", table_html(rows), "<h2>The metric against each swept setting</h2>",
+               *[img_html(p, f"{plan.metric} against {p.stem.split('-vs-')[-1]}") for p in figures],
                "<h2>Settings</h2>", f"<pre>{html.escape(settings)}</pre>"]
-    parts_m = [f"# {title}\n", intro + "\n", f"**{best_text}**\n", "## Results\n", _table_md(rows),
+    parts_m = [f"# {title}\n", intro + "\n", f"**{best_text}**\n", "## Results\n", table_md(rows),
                "## The metric against each swept setting\n",
                *[f"![{p.stem}](figures/{p.name})\n" for p in figures], "## Settings\n", f"```yaml\n{settings}```\n"]
     (sweep_dir / "report.html").write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>"

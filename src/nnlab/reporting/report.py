@@ -41,7 +41,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _table_html(rows: list[dict[str, Any]]) -> str:
+def table_html(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "<p>(empty)</p>"
     keys = list(dict.fromkeys(k for r in rows for k in r))
@@ -50,7 +50,7 @@ def _table_html(rows: list[dict[str, Any]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _table_md(rows: list[dict[str, Any]]) -> str:
+def table_md(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "(empty)\n"
     keys = list(dict.fromkeys(k for r in rows for k in r))
@@ -59,7 +59,7 @@ def _table_md(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _img_html(path: Path, caption: str) -> str:
+def img_html(path: Path, caption: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
     return f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">{cap}</figure>'
@@ -90,14 +90,14 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     if status != "ok":
         parts_h.append(f'<p class="failed">Status: {html.escape(str(status))} {html.escape(str(metrics.get("error", "")))}</p>')
         parts_m.append(f"**Status: {status}** {metrics.get('error', '')}\n")
-    parts_h += ["<h2>Metrics</h2>", _table_html(scalar)]
-    parts_m += ["## Metrics\n", _table_md(scalar)]
+    parts_h += ["<h2>Metrics</h2>", table_html(scalar)]
+    parts_m += ["## Metrics\n", table_md(scalar)]
     for item in manifest:
         kind = item.get("kind")
         if kind == "figure":
             path = run_dir / item["path"]
             if path.is_file():
-                parts_h.append(_img_html(path, item.get("caption", "")))
+                parts_h.append(img_html(path, item.get("caption", "")))
                 parts_m.append(f"![{item['name']}]({item['path']})\n\n{item.get('caption', '')}\n")
         elif kind == "table":
             path = run_dir / item["path"]
@@ -105,9 +105,9 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
                 rows = _read_csv(path)
                 head = f"<h3>{html.escape(item['name'])}</h3>" + (f"<p>{html.escape(item['caption'])}</p>"
                                                                   if item.get("caption") else "")
-                parts_h += [head, _table_html(rows)]
+                parts_h += [head, table_html(rows)]
                 parts_m += [f"### {item['name']}\n", (item.get("caption", "") + "\n") if item.get("caption") else "",
-                            _table_md(rows)]
+                            table_md(rows)]
         elif kind == "note":
             if item.get("title"):
                 parts_h.append(f"<h3>{html.escape(item['title'])}</h3>")
@@ -143,15 +143,15 @@ def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None) -> P
     rows = [{"metric": k, **{label: metrics[label].get(k) for label in labels}} for k in keys]
     parts_h = ["<h1>Comparison</h1>", "<ul>" + "".join(f"<li>{html.escape(lab)}: <code>{html.escape(str(d))}</code></li>"
                                                         for lab, d in zip(labels, dirs)) + "</ul>",
-               "<h2>Metrics</h2>", _table_html(rows)]
-    parts_m = ["# Comparison\n", *[f"- {lab}: `{d}`" for lab, d in zip(labels, dirs)], "\n## Metrics\n", _table_md(rows)]
+               "<h2>Metrics</h2>", table_html(rows)]
+    parts_m = ["# Comparison\n", *[f"- {lab}: `{d}`" for lab, d in zip(labels, dirs)], "\n## Metrics\n", table_md(rows)]
     names = sorted({p.stem for d in dirs for p in d.glob("history*.csv")})
     for name in names:
         histories = {lab: History.from_csv(d / f"{name}.csv") for lab, d in zip(labels, dirs) if (d / f"{name}.csv").is_file()}
         if len(histories) < 2:
             continue
         path = save(overlay_figure(histories, title=name), out / f"{name}-overlay.png")
-        parts_h.append(_img_html(path, f"{name}: the runs' curves overlaid"))
+        parts_h.append(img_html(path, f"{name}: the runs' curves overlaid"))
         parts_m.append(f"![{name}]({path.name})\n")
     (out / "compare.html").write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>Comparison</title>"
                                       f"<style>{STYLE}</style></head><body>{''.join(parts_h)}</body></html>\n")
