@@ -1,0 +1,263 @@
+"""``colourization``: seed 001 (the CSC321 protocol), greyscale CIFAR-10 horses to 24 colours.
+
+Data: the CIFAR-10 horses (class 7). The 5,000 training horses train; the 1,000 horses of the
+CIFAR-10 test batch are the validation set (the seed's 1,000 validation images; no other
+images of the test batch are used). Input: the mean of R, G and B, scaled to [0, 1], one
+channel of 32x32. Target: every pixel's nearest of ``num_colours`` (24) k-means colours in
+RGB [0, 1], fitted (MiniBatchKMeans, seeded) on ``kmeans_pixels`` training pixels drawn at
+random. Loss: the per-pixel cross-entropy over the 24 classes; metric: pixel accuracy.
+
+Each network in ``models`` (``base``, ``unet``, ``residual``: ``colour_base``, ``colour_unet``,
+``colour_residual`` from :mod:`nnlab.models.colourization`) is built in the NumPy engine,
+converted with ``to_torch`` and trained by the torch ``Trainer`` with Adam (lr 1e-3), batch
+100, 25 epochs. ``<model>_accuracy`` is the validation pixel accuracy after the **final**
+epoch (``<model>_best_accuracy`` the best epoch's, for reference only: picking the best epoch
+on the validation set flatters it). The default is the seed's setting; preset ``seed`` says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnlab.engine.errors import ConfigError
+from nnlab.experiments.registry import experiment
+
+log = logging.getLogger(__name__)
+
+MODEL_NAMES = {"base": "colour_base", "unet": "colour_unet", "residual": "colour_residual"}
+HORSE = 7  # CIFAR-10 class index
+
+
+@dataclass
+class ColourizationConfig:
+    seed: int = 0                 # weights, data order, k-means and the shown images draw from it
+    models: list[str] = field(default_factory=lambda: ["base", "unet", "residual"])  # trained in turn
+    num_filters: int = 32         # first-stage width nf (middle stages 2 nf)
+    kernel_size: int = 3          # every convolution's side (odd)
+    num_colours: int = 24         # k-means colour classes
+    lr: float = 1e-3              # Adam's learning rate (constant)
+    batch_size: int = 100         # images per Adam step
+    epochs: int = 25              # passes over the 5,000 training horses
+    kmeans_pixels: int = 100_000  # training pixels drawn for the k-means fit
+    train_limit: int = 0          # use only the first N training images (0: all)
+    val_limit: int = 0            # use only the first N validation images (0: all)
+    shown: int = 8                # validation images in the colourized-samples figure
+    feature_model: str = "unet"   # whose feature maps are shown (falls back to the first trained)
+    feature_layer: int = 0        # index among the network's ReLU modules (0: the first)
+    feature_maps: int = 16        # channels shown
+
+
+SMOKE = {"epochs": 2, "num_filters": 4, "kmeans_pixels": 2_000, "shown": 3, "feature_maps": 4, "batch_size": 16}
+
+
+# -- data ---------------------------------------------------------------------------
+def synthetic_images(n: int, seed: int) -> np.ndarray:
+    """Smoke-test stand-ins for CIFAR images: smooth random colour blobs.
+
+    Shapes: -> (n, 3, 32, 32) uint8.
+    """
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((n, 3, 4, 4))                               # (n, 3, 4, 4)
+    images = coarse.repeat(8, axis=2).repeat(8, axis=3)             # (n, 3, 32, 32)
+    images += 0.1 * rng.standard_normal(images.shape)
+    return (np.clip(images, 0, 1) * 255).astype(np.uint8)
+
+
+def load_horses(ctx) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) RGB images, each (N, 3, 32, 32) uint8."""
+    cfg = ctx.cfg
+    if ctx.smoke:
+        images = synthetic_images(96, cfg.seed)
+        train, val = images[:64], images[64:]
+    else:
+        train = ctx.data("cifar10", "train", classes=["horse"]).images
+        val = ctx.data("cifar10", "test", classes=["horse"]).images
+    if cfg.train_limit:
+        train = train[:cfg.train_limit]
+    if cfg.val_limit:
+        val = val[:cfg.val_limit]
+    return train, val
+
+
+def greyscale(images: np.ndarray) -> np.ndarray:
+    """Mean of R, G and B in [0, 1]. Shapes: (N, 3, H, W) uint8 -> (N, 1, H, W) float32."""
+    return (images.astype(np.float32).mean(axis=1, keepdims=True) / 255.0).astype(np.float32)
+
+
+def fit_colours(images: np.ndarray, k: int, pixels: int, seed: int) -> np.ndarray:
+    """k-means centres of ``pixels`` random training pixels, RGB in [0, 1]. Shapes: -> (k, 3)."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    rgb = images.transpose(0, 2, 3, 1).reshape(-1, 3).astype(np.float32) / 255.0  # (N*H*W, 3)
+    rng = np.random.default_rng(seed)
+    sample = rgb[rng.choice(len(rgb), min(pixels, len(rgb)), replace=False)]
+    km = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=4096).fit(sample)
+    return km.cluster_centers_.astype(np.float32)
+
+
+def quantise(images: np.ndarray, colours: np.ndarray, chunk: int = 500) -> np.ndarray:
+    """Each pixel's nearest colour class. Shapes: (N, 3, H, W) uint8, (K, 3) -> (N, H, W) int64."""
+    out = np.empty((len(images), *images.shape[2:]), dtype=np.int64)
+    for lo in range(0, len(images), chunk):
+        rgb = images[lo:lo + chunk].transpose(0, 2, 3, 1).astype(np.float32) / 255.0  # (n, H, W, 3)
+        d = ((rgb[..., None, :] - colours) ** 2).sum(-1)                              # (n, H, W, K)
+        out[lo:lo + chunk] = d.argmin(-1)
+    return out
+
+
+# -- training -----------------------------------------------------------------------
+def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
+    """Train one network on the torch engine; return (torch module, trainer, history, seconds)."""
+    from nnlab.metrics.pixel import PixelAccuracy
+    from nnlab.models import create_model
+    from nnlab.torchlib import Trainer, to_torch
+
+    cfg = ctx.cfg
+    x_train, y_train, x_val, y_val = data
+    spec = create_model(MODEL_NAMES[key], num_filters=cfg.num_filters, kernel_size=cfg.kernel_size,
+                        num_colours=cfg.num_colours, input_size=x_train.shape[-1])
+    params = spec.num_parameters()
+    net = to_torch(spec.build(seed=cfg.seed))
+    trainer = Trainer(net, loss="cross_entropy", optimizer={"name": "adam", "lr": cfg.lr},
+                      metrics=[PixelAccuracy()], seed=cfg.seed)
+    log.info("%s: %s, %d parameters", key, MODEL_NAMES[key], params)
+    start = time.perf_counter()
+    history = trainer.fit(x_train, y_train, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                          validation_data=(x_val, y_val), callbacks=ctx.callbacks(cfg.epochs, key))
+    seconds = time.perf_counter() - start
+    ctx.history(history, key, caption=f"{key}: per-pixel cross-entropy and pixel accuracy per epoch "
+                "(validation = the 1,000 CIFAR-10 test horses)")
+    val_acc = history["val_accuracy"]
+    ctx.record(**{f"{key}_accuracy": float(val_acc[-1]), f"{key}_best_accuracy": float(max(val_acc)),
+                  f"{key}_val_loss": float(history["val_loss"][-1]), f"{key}_params": int(params),
+                  f"{key}_train_s": round(seconds, 2), f"{key}_epoch_s": round(seconds / len(val_acc), 2)})
+    ctx.save_model(net, key)
+    return net, trainer, history
+
+
+# -- figures --------------------------------------------------------------------------
+def _image_axes(fig, rows: int, cols: int):
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return axes
+
+
+def samples_figure(grey: np.ndarray, truth: np.ndarray, quantised: np.ndarray, predictions: dict[str, np.ndarray],
+                   colours: np.ndarray):
+    """Rows: greyscale input, ground truth, quantised ground truth, one row per model.
+
+    Shapes: grey (n, 1, H, W), truth (n, 3, H, W) uint8, quantised (n, H, W) and each
+    prediction (n, H, W) colour classes, colours (K, 3).
+    """
+    from matplotlib.figure import Figure
+
+    rows = [("greyscale", grey[:, 0], "gray"), ("ground truth", truth.transpose(0, 2, 3, 1), None),
+            ("quantised", colours[quantised], None)]
+    rows += [(name, colours[p], None) for name, p in predictions.items()]
+    n = len(grey)
+    fig = Figure(figsize=(1.1 * n + 1.4, 1.1 * len(rows) + 0.4), dpi=100, layout="constrained")
+    axes = _image_axes(fig, len(rows), n)
+    for r, (name, images, cmap) in enumerate(rows):
+        for c in range(n):
+            axes[r][c].imshow(images[c], cmap=cmap, vmin=0, vmax=255 if images.dtype == np.uint8 else 1)
+        axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle("validation horses: input, ground truth and colourizations", fontsize=10)
+    return fig
+
+
+def feature_maps(net, x: np.ndarray, layer: int) -> tuple[str, np.ndarray]:
+    """The output of the ``layer``-th ReLU module of ``net`` for ``x``, via a forward hook.
+
+    Shapes: x (n, 1, H, W) -> (name, maps (n, C, h, w)).
+    """
+    import torch
+
+    relus = [(name, m) for name, m in net.named_modules() if isinstance(m, torch.nn.ReLU)]
+    if not relus:
+        raise ConfigError("the network has no ReLU module to show the feature maps of")
+    name, module = relus[min(layer, len(relus) - 1)]
+    got: list[np.ndarray] = []
+    handle = module.register_forward_hook(lambda _m, _i, out: got.append(out.detach().cpu().float().numpy()))
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.inference_mode():
+            device = next(net.parameters()).device
+            net(torch.as_tensor(x).to(device))
+    finally:
+        handle.remove()
+        net.train(was_training)
+    return name, got[0]
+
+
+def feature_figure(grey: np.ndarray, maps: np.ndarray, title: str):
+    """The input image, then one panel per channel. Shapes: grey (H, W), maps (C, h, w)."""
+    from matplotlib.figure import Figure
+
+    cols = min(9, len(maps) + 1)
+    rows = int(np.ceil((len(maps) + 1) / cols))
+    fig = Figure(figsize=(1.2 * cols, 1.25 * rows + 0.4), dpi=100, layout="constrained")
+    axes = _image_axes(fig, rows, cols)
+    axes.flat[0].imshow(grey, cmap="gray", vmin=0, vmax=1)
+    axes.flat[0].set_title("input", fontsize=8)
+    for i, m in enumerate(maps):
+        axes.flat[i + 1].imshow(m, cmap="viridis")
+        axes.flat[i + 1].set_title(f"ch {i}", fontsize=8)
+    for ax in list(axes.flat)[len(maps) + 1:]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def check_config(cfg) -> None:
+    unknown = [m for m in cfg.models if m not in MODEL_NAMES]
+    if unknown or not cfg.models:
+        raise ConfigError(f"models must be a non-empty list of {sorted(MODEL_NAMES)}, got {cfg.models}")
+
+
+@experiment("colourization", "seed-001 CSC321 colourization of CIFAR-10 horses: base CNN, U-Net, residual",
+            config=ColourizationConfig, presets={"seed": {}}, smoke=SMOKE, objective=("unet_accuracy", "max"),
+            engines=("torch",))
+def run(ctx) -> None:
+    from nnlab.reporting.figures import overlay_figure
+
+    cfg = ctx.cfg
+    check_config(cfg)
+    train, val = load_horses(ctx)
+    colours = fit_colours(train, cfg.num_colours, cfg.kmeans_pixels, cfg.seed)  # (K, 3)
+    data = (greyscale(train), quantise(train, colours), greyscale(val), quantise(val, colours))
+    log.info("%d training and %d validation images, %d colours", len(train), len(val), len(colours))
+    ctx.record(n_train=len(train), n_val=len(val))
+
+    trained = {key: train_model(ctx, key, data) for key in cfg.models}
+    histories = {key: h for key, (_, _, h) in trained.items()}
+    ctx.figure("curves-overlay", overlay_figure(histories, keys=["val_accuracy", "val_loss", "accuracy", "loss"],
+                                                title="the three networks"),
+               "validation (and training) pixel accuracy and cross-entropy per epoch, networks overlaid")
+
+    shown = np.sort(np.random.default_rng(cfg.seed).choice(len(val), min(cfg.shown, len(val)), replace=False))
+    predictions = {key: trainer.predict(data[2][shown]).argmax(1) for key, (_, trainer, _) in trained.items()}
+    ctx.figure("colourized", samples_figure(data[2][shown], val[shown], data[3][shown], predictions, colours),
+               "greyscale input, ground truth, ground truth quantised to the k-means colours, and each network's"
+               " per-pixel argmax colour")
+
+    fkey = cfg.feature_model if cfg.feature_model in trained else cfg.models[0]
+    name, maps = feature_maps(trained[fkey][0], data[2][shown[:1]], cfg.feature_layer)
+    ctx.figure("feature-maps", feature_figure(data[2][shown[0], 0], maps[0, :cfg.feature_maps],
+                                              f"{fkey}: ReLU '{name}' output {maps.shape[1:]}"),
+               f"first {min(cfg.feature_maps, maps.shape[1])} channels of the {fkey} network's ReLU module '{name}'"
+               " for one validation image (a forward hook on the torch module)")
+    ctx.note(
+        f"CIFAR-10 horses: {len(train)} training images (the train batches) and {len(val)} validation images (the"
+        f" test batch's horses). Input the mean of R, G, B in [0, 1]; target each pixel's nearest of"
+        f" {cfg.num_colours} k-means RGB colours fitted on {cfg.kmeans_pixels:,} training pixels. Per-pixel"
+        f" cross-entropy, Adam lr {cfg.lr:g}, batch {cfg.batch_size}, {cfg.epochs} epochs, num_filters"
+        f" {cfg.num_filters}, kernel_size {cfg.kernel_size}. `<model>_accuracy` is the validation pixel accuracy"
+        " after the final epoch. The seed reported 44.7% (base), 56.4% (U-Net) and 70.5% (residual).",
+        title="Setting")

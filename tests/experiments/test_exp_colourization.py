@@ -1,0 +1,83 @@
+"""The colourization experiment: smoke run outputs, its data helpers and the pixel-accuracy metric."""
+
+import json
+
+import numpy as np
+import pytest
+
+from nnlab.engine.errors import ConfigError
+from nnlab.experiments import EXPERIMENTS, load_all, resolve_config, run_experiment
+from nnlab.metrics.pixel import PixelAccuracy, pixel_accuracy
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _registered():
+    load_all()
+
+
+def test_smoke_run_writes_figures_and_metric_keys(tmp_path, monkeypatch):
+    monkeypatch.delenv("NNLAB_DATA", raising=False)
+    run_dir = run_experiment("colourization", smoke=True, out=tmp_path / "col")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["wall_s"] < 60
+    for key in ("base", "unet", "residual"):
+        assert 0 <= metrics[f"{key}_accuracy"] <= 1 and metrics[f"{key}_params"] > 0
+    figures = {p.stem for p in (run_dir / "figures").iterdir()}
+    assert {"curves-overlay", "colourized", "feature-maps", "base-curves", "unet-curves", "residual-curves"} <= figures
+    assert {"base.pt", "unet.pt", "residual.pt"} <= {p.name for p in run_dir.iterdir()}
+
+
+def test_config_has_the_sweep_keys_and_the_seed_setting():
+    exp = EXPERIMENTS["colourization"]
+    cfg = resolve_config(exp, preset="seed", overrides=["num_filters=16", "lr=0.01", "kernel_size=5"])
+    assert (cfg.num_filters, cfg.lr, cfg.kernel_size) == (16, 0.01, 5)
+    cfg = resolve_config(exp, preset="seed")
+    assert (cfg.lr, cfg.batch_size, cfg.epochs, cfg.num_colours) == (1e-3, 100, 25, 24)
+    assert cfg.models == ["base", "unet", "residual"] and exp.engines == ("torch",)
+    assert exp.objective == ("unet_accuracy", "max")
+
+
+def test_unknown_model_is_a_config_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("NNLAB_DATA", raising=False)
+    with pytest.raises(ConfigError, match="models"):
+        from nnlab.experiments.exp_colourization import check_config
+
+        check_config(resolve_config(EXPERIMENTS["colourization"], overrides=["models=[vgg]"]))
+
+
+def test_greyscale_is_the_channel_mean_and_quantise_picks_the_nearest_colour():
+    from nnlab.experiments.exp_colourization import greyscale, quantise
+
+    images = np.zeros((1, 3, 1, 2), dtype=np.uint8)           # two pixels
+    images[0, :, 0, 0] = (255, 0, 0)                            # red
+    images[0, :, 0, 1] = (30, 30, 240)                          # nearly blue
+    np.testing.assert_allclose(greyscale(images)[0, 0, 0], [1 / 3, 300 / 765], rtol=1e-6)
+    colours = np.array([[0, 0, 1], [1, 0, 0], [0.5, 0.5, 0.5]], dtype=np.float32)
+    assert quantise(images, colours).tolist() == [[[1, 0]]]
+
+
+def test_pixel_accuracy_equals_a_hand_computation():
+    y_true = np.array([[[0, 1], [2, 2]]])                       # (1, 2, 2)
+    scores = np.zeros((1, 3, 2, 2))                             # (1, K=3, 2, 2)
+    scores[0, 0, 0, 0] = 1                                      # right
+    scores[0, 2, 0, 1] = 1                                      # wrong (true 1)
+    scores[0, 2, 1, 0] = 1                                      # right
+    scores[0, 1, 1, 1] = 1                                      # wrong (true 2)
+    assert pixel_accuracy(y_true, scores) == 0.5
+
+
+def test_streaming_pixel_accuracy_equals_the_function_on_all_pixels():
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 5, (7, 4, 6))
+    scores = rng.standard_normal((7, 5, 4, 6))
+    metric = PixelAccuracy()
+    for lo in range(0, 7, 3):
+        metric.update(y_true[lo:lo + 3], scores[lo:lo + 3])
+    expected = np.mean(scores.argmax(1) == y_true)
+    assert metric.result() == pytest.approx(expected) == pytest.approx(pixel_accuracy(y_true, scores))
+    assert metric.name == "accuracy"
+
+
+def test_pixel_accuracy_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="do not match"):
+        pixel_accuracy(np.zeros((2, 4, 4), int), np.zeros((2, 3, 4, 5)))
