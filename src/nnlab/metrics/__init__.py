@@ -25,12 +25,13 @@ from nnlab.metrics.classification import (
     top_k_accuracy,
 )
 from nnlab.metrics.image import psnr, rgb_to_y, shave, ssim
+from nnlab.metrics.pixel import PixelAccuracy, pixel_accuracy
 
 __all__ = [
     "accuracy", "rmse", "mae", "predicted_labels", "Accuracy", "RMSE", "MAE",
     "StreamingMetric", "METRICS", "make_metric",
     "top_k_accuracy", "confusion_matrix", "precision_recall_f1", "roc_curves",
     "classification_report",
-    "rgb_to_y", "shave", "psnr", "ssim",
+    "rgb_to_y", "shave", "psnr", "ssim", "pixel_accuracy", "PixelAccuracy",
     "class_activation_map", "grad_cam", "normalize_map", "resize_maps", "overlay",
 ]
