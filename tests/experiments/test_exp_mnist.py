@@ -38,7 +38,8 @@ def test_autoencoder_seed_preset_is_the_seed_setting():
 
 
 def test_reconstruction_snapshots_keep_the_asked_epochs():
-    from nnlab.experiments.exp_mnist_autoencoder import ReconstructionSnapshots, synthetic_digits
+    from nnlab.experiments.exp_mnist_autoencoder import ReconstructionSnapshots
+    from nnlab.experiments.mnist_data import synthetic_digits
     from nnlab.models import create_model
 
     x, _ = synthetic_digits(64, 0)

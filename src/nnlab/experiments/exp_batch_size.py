@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnlab.engine import Dense, Sequential
+from nnlab.experiments.mnist_data import load_mnist
 from nnlab.experiments.registry import experiment
 from nnlab.training.callbacks import Callback
 
@@ -77,22 +78,6 @@ def compiled(cfg: BatchSizeConfig, inputs: int, dtype: str = "float32", lr: floa
     model.compile(loss="cross_entropy", metrics=["accuracy"],
                   optimizer={"name": "sgd", "lr": cfg.lr if lr is None else lr, "momentum": cfg.momentum})
     return model
-
-
-def load_data(ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x_train, y_train, x_test, y_test), images flattened to (N, 784) float32 in [0, 1]."""
-    if ctx.smoke:
-        from nnlab.experiments.exp_mnist_autoencoder import synthetic_digits
-
-        x, y = synthetic_digits(384, ctx.cfg.seed)
-        return x[:256], y[:256], x[256:], y[256:]
-    from nnlab.data.preprocess import scale01
-
-    train, test = ctx.data("mnist", "train"), ctx.data("mnist", "test")
-    if ctx.cfg.train_limit:
-        train = train.subset(slice(0, ctx.cfg.train_limit))
-    return (scale01(train.images).reshape(len(train), -1), train.labels,
-            scale01(test.images).reshape(len(test), -1), test.labels)
 
 
 def accumulated_gradient(cfg, x, y, dtype: str, accumulate_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -179,7 +164,7 @@ def memory_figure(rows: list[dict], micro: int):
             presets={"seed": SEED_PRESET}, smoke=SMOKE, objective=("final_test_accuracy", "max"))
 def run(ctx) -> None:
     cfg = ctx.cfg
-    x_train, y_train, x_test, y_test = load_data(ctx)
+    x_train, y_train, x_test, y_test = load_mnist(ctx)
     histories, finals = {}, {}
     for batch in cfg.batch_sizes:
         model = compiled(cfg, x_train.shape[1])

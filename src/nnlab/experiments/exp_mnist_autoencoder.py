@@ -23,6 +23,7 @@ import numpy as np
 
 from nnlab.engine import Sequential
 from nnlab.engine.schedules import Constant, CosineWarmup
+from nnlab.experiments.mnist_data import load_mnist
 from nnlab.experiments.registry import experiment
 from nnlab.models import create_model, encoder_of
 from nnlab.training.callbacks import Callback, LearningRateScheduler
@@ -89,33 +90,6 @@ class ReconstructionSnapshots(Callback):
         if epoch in self.epochs:
             self.model.load_state_dict(trainer.get_weights())  # the trainer's weights (torch engine too)
             self.snapshots[epoch] = self.model.predict(self.images)
-
-
-def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Smoke-test stand-ins for MNIST: 10 random blurred templates plus noise, in [0, 1].
-
-    Shapes: -> images (n, 784) float32, labels (n,) int64.
-    """
-    rng = np.random.default_rng(seed)
-    templates = (rng.random((10, 28, 28)) > 0.7).astype(np.float32)  # (10, 28, 28)
-    templates = (templates + np.roll(templates, 1, 1) + np.roll(templates, 1, 2)) / 3
-    labels = rng.integers(0, 10, n)
-    images = templates[labels].reshape(n, 784) + 0.1 * rng.standard_normal((n, 784)).astype(np.float32)
-    return np.clip(images, 0, 1).astype(np.float32), labels.astype(np.int64)
-
-
-def load_mnist(ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x_train, y_train, x_test, y_test): images flattened to (N, 784) float32 in [0, 1]."""
-    if ctx.smoke:
-        x, y = synthetic_digits(384, ctx.cfg.seed)
-        return x[:256], y[:256], x[256:], y[256:]
-    from nnlab.data.preprocess import scale01
-
-    train, test = ctx.data("mnist", "train"), ctx.data("mnist", "test")
-    if ctx.cfg.train_limit:
-        train = train.subset(slice(0, ctx.cfg.train_limit))
-    flat = [scale01(s.images).reshape(len(s), -1) for s in (train, test)]  # (N, 784)
-    return flat[0], train.labels, flat[1], test.labels
 
 
 def lr_callback(schedule: str, lr: float, epochs: int, min_lr: float = 0.0) -> LearningRateScheduler:
