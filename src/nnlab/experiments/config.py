@@ -84,14 +84,10 @@ def _check(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def apply(cfg: Any, updates: Mapping[str, Any], source: str = "config") -> Any:
     """A copy of dataclass ``cfg`` with ``updates`` (nested mappings or dotted keys) applied."""
     cfg = dataclasses.replace(cfg)
-    hints = _hints(type(cfg))
+    hints = typing.get_type_hints(type(cfg))
     fields = {f.name for f in dataclasses.fields(cfg)}
     for key, value in updates.items():
         head, _, rest = str(key).partition(".")

@@ -17,7 +17,6 @@ A run that fails still writes its metrics (with the error) and a report of what 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import logging
 import math
@@ -233,14 +232,3 @@ def _git_revision() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
 
-
-def config_dataclass_fields(cfg: Any) -> list[str]:
-    """Dotted names of every setting of a config (what ``--set`` and ``--grid`` accept)."""
-    out = []
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(value):
-            out += [f"{f.name}.{k}" for k in config_dataclass_fields(value)]
-        else:
-            out.append(f.name)
-    return out

@@ -210,12 +210,10 @@ def copy_weights_from_torch(module: nn.Module, model: Module, prefix: str = "") 
 
 # -- torch -> engine -----------------------------------------------------------------------
 def _pad_from_torch(m) -> Any:
-    if m.padding == "same":
-        return "same"
-    if m.padding == "valid":
-        return 0
-    return list(m.padding) if isinstance(m.padding, tuple) and len(m.padding) > 1 else (
-        m.padding[0] if isinstance(m.padding, tuple) else m.padding)
+    """torch's conv padding ("same", "valid" or a tuple) as the engine's argument."""
+    if isinstance(m.padding, str):
+        return "same" if m.padding == "same" else 0
+    return list(m.padding) if len(m.padding) > 1 else m.padding[0]
 
 
 def _conv_from_torch(m) -> Module:

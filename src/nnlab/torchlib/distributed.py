@@ -52,10 +52,6 @@ class DistContext:
         dist.all_reduce(t)
         return t.tolist()
 
-    def barrier(self) -> None:
-        if self.active:
-            dist.barrier()
-
 
 def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))

@@ -63,18 +63,24 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def _lookup(spec: Any, table: Mapping[str, Any], what: str, hint: str = "") -> tuple[Any, dict[str, Any]]:
+    """``"name"`` or ``{"name": ..., **kwargs}`` -> (``table[name]``, kwargs); ConfigError if unknown."""
+    kwargs: dict[str, Any] = {}
+    if isinstance(spec, Mapping):
+        kwargs = dict(spec)
+        spec = kwargs.pop("name", None)
+    if not isinstance(spec, str) or spec.lower() not in table:
+        raise ConfigError(f"unknown {what} {spec!r}; known: {', '.join(table)}{hint}")
+    return table[spec.lower()], kwargs
+
+
 def make_loss(spec: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """A loss from a name (``mse``, ``cross_entropy``, ...), ``{"name": ..., **kwargs}``, a
     module or any callable ``(outputs, targets) -> scalar mean loss``."""
     if callable(spec):
         return spec
-    kwargs: dict[str, Any] = {}
-    if isinstance(spec, Mapping):
-        kwargs = dict(spec)
-        spec = kwargs.pop("name", None)
-    if not isinstance(spec, str) or spec.lower() not in LOSSES:
-        raise ConfigError(f"unknown loss {spec!r}; known: {', '.join(LOSSES)} (or pass a callable)")
-    return LOSSES[spec.lower()](**kwargs)
+    cls, kwargs = _lookup(spec, LOSSES, "loss", " (or pass a callable)")
+    return cls(**kwargs)
 
 
 def make_optimizer(spec: Any, params: Iterable[nn.Parameter], lr: float | None = None) -> torch.optim.Optimizer:
@@ -84,19 +90,14 @@ def make_optimizer(spec: Any, params: Iterable[nn.Parameter], lr: float | None =
         return spec
     if callable(spec) and not isinstance(spec, (str, Mapping)):
         return spec(params)
-    kwargs: dict[str, Any] = {}
-    if isinstance(spec, Mapping):
-        kwargs = dict(spec)
-        spec = kwargs.pop("name", None)
-    if not isinstance(spec, str) or spec.lower() not in OPTIMIZERS:
-        raise ConfigError(f"unknown optimizer {spec!r}; known: {', '.join(OPTIMIZERS)}")
+    cls, kwargs = _lookup(spec, OPTIMIZERS, "optimizer")
     if lr is not None:
         kwargs["lr"] = lr
     kwargs.setdefault("lr", 1e-3)
     try:
-        return OPTIMIZERS[spec.lower()](params, **kwargs)
+        return cls(params, **kwargs)
     except TypeError as exc:
-        raise ConfigError(f"optimizer {spec}: {exc}") from None
+        raise ConfigError(f"optimizer {cls.__name__}: {exc}") from None
 
 
 def _to_saveable(obj: Any) -> Any:
