@@ -95,6 +95,16 @@ def _metric_groups(keys: list[str]) -> list[str]:
     return bases
 
 
+def _finish_panel(ax, xlabel: str, title: str, log_y: bool = False) -> None:
+    """The common dress of a curves panel: labels, optional log scale, grid, legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
+    if log_y:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
 def history_figure(history, title: str = "", log_loss: bool = False) -> "Figure":
     """One panel per metric (loss, accuracy, ...), training and validation curves per epoch."""
     keys = list(history.keys())
@@ -106,12 +116,7 @@ def history_figure(history, title: str = "", log_loss: bool = False) -> "Figure"
             if key in keys:
                 ax.plot(history.epochs, history[key], style, marker="o", markersize=3,
                         label="validation" if key.startswith("val_") else "training")
-        ax.set_xlabel("epoch")
-        ax.set_title(base, fontsize=10)
-        if base == "loss" and log_loss:
-            ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _finish_panel(ax, "epoch", base, log_y=base == "loss" and log_loss)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
@@ -135,12 +140,7 @@ def overlay_figure(histories: dict[str, object], keys: list[str] | None = None, 
             if key in h:
                 xs = h.epochs if x == "epoch" else h[x]
                 ax.plot(xs, h[key], marker="o", markersize=3, label=label)
-        ax.set_xlabel("epoch" if x == "epoch" else x)
-        ax.set_title(key, fontsize=10)
-        if log_y:
-            ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _finish_panel(ax, x, key, log_y)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
