@@ -7,6 +7,7 @@ Under torchrun every process trains its share; the main process writes the weigh
 """
 
 import argparse
+import gc
 import time
 
 import numpy as np
@@ -58,6 +59,8 @@ def main():
                 callbacks=callbacks, checkpoint=a.checkpoint)
     if trainer.dist.is_main:
         np.savez(a.out, **trainer.get_weights(), __loss__=np.array(trainer.history["loss"]))
+    del trainer, model  # the DDP wrapper goes before the process group it uses
+    gc.collect()
     shutdown()
 
 

@@ -88,6 +88,12 @@ def current() -> DistContext:
 
 
 def shutdown() -> None:
-    """Leave the process group (call at the end of a script run under torchrun)."""
+    """Leave the process group (call at the end of a script run under torchrun).
+
+    Waits for every process first, so that none tears down gloo's connections while another is
+    still using them (seen as a rare SIGABRT, "terminate called without an active exception",
+    at exit); drop the Trainer (its DDP wrapper) before calling this.
+    """
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
