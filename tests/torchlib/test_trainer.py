@@ -184,3 +184,59 @@ def test_clear_errors_for_bad_input():
         Trainer(mlp(), optimizer="lbfgs2")
     with pytest.raises(ConfigError, match="accumulate_steps"):
         trainer(accumulate_steps=8).fit(x, y, batch_size=4)
+
+
+def small_cnn(seed=0):
+    from nnlab.engine import Conv2d, Flatten, ReLU
+
+    return Sequential([Conv2d(1, 4, 3, padding=1), ReLU(), Flatten(), Dense(2)], input_shape=(1, 6, 6),
+                      dtype="float64", seed=seed)
+
+
+def images(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 1, 6, 6))
+    return x, (x[:, 0, :, :3].mean((1, 2)) > x[:, 0, :, 3:].mean((1, 2))).astype(np.int64)
+
+
+def test_augment_sees_every_batch_is_seeded_and_resumes_exactly(tmp_path):
+    from nnlab.data.augment import RandomHorizontalFlip
+
+    x, y = images()
+    seen = []
+
+    def flip(batch, rng):
+        seen.append(batch.shape[0])
+        return RandomHorizontalFlip(0.5)(batch, rng)
+
+    def run(epochs, ckpt=None, augment=flip):
+        t = trainer(small_cnn())
+        t.fit(x, y, epochs=epochs, batch_size=16, augment=augment, checkpoint=ckpt)
+        return t
+
+    a, b, plain = run(3), run(3), run(3, augment=None)
+    assert sum(seen) == 2 * 3 * len(x)                     # every training sample, every epoch
+    assert max_diff(a.get_weights(), b.get_weights()) == 0  # seeded: same run, same weights
+    assert max_diff(a.get_weights(), plain.get_weights()) > 1e-6  # the flips changed training
+    ckpt = tmp_path / "c.pt"
+    run(2, ckpt)
+    assert max_diff(a.get_weights(), run(3, ckpt).get_weights()) == 0
+
+
+def test_augment_must_keep_the_batch_shape():
+    x, y = images()
+    from nnlab.engine.errors import ShapeError
+
+    with pytest.raises(ShapeError, match="batch shape"):
+        trainer(small_cnn()).fit(x, y, epochs=1, batch_size=16, augment=lambda b, rng: b[:, :, :4])
+
+
+def test_channels_last_gives_the_same_training():
+    x, y = images()
+    a = trainer(small_cnn())
+    b = trainer(small_cnn(), channels_last=True)
+    ha = a.fit(x, y, epochs=2, batch_size=16, validation_data=(x, y))
+    hb = b.fit(x, y, epochs=2, batch_size=16, validation_data=(x, y))
+    assert max_diff(a.get_weights(), b.get_weights()) < 1e-10
+    assert np.allclose(ha["val_loss"], hb["val_loss"], rtol=1e-10)
+    assert np.allclose(a.predict(x), b.predict(x), rtol=1e-10)

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnlab.engine.errors import ConfigError, DataError, TrainingDivergedError
+from nnlab.engine.errors import ConfigError, DataError, ShapeError, TrainingDivergedError
 from nnlab.engine.module import Module
 from nnlab.engine.serialization import atomic_write_bytes
 from nnlab.metrics.basic import StreamingMetric, make_metric
@@ -142,13 +142,15 @@ class Trainer:
     seed : seeds torch and the data order. ``deterministic`` also asks cuDNN for deterministic
         kernels (the CPU is deterministic already).
     distributed : ``"auto"`` joins the ``torchrun`` process group when ``WORLD_SIZE > 1``.
+    channels_last : keep the model's 4-d weights and every image batch in the NHWC memory
+        layout (the same numbers; convolutions ran 1.3-1.4x faster on this project's CPU).
     """
 
     def __init__(self, model: nn.Module | Module, loss: Any = "mse", optimizer: Any = "adam", *,
                  lr: float | None = None, metrics: Iterable[str | StreamingMetric] = (),
                  device: str | torch.device = "auto", amp: bool | str = False, accumulate_steps: int = 1,
                  clip_grad_norm: float | None = None, seed: int = 0, deterministic: bool = True,
-                 distributed: bool | str = "auto") -> None:
+                 distributed: bool | str = "auto", channels_last: bool = False) -> None:
         if isinstance(model, Module):
             from nnlab.torchlib.convert import to_torch
 
@@ -164,7 +166,9 @@ class Trainer:
         torch.manual_seed(self.seed)
         if deterministic and self.device.type == "cuda":
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-        self.model = model.to(self.device)
+        self.channels_last = bool(channels_last)
+        self.model = model.to(self.device, memory_format=torch.channels_last) if self.channels_last \
+            else model.to(self.device)
         self.net: nn.Module = self.model
         if self.dist.active:
             from torch.nn.parallel import DistributedDataParallel
@@ -226,6 +230,20 @@ class Trainer:
             y = y.long()
         return x, y
 
+    def _to_device(self, xb: torch.Tensor) -> torch.Tensor:
+        xb = xb.to(self.device, non_blocking=True)
+        if self.channels_last and xb.ndim == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        return xb
+
+    def _augmented(self, augment: Callable[[np.ndarray, np.random.Generator], np.ndarray], xb: torch.Tensor,
+                   epoch: int, start: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, epoch, start])
+        out = np.ascontiguousarray(augment(xb.numpy(), rng))
+        if out.shape != tuple(xb.shape):
+            raise ShapeError(f"augment changed the batch shape from {tuple(xb.shape)} to {out.shape}")
+        return torch.from_numpy(out).to(xb.dtype)
+
     def _order(self, n: int, epoch: int, shuffle: bool) -> torch.Tensor:
         if not shuffle:
             return torch.arange(n)
@@ -249,10 +267,16 @@ class Trainer:
     # -- training -------------------------------------------------------------------
     def fit(self, x: Any, y: Any, *, epochs: int = 1, batch_size: int = 32,
             validation_data: tuple[Any, Any] | None = None, shuffle: bool = True, callbacks: Iterable[Any] = (),
-            progress: bool = False, checkpoint: str | Path | None = None) -> History:
+            progress: bool = False, checkpoint: str | Path | None = None,
+            augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None) -> History:
         """Train until epoch ``epochs`` and return the :class:`History`.
 
         ``batch_size`` is the global batch (split across processes under torchrun).
+        ``augment``: called as ``augment(batch, rng)`` on every training batch (a NumPy array
+        (N, ...) on the CPU, before it moves to the device) and returns the augmented batch
+        of the same shape, as the transforms of :mod:`nnlab.data.augment` do. ``rng`` is
+        ``default_rng([seed, epoch, first sample's position in the epoch])``, so the
+        augmentation, like the order, depends on nothing but the seed and resumes exactly.
         ``checkpoint``: keep a resumable checkpoint at this path after every epoch and, if it
         already exists, resume from it.
         """
@@ -287,7 +311,7 @@ class Trainer:
             for epoch in range(self.epoch + 1, int(epochs) + 1):
                 self.epoch = epoch
                 cb.on_epoch_begin(self, epoch)
-                logs = self._train_epoch(x, y, epoch, batch_size, shuffle, cb)
+                logs = self._train_epoch(x, y, epoch, batch_size, shuffle, cb, augment)
                 if validation_data is not None:
                     logs.update({f"val_{k}": v for k, v in self.evaluate(*validation_data).items()})
                 logs["lr"] = self.lr
@@ -299,7 +323,7 @@ class Trainer:
             self.model.train()
         return self.history
 
-    def _train_epoch(self, x, y, epoch, batch_size, shuffle, cb) -> dict[str, float]:
+    def _train_epoch(self, x, y, epoch, batch_size, shuffle, cb, augment=None) -> dict[str, float]:
         n = len(x)
         order = self._order(n, epoch, shuffle)
         metrics = self._make_metrics()
@@ -311,7 +335,10 @@ class Trainer:
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
             slo, shi = self.dist.shard(lo, hi)
             idx = order[slo:shi]
-            xb = x[idx].to(self.device, non_blocking=True)
+            xb = x[idx]
+            if augment is not None:
+                xb = self._augmented(augment, xb, epoch, slo)
+            xb = self._to_device(xb)
             yb = y[idx].to(self.device, non_blocking=True)
             before = float(loss_sum) if per_batch else 0.0
             self._train_step(xb, yb, hi - lo, metrics, loss_sum)
@@ -396,7 +423,7 @@ class Trainer:
         try:
             with torch.inference_mode(), self._autocast():
                 for lo, hi in self._batches(x, batch_size):
-                    xb, yb = x[lo:hi].to(self.device), y[lo:hi].to(self.device)
+                    xb, yb = self._to_device(x[lo:hi]), y[lo:hi].to(self.device)
                     out = self.model(xb)
                     total += float(self.loss_fn(out, yb)) * (hi - lo)
                     for m in metrics:
@@ -416,7 +443,7 @@ class Trainer:
         try:
             with torch.inference_mode(), self._autocast():
                 for lo, hi in self._batches(x, batch_size):
-                    outs.append(self.model(x[lo:hi].to(self.device)).float().cpu())
+                    outs.append(self.model(self._to_device(x[lo:hi])).float().cpu())
         finally:
             self.model.train(was_training)
         return torch.cat(outs).numpy()
