@@ -55,6 +55,7 @@ SMALL = [
     ("sr_mlp", {}, (27,), (3,)),
     ("espcn", {"input_size": 8}, (3, 8, 8), (3, 16, 16)),
     ("espcn", {"input_size": 6, "scale": 3, "channels": 1}, (1, 6, 6), (1, 18, 18)),
+    ("sr_cnn", {"input_size": 5, "scale": 4, "depth": 2, "width": 4}, (1, 5, 5), (1, 20, 20)),
     ("utkface_cnn", {"input_size": 32, "width": 8}, (3, 32, 32), (8,)),
 ]
 
@@ -87,6 +88,7 @@ def test_parameter_counts_at_the_defaults():
         "vgg16": 138_357_544,
         "sr_mlp": 27 * 64 + 64 + 64 * 128 + 128 + 128 * 3 + 3,                # 10,499
         "espcn": espcn,                                                       # 26,796
+        "sr_cnn": conv(1, 32, 3) + 5 * conv(32, 32, 3) + conv(32, 4, 3),      # 47,716
         "utkface_cnn": 608_168,
     }
     assert set(expected) == set(MODELS)
@@ -221,6 +223,7 @@ def test_registry_errors_name_the_problem():
     ("colour_unet", {"kernel_size": 4}, "odd"),
     ("light_vgg", {"dropout": 1.0}, "dropout"),
     ("espcn", {"scale": 0}, "scale"),
+    ("sr_cnn", {"depth": 0}, "depth"),
     ("mnist_autoencoder", {"code_size": 0}, "positive"),
 ])
 def test_bad_arguments_are_config_errors(name, kwargs, match):

@@ -20,6 +20,7 @@ package imports only :mod:`nnlab.engine`. The registry gives one pipeline every 
 ``vgg16``                 VGG16 in torchvision's layout (138,357,544 at 224, 1000 classes)
 ``sr_mlp``                per-pixel super-resolution MLP 27-64-128-3 of seed 002 (10,499)
 ``espcn``                 ESPCN sub-pixel super-resolution CNN, x2 RGB (26,796)
+``sr_cnn``                deeper ReLU sub-pixel CNN for the Y channel, x2 (47,716)
 ``utkface_cnn``           multi-task CNN for age, gender and ethnicity (608,168)
 ========================  ================================================================
 """
@@ -38,7 +39,7 @@ from nnlab.engine import ConfigError, Sequential
 from nnlab.models._count import count_parameters
 from nnlab.models.autoencoder import code_classifier, decoder_of, encoder_of, mnist_autoencoder
 from nnlab.models.colourization import colour_base, colour_residual, colour_unet, res_block
-from nnlab.models.superres import espcn, sr_mlp
+from nnlab.models.superres import espcn, sr_cnn, sr_mlp
 from nnlab.models.utkface import UTKFACE_OUTPUTS, utkface_cnn
 from nnlab.models.vgg import light_vgg, torchvision_vgg16_key, vgg16
 
@@ -128,6 +129,9 @@ MODELS: dict[str, ModelInfo] = {
     "espcn": ModelInfo(espcn, _positive_image, "ESPCN sub-pixel super-resolution CNN (Shi et al. 2016)",
                        shape_args={"input_size": 32},
                        notes="output (channels, input_size * scale, input_size * scale)"),
+    "sr_cnn": ModelInfo(sr_cnn, _positive_image, "deeper ReLU sub-pixel super-resolution CNN (Y channel)",
+                        shape_args={"input_size": 32},
+                        notes="output (channels, input_size * scale, input_size * scale)"),
     "utkface_cnn": ModelInfo(utkface_cnn, _image("in_channels"),
                              "multi-task UTKFace CNN: age (regression), gender (2), ethnicity (5)",
                              outputs=UTKFACE_OUTPUTS),
@@ -182,6 +186,7 @@ __all__ = [
     "list_models",
     "mnist_autoencoder",
     "res_block",
+    "sr_cnn",
     "sr_mlp",
     "torchvision_vgg16_key",
     "utkface_cnn",

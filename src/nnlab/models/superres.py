@@ -13,13 +13,24 @@ on the whole low-resolution image and enlarges it once, at the end, with a ``Pix
 
 Every convolution keeps the size (padding 2, 1, 1) and uses PyTorch's default
 initialisation. At the defaults (scale 2, RGB) it has 26,796 parameters.
+
+``sr_cnn`` is the deeper, ReLU version of the same idea (FSRCNN/VDSR-style, at low
+resolution), made for the luma (Y) channel and for predicting the residual over bicubic
+upscaling::
+
+    Conv 3x3 (channels -> width), ReLU, (depth - 1) x [Conv 3x3 (width -> width), ReLU],
+    Conv 3x3 (width -> channels * scale**2), PixelShuffle(scale)
+
+At the defaults (scale 2, one channel, width 32, depth 6) it has 47,716 parameters. On
+CIFAR-10 images it beat ESPCN by about 1.4 dB on Set5 x2 after three epochs (36.6 against
+35.3 dB, both on Y, residual over bicubic; ``/tmp`` trial, recorded in the issue-7 note).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nnlab.engine import ConfigError, Conv2d, Linear, PixelShuffle, Sequential, Tanh
+from nnlab.engine import ConfigError, Conv2d, Linear, PixelShuffle, ReLU, Sequential, Tanh
 from nnlab.engine.module import Module
 
 
@@ -74,3 +85,32 @@ def espcn(scale: int = 2, channels: int = 3, features: Sequence[int] = (64, 32))
     r = int(scale)
     layers += [Conv2d(c, int(channels) * r * r, 3, padding=1), PixelShuffle(r)]
     return Sequential(layers, name="espcn")
+
+
+def sr_cnn(scale: int = 2, channels: int = 1, width: int = 32, depth: int = 6) -> Sequential:
+    """A plain deep CNN at low resolution ending in a ``PixelShuffle`` (unbuilt).
+
+    Parameters
+    ----------
+    scale : int
+        Upscaling factor ``r``.
+    channels : int
+        Image channels in and out (1: the Y channel, the super-resolution convention).
+    width : int
+        Channels of the hidden 3x3 convolutions.
+    depth : int
+        Number of hidden convolutions, each followed by a ReLU.
+
+    Shapes: (N, channels, H, W) -> (N, channels, H * scale, W * scale).
+    """
+    if min(int(scale), int(channels), int(width), int(depth)) < 1:
+        raise ConfigError(f"sr_cnn needs scale, channels, width and depth >= 1, got {scale}, {channels},"
+                          f" {width}, {depth}")
+    layers: list[Module] = []
+    c = int(channels)
+    for _ in range(int(depth)):
+        layers += [Conv2d(c, int(width), 3, padding=1), ReLU()]
+        c = int(width)
+    r = int(scale)
+    layers += [Conv2d(c, int(channels) * r * r, 3, padding=1), PixelShuffle(r)]
+    return Sequential(layers, name="sr_cnn")
