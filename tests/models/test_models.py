@@ -83,7 +83,7 @@ def test_parameter_counts_at_the_defaults():
         "code_classifier": 30 * 20 + 20 + 20 * 15 + 15 + 15 * 10 + 10,        # 1,095
         "colour_base": 86_784,
         "colour_unet": 112_344,
-        "colour_residual": 189_592,
+        "colour_residual": 498_648,
         "light_vgg": 3_744_664,
         "vgg16": 138_357_544,
         "sr_mlp": 27 * 64 + 64 + 64 * 128 + 128 + 128 * 3 + 3,                # 10,499
@@ -172,15 +172,17 @@ def test_autoencoder_is_the_example_yaml_nested_in_encoder_and_decoder(rng):
         encoder_of(code_classifier())
 
 
-def test_colour_residual_adds_where_the_unet_concatenates():
+def test_colour_residual_is_a_unet_of_residual_blocks_with_full_resolution_ends():
     model = colour_residual()
-    outer = model.layers[0]
-    assert isinstance(outer, Residual) and isinstance(outer.projection, Conv2d)     # up2 + Conv1x1(x)
-    inner = next(layer for layer in outer.block.layers if isinstance(layer, Residual) and layer.projection is None
-                 and isinstance(layer.block.layers[0], Residual))
-    assert inner.output_shape((32, 16, 16)) == (32, 16, 16)                          # up1 + down1
-    assert not any(isinstance(m, Concat) for m in model.modules())
-    assert count_parameters(colour_residual(kernel_size=5), (1, 32, 32)) > 189_592
+    blocks = [m for m in model.modules() if isinstance(m, Residual)]
+    assert len(blocks) == 5                                                # e1, e2, b, d2, d1
+    assert sum(isinstance(m, Concat) for m in model.modules()) == 2        # the U-Net's two skips
+    e1, d1 = model.layers[0], model.layers[3]
+    assert isinstance(e1, Residual) and isinstance(d1, Residual)
+    assert e1.output_shape((1, 32, 32)) == (32, 32, 32)                    # full resolution in
+    assert d1.output_shape((96, 32, 32)) == (32, 32, 32)                   # cat(up(d2), e1) -> nf, full resolution
+    assert model.output_shape((1, 32, 32)) == (24, 32, 32)
+    assert count_parameters(colour_residual(kernel_size=5), (1, 32, 32)) > 498_648
 
 
 def test_utkface_heads_are_named_column_ranges(rng):

@@ -15,7 +15,7 @@ package imports only :mod:`nnlab.engine`. The registry gives one pipeline every 
 ``code_classifier``       30-20-15-10 classifier on the autoencoder's codes (1,095)
 ``colour_base``           colourization base CNN of seed 001 (86,784)
 ``colour_unet``           colourization U-Net, concatenating skips (112,344)
-``colour_residual``       colourization U-Net with residual blocks and additive skips (189,592)
+``colour_residual``       colourization U-Net of ResNet basic blocks, full-resolution ends (498,648)
 ``light_vgg``             light VGG of Hewitt & Gunes, 128x128x3, 8 classes (3,744,664)
 ``vgg16``                 VGG16 in torchvision's layout (138,357,544 at 224, 1000 classes)
 ``sr_mlp``                per-pixel super-resolution MLP 27-64-128-3 of seed 002 (10,499)
@@ -117,8 +117,8 @@ MODELS: dict[str, ModelInfo] = {
     "colour_base": ModelInfo(colour_base, description="colourization base CNN of seed 001 (CSC321)", **_COLOUR),
     "colour_unet": ModelInfo(colour_unet, description="colourization U-Net: concatenating skip connections",
                              **_COLOUR),
-    "colour_residual": ModelInfo(colour_residual, description="colourization U-Net with residual blocks and"
-                                 " additive skips", notes="our design; the seed gives no layer list", **_COLOUR),
+    "colour_residual": ModelInfo(colour_residual, description="colourization U-Net of ResNet basic"
+                                 " blocks", notes="our design; the seed gives no layer list", **_COLOUR),
     "light_vgg": ModelInfo(light_vgg, _image("in_channels"),
                            "light VGG of Hewitt & Gunes (arXiv:1807.08775) for facial expressions"),
     "vgg16": ModelInfo(vgg16, _image("in_channels"), "VGG16 in torchvision's layout (features, classifier)",
