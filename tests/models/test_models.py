@@ -240,3 +240,15 @@ def test_counting_checks_shapes_like_building():
         count_parameters(light_vgg(input_size=32), (3, 16, 16))  # pooled away to nothing
     with pytest.raises(ShapeError):
         count_parameters(mnist_autoencoder(), (100,))
+
+
+def test_light_vgg_pools_keeps_a_larger_map_at_48_pixels():
+    five = create_model("light_vgg", input_size=48, in_channels=1, num_classes=7)
+    four = create_model("light_vgg", input_size=48, in_channels=1, num_classes=7, pools=4)
+    assert sum(isinstance(m, MaxPool2d) for m in five.model.layers) == 5
+    assert sum(isinstance(m, MaxPool2d) for m in four.model.layers) == 4
+    flat = [m for m in four.model.layers if isinstance(m, Linear)][0]
+    assert flat.in_features == 128 * 3 * 3                     # 48 / 2**4 = 3
+    assert four.build(seed=0).output_shape() == (7,)
+    with pytest.raises(ConfigError, match="pools"):
+        create_model("light_vgg", pools=0)

@@ -81,7 +81,7 @@ def _dense(n_in: int, n_out: int) -> Linear:
 
 
 def light_vgg(num_classes: int = 8, input_size: int = 128, in_channels: int = 3, dropout: float = 0.5,
-              batch_norm: bool = False) -> Sequential:
+              batch_norm: bool = False, pools: int = 5) -> Sequential:
     """The light VGG of Hewitt & Gunes (arXiv:1807.08775), as one flat ``Sequential`` (unbuilt).
 
     Parameters
@@ -90,7 +90,7 @@ def light_vgg(num_classes: int = 8, input_size: int = 128, in_channels: int = 3,
         Output logits (8 for AffectNet, 7 for FER2013).
     input_size : int
         Side of the square input image, >= 32; the flattened features are
-        128 * (input_size // 32)**2 (2,048 at 128).
+        128 * (input_size // 2**pools)**2 (2,048 at 128).
     in_channels : int
         3 for colour, 1 for greyscale.
     dropout : float
@@ -99,15 +99,24 @@ def light_vgg(num_classes: int = 8, input_size: int = 128, in_channels: int = 3,
     batch_norm : bool
         Put a ``BatchNorm2d`` between each convolution and its ReLU (the convolution then has
         no bias). Off by default, which keeps the paper's 3,744,664 parameters.
+    pools : int
+        How many of the five stages end in a 2x2 max pooling (the first ``pools``). The paper
+        pools after all five; at 48x48 (FER2013) that leaves a 1x1 map, 128 features, so
+        ``pools=4`` keeps a 3x3 map (1,152 features) at the same convolution cost.
 
     Shapes: (N, in_channels, input_size, input_size) -> (N, num_classes).
     """
-    s = _check(input_size, in_channels, num_classes)
+    _check(input_size, in_channels, num_classes)
+    if not 1 <= int(pools) <= 5:
+        raise ConfigError(f"pools must be between 1 and 5, got {pools}")
+    s = int(input_size) // 2 ** int(pools)
+    stages = [LIGHT_VGG_CFG[3 * i:3 * i + 3] for i in range(5)]     # (c, c, "M") each
+    cfg = [v for i, st in enumerate(stages) for v in (st if i < int(pools) else st[:2])]
     if not 0 <= dropout < 1:
         raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
     drop = [Dropout(dropout)] if dropout > 0 else []
     return Sequential([
-        *_features(LIGHT_VGG_CFG, in_channels, batch_norm), Flatten(),   # (N, 128 * s * s)
+        *_features(cfg, in_channels, batch_norm), Flatten(),             # (N, 128 * s * s)
         _dense(128 * s * s, 1024), ReLU(), *drop,
         _dense(1024, 1024), ReLU(), *drop,
         _dense(1024, num_classes),

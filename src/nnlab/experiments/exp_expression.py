@@ -1,0 +1,503 @@
+"""``expression``: seed 003 Q5, facial expressions with the light VGG and a transferred network.
+
+Data: FER2013 (``dataset: fer2013``; the shared copy trains on an 18,436-image subset and
+tests on the complete 7,178-image test set) or AffectNet-style folders (``dataset:
+affectnet``: ``Train/`` and ``Validation/``, the latter the test set). Images are greyscale,
+scaled to [0, 1]. A seeded, stratified ``val_fraction`` of the training images is held out
+for the curves; the test set is used for the final numbers only.
+
+Augmentation: classes of the training part with fewer than ``balance_to`` images are topped
+up offline with augmented copies (``augment_offline``; FER2013's disgust, 392 -> 1,000), and
+every training batch is augmented online by :class:`~nnlab.torchlib.augment.RandomAffine` (mirror, rotation, zoom,
+shift), so each epoch sees fresh views.
+
+Models (``models``):
+
+* ``vgg``: the light VGG of Hewitt & Gunes (2018) trained from scratch at ``input_size``
+  (48 native; 128 as in the paper, upsampled bilinearly by the network's first layer).
+* ``transfer``: a backbone pretrained on another face task, its head replaced and the whole
+  network fine-tuned. ``backbone: light_vgg`` (default) pretrains the same light VGG here on
+  UTKFace faces (greyscale, resized to 48 px) to tell gender x ethnicity (10 classes);
+  ``backbone: vgg16`` loads a torchvision VGG16 state dict from ``vgg16_weights`` (ImageNet;
+  nothing is downloaded: the run stops at once if the file is missing).
+
+Both train with AdamW and a cosine schedule with warm-up; test predictions average the
+softmax of each face and its mirror image (``tta_flip``). For each model: curves, ROC curves
+and AUC per class, the confusion matrix, the parameter count and Grad-CAM maps of two right
+and two wrong test predictions per class. Headline metrics: ``vgg_accuracy``,
+``transfer_accuracy``, ``macro_auc`` (the transferred model's), ``vgg_macro_auc``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnlab.engine.errors import ConfigError
+from nnlab.experiments.registry import experiment
+
+log = logging.getLogger(__name__)
+
+MODEL_KEYS = ("vgg", "transfer")
+BACKBONES = ("light_vgg", "vgg16")
+NATIVE_SIZE = 48  # FER2013's side; every image is brought to it, the network upsamples to input_size
+
+
+@dataclass
+class ExpressionConfig:
+    seed: int = 0                  # split, augmentation, weights and data order draw from it
+    dataset: str = "fer2013"       # "fer2013" (train/test) or "affectnet" (Train/Validation folders)
+    models: list[str] = field(default_factory=lambda: ["vgg", "transfer"])  # trained in turn
+    input_size: int = 48           # network input side: 48 native, 128 the paper's (bilinear upsampling)
+    val_fraction: float = 0.1      # stratified hold-out of the training images, for the curves
+    train_limit: int = 0           # use a stratified N of the training images (0: all)
+    test_limit: int = 0            # use a stratified N of the test images (0: all)
+    # augmentation
+    balance_to: int = 1000         # offline: top up classes below this many training images (0: none)
+    augment: bool = True           # online: a fresh RandomAffine view of every training image each epoch
+    degrees: float = 10.0          # rotation range +-
+    zoom: float = 0.1              # scale range 1 +- zoom
+    shift: float = 0.1             # translation range +- (fraction of the side)
+    # the light VGG
+    batch_norm: bool = True        # BatchNorm after every convolution (the paper's network has none)
+    dropout: float = 0.5           # after each hidden dense layer
+    pools: int = 4                 # stages ending in a max pooling (the paper: 5; at 48 px that leaves 1x1x128)
+    # optimisation (both models)
+    epochs: int = 22               # passes over the training part
+    batch_size: int = 64
+    lr: float = 1e-3               # AdamW peak rate; cosine decay to 0 after warm-up
+    weight_decay: float = 5e-4     # AdamW's decoupled decay
+    warmup_epochs: int = 1         # linear warm-up
+    label_smoothing: float = 0.0   # cross-entropy towards (1 - e) one-hot + e / K
+    tta_flip: bool = True          # test: average the softmax of each face and its mirror image
+    # transfer learning
+    backbone: str = "light_vgg"    # "light_vgg" (pretrained on UTKFace here) or "vgg16" (needs vgg16_weights)
+    vgg16_weights: str = ""        # torchvision VGG16 state dict (vgg16-397923af.pth), for backbone vgg16
+    pretrain_epochs: int = 6       # UTKFace gender x ethnicity epochs (backbone light_vgg)
+    pretrain_limit: int = 0        # use only N UTKFace faces (0: all 23,705)
+    finetune_epochs: int = 0       # fine-tuning epochs on the expressions (0: epochs)
+    finetune_lr: float = 1e-3      # AdamW peak rate when fine-tuning
+    # report
+    shown_per_class: int = 3       # samples and augmented samples per class
+    cam_per_kind: int = 2          # right and wrong test predictions per class in the CAM figure
+    cam_relu: int = -3             # conv ReLU whose output Grad-CAM uses (-3: the last of stage 4, 6x6 at 48 px)
+    synthetic_size: int = 210      # training images of the smoke set (test: half as many)
+
+
+SEED_PRESET = {  # seed 003 Q5 as far as it goes: the paper's network at 128 px, plain, no TTA; cheaper
+    "input_size": 128, "batch_norm": False, "pools": 5, "tta_flip": False, "balance_to": 0, "epochs": 10,
+    "pretrain_epochs": 3, "finetune_epochs": 10, "lr": 1e-4, "finetune_lr": 1e-4, "weight_decay": 0.0,
+    "train_limit": 8400, "warmup_epochs": 0,
+}
+SMOKE = {"epochs": 2, "pretrain_epochs": 1, "finetune_epochs": 2, "batch_size": 32, "balance_to": 20, "pretrain_limit": 100,
+         "synthetic_size": 112, "input_size": 32, "cam_relu": -1}
+
+
+# -- data -----------------------------------------------------------------------------
+def synthetic_faces(n: int, num_classes: int, seed: int, name: str = "synthetic"):
+    """Smoke-test stand-ins: 48x48 grey blobs whose position depends on the class.
+
+    Shapes: -> ImageSet of (n, 1, 48, 48) uint8, labels 0..num_classes-1.
+    """
+    from nnlab.data.dataset import ImageSet
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, num_classes, n)
+    yy, xx = np.mgrid[0:NATIVE_SIZE, 0:NATIVE_SIZE]
+    centres = 8 + 32 * rng.random((num_classes, 2))                                 # (K, 2)
+    c = centres[labels] + rng.normal(0, 2, (n, 2))                                  # (n, 2)
+    blob = np.exp(-((yy - c[:, :1, None]) ** 2 + (xx - c[:, 1:, None]) ** 2) / 60.0)  # (n, 48, 48)
+    images = np.clip(255 * (0.8 * blob + 0.2 * rng.random(blob.shape)), 0, 255).astype(np.uint8)[:, None]
+    return ImageSet(images=images, labels=labels, class_names=[f"class{k}" for k in range(num_classes)], name=name)
+
+
+def load_expressions(ctx):
+    """(train, test) ImageSets of greyscale 48x48 uint8 faces with one class-name list."""
+    from nnlab.data.preprocess import resize, to_grayscale
+
+    cfg = ctx.cfg
+    if ctx.smoke:
+        train = synthetic_faces(cfg.synthetic_size, 7, cfg.seed, "synthetic-train")
+        test = synthetic_faces(cfg.synthetic_size // 2, 7, cfg.seed + 1, "synthetic-test")
+    elif cfg.dataset == "fer2013":
+        train, test = ctx.data("fer2013", "train"), ctx.data("fer2013", "test")
+    else:
+        train, test = ctx.data("affectnet", "train"), ctx.data("affectnet", "validation")
+    sets = []
+    for s in (train, test):
+        images = s.images if s.images.shape[1] == 1 else to_grayscale(s.images)
+        if images.shape[-2:] != (NATIVE_SIZE, NATIVE_SIZE):
+            images = resize(images, (NATIVE_SIZE, NATIVE_SIZE))
+        sets.append(_replace_images(s, images))
+    if list(sets[0].class_names) != list(sets[1].class_names):
+        raise ConfigError(f"train and test classes differ: {sets[0].class_names} vs {sets[1].class_names}")
+    return sets[0], sets[1]
+
+
+def _replace_images(imageset, images: np.ndarray, index: np.ndarray | None = None):
+    from dataclasses import replace
+
+    if index is None:
+        return replace(imageset, images=images)
+    return replace(imageset, images=images, labels=imageset.labels[index],
+                   targets={k: v[index] for k, v in imageset.targets.items()},
+                   files=None if imageset.files is None else [imageset.files[i] for i in index])
+
+
+def stratified_subset(imageset, limit: int, seed: int):
+    """A stratified, seeded ``limit`` of the images (all of them when limit is 0 or too big)."""
+    from nnlab.data.preprocess import split_indices
+
+    if not limit or limit >= len(imageset):
+        return imageset
+    keep, _ = split_indices(imageset.labels, (limit / len(imageset), 1 - limit / len(imageset)), seed=seed)
+    return _replace_images(imageset, imageset.images[keep], keep)
+
+
+def prepare(ctx, train, test) -> dict[str, Any]:
+    """Hold out the validation part, top up small classes offline, draw the data figures.
+
+    Returns float32 arrays in [0, 1]: ``x_fit``/``y_fit`` (after the top-up), ``x_val``,
+    ``y_val``, ``x_test``, ``y_test``, and ``classes``.
+    """
+    from dataclasses import replace
+
+    from nnlab.data.augment import augment_offline
+    from nnlab.data.preprocess import scale01, split_indices
+    from nnlab.reporting.figures import sample_grid
+    from nnlab.reporting.vision import count_bars
+
+    cfg = ctx.cfg
+    fit_idx, val_idx = split_indices(train.labels, (1 - cfg.val_fraction, cfg.val_fraction), seed=cfg.seed)
+    fit, val = _replace_images(train, train.images[fit_idx], fit_idx), _replace_images(train, train.images[val_idx], val_idx)
+    from nnlab.torchlib.augment import RandomAffine
+
+    transform = RandomAffine(cfg.degrees, cfg.zoom, cfg.shift)
+    ctx.figure("samples", sample_grid(train, per_class=cfg.shown_per_class, seed=cfg.seed),
+               f"{cfg.shown_per_class} training faces per class, greyscale {NATIVE_SIZE}x{NATIVE_SIZE}")
+    shown = _per_class(fit.labels, cfg.shown_per_class, cfg.seed)
+    augmented = transform(fit.images[shown], np.random.default_rng(cfg.seed))      # (k, 1, 48, 48) uint8
+    shown_set = replace(_replace_images(fit, augmented, shown), name=f"{train.name or 'faces'} augmented")
+    ctx.figure("augmented", sample_grid(shown_set, per_class=cfg.shown_per_class, seed=cfg.seed),
+               f"augmented training faces, {cfg.shown_per_class} per class: {_describe(cfg)}")
+    if cfg.balance_to > 0:
+        fit, report = augment_offline(fit, transform, per_class_target=cfg.balance_to, seed=cfg.seed)
+    else:
+        before = {n: int(c) for n, c in zip(fit.class_names, np.bincount(fit.labels, minlength=len(fit.class_names)))}
+        report = {"before": before, "added": dict.fromkeys(before, 0), "after": dict(before)}
+    rows = [{"class": k, "before": report["before"][k], "added": report["added"][k], "after": report["after"][k]}
+            for k in report["before"]]
+    rows.append({"class": "total", **{c: sum(r[c] for r in rows) for c in ("before", "added", "after")}})
+    ctx.table("class-counts", rows, f"training images per class before and after the offline top-up to"
+              f" {cfg.balance_to} (the {len(val_idx)} validation images are held out first)")
+    ctx.figure("class-counts", count_bars({"before": report["before"], "after": report["after"]},
+                                          "training images per class, before and after augmentation"),
+               "training images per class before and after the offline top-up; online augmentation then shows"
+               " a fresh random view of every image in every epoch")
+    ctx.record(n_train=len(fit_idx), n_train_augmented=len(fit), n_val=len(val_idx), n_test=len(test))
+    return {"x_fit": scale01(fit.images), "y_fit": fit.labels.astype(np.int64),
+            "x_val": scale01(val.images), "y_val": val.labels.astype(np.int64),
+            "x_test": scale01(test.images), "y_test": test.labels.astype(np.int64),
+            "classes": list(train.class_names), "transform": transform}
+
+
+def _per_class(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    picks = [rng.choice(np.flatnonzero(labels == c), min(k, int((labels == c).sum())), replace=False)
+             for c in np.unique(labels)]
+    return np.sort(np.concatenate(picks))
+
+
+def _describe(cfg) -> str:
+    return (f"mirror (p 0.5), rotation +-{cfg.degrees:g} deg, zoom 1+-{cfg.zoom:g}, shift +-{cfg.shift:g}"
+            " of the side, reflected borders")
+
+
+# -- models ---------------------------------------------------------------------------
+def upsample_first(net, size: int):
+    """``nn.Sequential(Upsample(size), net)``: the network sees ``size`` x ``size`` images
+    (bilinear) whatever the side of its input, so the 48 px faces stay 48 px in memory."""
+    from torch import nn
+
+    return nn.Sequential(nn.Upsample(size=(size, size), mode="bilinear", align_corners=False), net)
+
+
+def build_light_vgg(cfg, num_classes: int):
+    """The light VGG as a torch module taking 48x48 greyscale faces, and its parameter count."""
+    from nnlab.models import create_model
+    from nnlab.torchlib import to_torch
+
+    spec = create_model("light_vgg", input_size=cfg.input_size, in_channels=1, num_classes=num_classes,
+                        batch_norm=cfg.batch_norm, dropout=cfg.dropout, pools=cfg.pools)
+    net = to_torch(spec.build(seed=cfg.seed))
+    if cfg.input_size != NATIVE_SIZE:
+        net = upsample_first(net, cfg.input_size)
+    return net, int(spec.num_parameters())
+
+
+def build_vgg16(cfg, num_classes: int):
+    """VGG16 with the user's torchvision weights (the grey input sums the first filters over RGB)."""
+    from nnlab.models import create_model
+    from nnlab.torchlib import to_torch
+    from nnlab.torchlib.pretrained import load_vgg16_weights
+
+    spec = create_model("vgg16", input_size=cfg.input_size, in_channels=1, num_classes=num_classes)
+    net = to_torch(spec.model, spec.input_shape, init="torch")
+    report = load_vgg16_weights(net, cfg.vgg16_weights)
+    log.info("vgg16: loaded %d tensors from %s; kept initial: %s", len(report["loaded"]), cfg.vgg16_weights,
+             ", ".join(report["skipped"]) or "none")
+    if cfg.input_size != NATIVE_SIZE:
+        net = upsample_first(net, cfg.input_size)
+    return net, sum(int(p.numel()) for p in net.parameters())
+
+
+def check_config(cfg) -> None:
+    """Fail before any data is read: unknown names, or VGG16 weights that are not there."""
+    from nnlab.torchlib.pretrained import VGG16_URL
+
+    if cfg.dataset not in ("fer2013", "affectnet"):
+        raise ConfigError(f"dataset must be 'fer2013' or 'affectnet', got {cfg.dataset!r}")
+    bad = [m for m in cfg.models if m not in MODEL_KEYS]
+    if bad or not cfg.models:
+        raise ConfigError(f"models must be a non-empty list of {list(MODEL_KEYS)}, got {cfg.models}")
+    if cfg.backbone not in BACKBONES:
+        raise ConfigError(f"backbone must be one of {list(BACKBONES)}, got {cfg.backbone!r}")
+    if cfg.input_size < 32:
+        raise ConfigError(f"input_size must be >= 32 (the VGGs halve the image five times), got {cfg.input_size}")
+    if not 0 < cfg.val_fraction < 1:
+        raise ConfigError(f"val_fraction must be in (0, 1), got {cfg.val_fraction}")
+    if "transfer" in cfg.models and cfg.backbone == "vgg16":
+        path = Path(cfg.vgg16_weights).expanduser() if cfg.vgg16_weights else None
+        if path is None or not path.is_file():
+            where = f"the file {str(path)!r} does not exist" if path else "vgg16_weights is not set"
+            raise ConfigError(
+                f"backbone vgg16 needs ImageNet weights, but {where}. Download torchvision's VGG16 state dict"
+                f" ({VGG16_URL}, 528 MB) on a machine that is online, copy it here and pass"
+                " --set vgg16_weights=/path/to/vgg16-397923af.pth (nothing is downloaded by this experiment);"
+                " or use backbone light_vgg, pretrained here on UTKFace.")
+
+
+def make_trainer(cfg, net, lr: float):
+    from nnlab.torchlib import Trainer
+
+    loss = {"name": "cross_entropy", "label_smoothing": cfg.label_smoothing}
+    return Trainer(net, loss=loss, optimizer={"name": "adamw", "lr": lr, "weight_decay": cfg.weight_decay},
+                   metrics=["accuracy"], seed=cfg.seed, channels_last=True)
+
+
+def fit(ctx, trainer, name: str, x, y, val, epochs: int, lr: float, augment):
+    """Train with the cosine schedule; return (history, seconds)."""
+    from nnlab.engine.schedules import CosineWarmup
+    from nnlab.training.callbacks import LearningRateScheduler
+
+    cfg = ctx.cfg
+    schedule = CosineWarmup(lr, epochs, min(cfg.warmup_epochs, epochs - 1))
+    start = time.perf_counter()
+    history = trainer.fit(x, y, epochs=epochs, batch_size=cfg.batch_size, validation_data=val,
+                          callbacks=ctx.callbacks(epochs, name) + [LearningRateScheduler(schedule)], augment=augment)
+    return history, time.perf_counter() - start
+
+
+def transfer_weights(source, target) -> list[str]:
+    """Copy every tensor of ``source``'s state dict into ``target``'s with the same name and
+    shape (the trunk and hidden dense layers; not a head with another number of classes).
+    Returns the names of the tensors that were not copied."""
+    src, dst = source.state_dict(), target.state_dict()
+    same = {k: v for k, v in src.items() if k in dst and dst[k].shape == v.shape}
+    target.load_state_dict({**dst, **same})
+    return sorted(set(dst) - set(same))
+
+
+def utkface_faces(ctx):
+    """UTKFace as greyscale 48x48 faces in [0, 1] with gender x ethnicity labels (10 classes).
+
+    Shapes: -> x (N, 1, 48, 48) float32, y (N,) int64 = 5 * gender + race; class names.
+    """
+    from nnlab.data.preprocess import resize, scale01, to_grayscale
+
+    cfg = ctx.cfg
+    if ctx.smoke:
+        data = synthetic_faces(max(cfg.pretrain_limit, 40), 10, cfg.seed + 2, "utkface-synthetic")
+        return scale01(data.images), data.labels.astype(np.int64), data.class_names
+    data = ctx.data("utkface")
+    y = (5 * np.asarray(data.targets["gender"]) + np.asarray(data.targets["race"])).astype(np.int64)
+    keep = np.arange(len(y))
+    if cfg.pretrain_limit and cfg.pretrain_limit < len(y):
+        keep = np.sort(np.random.default_rng(cfg.seed).choice(len(y), cfg.pretrain_limit, replace=False))
+    grey = resize(to_grayscale(data.images[keep]), (NATIVE_SIZE, NATIVE_SIZE))       # (N, 1, 48, 48) uint8
+    names = [f"{g}-{r}" for g in ("male", "female") for r in ("white", "black", "asian", "indian", "other")]
+    return scale01(grey), y[keep], names
+
+
+def pretrain_backbone(ctx, augment):
+    """The light VGG trained on UTKFace gender x ethnicity; returns the torch module."""
+    from nnlab.data.preprocess import split_indices
+
+    cfg = ctx.cfg
+    x, y, names = utkface_faces(ctx)
+    fit_idx, val_idx = split_indices(y, (1 - cfg.val_fraction, cfg.val_fraction), seed=cfg.seed)
+    net, params = build_light_vgg(cfg, len(names))
+    trainer = make_trainer(cfg, net, cfg.lr)
+    log.info("pretraining the light VGG on %d UTKFace faces (gender x ethnicity, %d classes)", len(fit_idx), len(names))
+    history, seconds = fit(ctx, trainer, "transfer-pretrain", x[fit_idx], y[fit_idx], (x[val_idx], y[val_idx]),
+                           cfg.pretrain_epochs, cfg.lr, augment)
+    ctx.history(history, "transfer-pretrain", caption="pretraining on UTKFace: gender x ethnicity (10 classes),"
+                f" {len(fit_idx)} faces, validation = {len(val_idx)} held-out faces")
+    ctx.record(pretrain_val_accuracy=float(history["val_accuracy"][-1]), pretrain_s=round(seconds, 1),
+               pretrain_faces=len(fit_idx))
+    return net
+
+
+def train_model(ctx, key: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Build (and for ``transfer`` pretrain and re-head) one network, then train it on the
+    expressions. Returns the module, trainer, history, parameter count and seconds."""
+    cfg = ctx.cfg
+    k = len(data["classes"])
+    augment = data["transform"] if cfg.augment else None
+    epochs, lr = cfg.epochs, cfg.lr
+    if key == "vgg":
+        net, params = build_light_vgg(cfg, k)
+        what = "light VGG from scratch"
+    else:
+        epochs, lr = cfg.finetune_epochs or cfg.epochs, cfg.finetune_lr
+        if cfg.backbone == "vgg16":
+            net, params = build_vgg16(cfg, k)
+            what = f"VGG16 from {Path(cfg.vgg16_weights).name}, fine-tuned"
+        else:
+            net, params = build_light_vgg(cfg, k)
+            fresh = transfer_weights(pretrain_backbone(ctx, augment), net)
+            log.info("transfer: the new head %s starts from scratch; the rest from the UTKFace backbone", fresh)
+            what = "light VGG pretrained on UTKFace gender x ethnicity, new head, fine-tuned"
+    trainer = make_trainer(cfg, net, lr)
+    history, seconds = fit(ctx, trainer, key, data["x_fit"], data["y_fit"], (data["x_val"], data["y_val"]),
+                           epochs, lr, augment)
+    ctx.history(history, key, caption=f"{key} ({what}): cross-entropy and accuracy per epoch, training (augmented)"
+                " and validation (held-out training images)")
+    ctx.record(**{f"{key}_params": params, f"{key}_epoch_s": round(seconds / len(history["loss"]), 2),
+                  f"{key}_train_s": round(seconds, 1), f"{key}_val_accuracy": float(history["val_accuracy"][-1])})
+    ctx.save_model(net, key)
+    return {"net": net, "trainer": trainer, "params": params, "what": what, "epochs": len(history["loss"])}
+
+
+# -- evaluation -------------------------------------------------------------------------
+def predict_proba(trainer, x: np.ndarray, flip: bool) -> np.ndarray:
+    """Softmax probabilities, averaged over each face and its mirror image with ``flip``.
+
+    Shapes: x (N, 1, H, W) -> (N, K).
+    """
+    def softmax(z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    p = softmax(trainer.predict(x))
+    if flip:
+        p = 0.5 * (p + softmax(trainer.predict(np.ascontiguousarray(x[..., ::-1]))))
+    return p
+
+
+def evaluate(ctx, key: str, model: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Test accuracy, ROC/AUC, confusion matrix and the CAM figure of one model; a table row."""
+    from nnlab.metrics.classification import confusion_matrix, roc_curves
+    from nnlab.reporting.figures import confusion_figure
+    from nnlab.reporting.vision import roc_figure
+
+    cfg, classes = ctx.cfg, data["classes"]
+    x, y = data["x_test"], data["y_test"]
+    proba = predict_proba(model["trainer"], x, cfg.tta_flip)                         # (N, K)
+    pred = proba.argmax(axis=1)
+    acc = float(np.mean(pred == y))
+    roc = roc_curves(y, proba, len(classes))
+    ctx.record(**{f"{key}_accuracy": acc, f"{key}_macro_auc": roc["macro_auc"], f"{key}_micro_auc": roc["micro_auc"],
+                  f"{key}_auc_per_class": {c: float(a) for c, a in zip(classes, roc["auc"])}})
+    ctx.figure(f"{key}-roc", roc_figure(roc, classes, f"{key}: test ROC, one vs rest"),
+               f"{key}: one-vs-rest ROC curves on the {len(y):,} test faces, AUC per class")
+    cm = confusion_matrix(y, pred, num_classes=len(classes))
+    ctx.figure(f"{key}-confusion", confusion_figure(cm, classes, f"{key}: test accuracy {acc:.3f}"),
+               f"{key}: confusion matrix on the test faces (rows: true class)")
+    cam_figure(ctx, key, model["net"], x, y, pred, classes)
+    return {"model": key, "network": model["what"], "params": model["params"], "epochs": model["epochs"],
+            "test_accuracy": round(acc, 4), "macro_auc": round(roc["macro_auc"], 4)}
+
+
+def conv_relus(net) -> list[str]:
+    """Names of the ReLU modules before the first Flatten: the convolutional trunk's."""
+    from torch import nn
+
+    names = []
+    for name, module in net.named_modules():
+        if isinstance(module, nn.Flatten):
+            break
+        if isinstance(module, nn.ReLU):
+            names.append(name)
+    return names
+
+
+def cam_figure(ctx, key: str, net, x: np.ndarray, y: np.ndarray, pred: np.ndarray, classes: list[str]) -> None:
+    """Grad-CAM of ``cam_per_kind`` right and wrong test predictions per class (rows = classes)."""
+    from nnlab.reporting.vision import cam_grid
+    from nnlab.torchlib.cam import grad_cam_maps
+
+    cfg = ctx.cfg
+    relus = conv_relus(net)
+    layer = relus[max(-len(relus), min(cfg.cam_relu, len(relus) - 1))]
+    rng = np.random.default_rng(cfg.seed)
+    k = cfg.cam_per_kind
+    picks = []                                                                      # (class, index or -1)
+    for c in range(len(classes)):
+        for hit in (True, False):
+            pool = np.flatnonzero((y == c) & ((pred == c) == hit))
+            chosen = list(rng.choice(pool, min(k, len(pool)), replace=False)) if len(pool) else []
+            picks.extend((c, hit, int(i)) for i in chosen + [-1] * (k - len(chosen)))
+    index = np.array([i for _, _, i in picks if i >= 0], dtype=np.int64)
+    maps, _ = grad_cam_maps(net, layer, x[index], size=x.shape[-2:])                # (M, 48, 48), predicted class
+    cam_of = dict(zip(index.tolist(), maps))
+    cells: list[list] = [[] for _ in classes]
+    for c, hit, i in picks:
+        cells[c].append(None if i < 0 else (x[i, 0], cam_of[i], f"{'right' if hit else 'wrong'}: {classes[pred[i]]}"))
+    cols = [f"right {j + 1}" for j in range(k)] + [f"wrong {j + 1}" for j in range(k)]
+    ctx.figure(f"{key}-cam", cam_grid(cells, classes, cols, f"{key}: Grad-CAM at {layer!r} for the predicted class"),
+               f"{key}: Grad-CAM (Selvaraju et al. 2017) of the predicted class at ReLU {layer!r}, for {k} right and"
+               f" {k} wrong test predictions per true class (rows); captions give the prediction; an empty panel"
+               " means the class has too few such predictions")
+
+
+@experiment("expression", "seed 003 Q5: facial expressions (FER2013) with the light VGG and a transferred network",
+            config=ExpressionConfig, presets={"seed": SEED_PRESET}, smoke=SMOKE,
+            objective=("transfer_accuracy", "max"), engines=("torch",))
+def run(ctx) -> None:
+    cfg = ctx.cfg
+    check_config(cfg)
+    train, test = load_expressions(ctx)
+    train = stratified_subset(train, cfg.train_limit, cfg.seed)
+    test = stratified_subset(test, cfg.test_limit, cfg.seed)
+    log.info("%d training and %d test faces, classes %s", len(train), len(test), train.class_names)
+    data = prepare(ctx, train, test)
+    rows = []
+    for key in cfg.models:
+        model = train_model(ctx, key, data)
+        rows.append(evaluate(ctx, key, model, data))
+        rows[-1]["epoch_s"] = ctx.metrics[f"{key}_epoch_s"]
+    if "transfer" in cfg.models:
+        ctx.record(macro_auc=ctx.metrics["transfer_macro_auc"])
+    ctx.table("models", rows, "parameters, epochs, seconds per epoch and test results of each network")
+    ctx.note(setting_note(cfg, data), title="Setting")
+
+
+def setting_note(cfg, data: dict[str, Any]) -> str:
+    return (
+        f"{cfg.dataset}: {len(data['y_fit']):,} training images after the offline top-up (validation"
+        f" {len(data['y_val']):,}, test {len(data['y_test']):,}), greyscale {NATIVE_SIZE} px in [0, 1], network input"
+        f" {cfg.input_size} px. Online augmentation: {_describe(cfg) if cfg.augment else 'none'}. Light VGG"
+        f" (batch_norm {cfg.batch_norm}, dropout {cfg.dropout:g}); AdamW lr {cfg.lr:g}, weight decay"
+        f" {cfg.weight_decay:g}, batch {cfg.batch_size}, {cfg.epochs} epochs, cosine schedule with"
+        f" {cfg.warmup_epochs} warm-up epoch(s). Transfer: backbone {cfg.backbone}"
+        + (f", pretrained {cfg.pretrain_epochs} epochs on UTKFace gender x ethnicity" if cfg.backbone == "light_vgg"
+           else f" from {cfg.vgg16_weights}")
+        + f", fine-tuned {cfg.finetune_epochs or cfg.epochs} epochs at lr {cfg.finetune_lr:g}. Test predictions"
+        f" {'average each face and its mirror image' if cfg.tta_flip else 'use the face alone'}. Anchors: humans about"
+        " 65% on FER2013, a tuned VGG 73.28% (Khaireddin & Chen 2021).")
