@@ -58,7 +58,6 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown experiments {unknown}; known: {', '.join(sorted(known))}")
     path = RESULTS / "experiments.json"
-    results = json.loads(path.read_text()) if path.is_file() else {}
     for name in names:
         start = time.perf_counter()
         run_dir = run_experiment(name, data_dir=args.data_dir, root="runs/benchmarks")
@@ -66,6 +65,8 @@ def main() -> None:
         metrics = json.loads((run_dir / "metrics.json").read_text())
         keys = HEADLINES.get(name) or {k: None for k, v in metrics.items() if isinstance(v, (int, float))
                                        and not isinstance(v, bool) and k != "wall_s"}
+        # read just before writing: benchmark processes running side by side keep each other's entries
+        results = json.loads(path.read_text()) if path.is_file() else {}
         results[name] = {k: metrics.get(k) for k in keys} | {"wall_s": round(wall, 1)}
         RESULTS.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2) + "\n")
