@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -359,7 +360,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_on_signal(signum: int, _frame: Any) -> None:
+    """SIGTERM (a scheduler's kill, ``timeout``): unwind like an error, so that a run still writes
+    its metrics (status ``failed``, with the signal named), its report and its last checkpoint."""
+    raise SystemExit(f"stopped by {signal.Signals(signum).name}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        signal.signal(signal.SIGTERM, _stop_on_signal)
+    except ValueError:  # not the main thread (main() called from a thread): keep the default
+        pass
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(-1 if args.quiet else args.verbose)

@@ -26,3 +26,27 @@ def test_every_experiment_has_a_summary_and_a_smoke_setting():
     for name in NAMES:
         assert experiments[name].summary and "\n" not in experiments[name].summary
         assert experiments[name].smoke, f"{name} has no smoke settings"
+
+
+def test_a_run_stopped_by_sigterm_still_writes_its_metrics(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("NNLAB_DATA", None)
+    proc = subprocess.Popen([sys.executable, "-m", "nnlab", "-q", "run", "blobs-bce", "--smoke", "--set", "epochs=100000",
+                             "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (out / "run.log").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and "SIGTERM" in metrics["error"], err.decode()[-500:]
+    assert (out / "report.html").is_file()
