@@ -76,7 +76,7 @@ def main() -> None:
             value = metrics.get(metric)
             ok = value is not None and target is not None and (value <= target if mode == "min" else value >= target)
             print(f"  {metric:<20} {value if value is None else f'{value:.4f}':>10}   seed {seed}   target"
-                  f" {'<=' if mode == 'min' else '>='} {target}   {'met' if ok else 'NOT met'}")
+                  f" {'<=' if mode == 'min' else '>='} {target}   {'' if target is None else 'met' if ok else 'NOT met'}")
     print(f"\n-> {path}")
 
 
