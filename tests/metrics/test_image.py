@@ -19,6 +19,8 @@ def test_rgb_to_y_white_black_and_uint8(rng):
     assert y[1, 2] == pytest.approx((16 + 65.481 * r + 128.553 * g + 24.966 * b) / 255)
     with pytest.raises(ValueError, match=r"\(3, 5, 4\)"):
         rgb_to_y(np.moveaxis(img, -1, 0))
+    stack = np.stack([img, img[::-1]])                               # (2, 5, 4, 3): one Y per image
+    np.testing.assert_allclose(rgb_to_y(stack), np.stack([y, y[::-1]]))
 
 
 def test_shave_grey_and_colour():

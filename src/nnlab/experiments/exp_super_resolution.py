@@ -196,8 +196,10 @@ ARCHS = ("sr_cnn", "espcn")
 
 
 def luma(images: np.ndarray) -> np.ndarray:
-    """Y (BT.601, MATLAB) of RGB images in [0, 1]. Shapes: (..., H, W, 3) -> (..., H, W) float32."""
-    return (16 + images @ np.array([65.481, 128.553, 24.966], np.float32)) / 255
+    """Y (BT.601, MATLAB) of RGB images in [0, 1] as float32. Shapes: (..., H, W, 3) -> (..., H, W)."""
+    from nnlab.metrics.image import rgb_to_y
+
+    return rgb_to_y(images).astype(np.float32)
 
 
 def train_cnn(ctx, images: np.ndarray, scale: int):

@@ -33,7 +33,7 @@ def _as_unit_range(img: np.ndarray, data_range: float = 1.0) -> np.ndarray:
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    """Y in [16/255, 235/255] of (H, W, 3) RGB in [0, 1]."""
+    """Y in [16/255, 235/255] of (..., H, W, 3) RGB in [0, 1]."""
     return (_Y_OFFSET + rgb @ _Y_WEIGHTS) / 255.0
 
 
@@ -44,11 +44,11 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     image is divided by 255 first. The result is float64 in [16/255, 235/255] (black is
     16/255 ~ 0.063, white 235/255 ~ 0.922), on the same [0, 1] scale as the input.
 
-    Shapes: (H, W, 3) -> (H, W).
+    Shapes: (H, W, 3) -> (H, W); a stack (..., H, W, 3) -> (..., H, W).
     """
     img = np.asarray(img)
-    if img.ndim != 3 or img.shape[-1] != 3:
-        raise ValueError(f"rgb_to_y expects an (H, W, 3) RGB image, got shape {img.shape}")
+    if img.ndim < 3 or img.shape[-1] != 3:
+        raise ValueError(f"rgb_to_y expects (H, W, 3) RGB images (or a stack of them), got shape {img.shape}")
     return _luma(_as_unit_range(img))
 
 
