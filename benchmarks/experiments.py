@@ -67,7 +67,9 @@ def main() -> None:
                                        and not isinstance(v, bool) and k != "wall_s"}
         # read just before writing: benchmark processes running side by side keep each other's entries
         results = json.loads(path.read_text()) if path.is_file() else {}
-        results[name] = {k: metrics.get(k) for k in keys} | {"wall_s": round(wall, 1)}
+        results[name] = {k: metrics.get(k) for k in keys} | {
+            "wall_s": round(wall, 1), "cpus": os.cpu_count(),
+            "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
         RESULTS.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2) + "\n")
         print(f"\n{name}  ({wall:.0f} s on {os.cpu_count()} cores, {run_dir})")

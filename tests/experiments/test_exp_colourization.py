@@ -20,6 +20,7 @@ def test_smoke_run_writes_figures_and_metric_keys(tmp_path, monkeypatch):
     run_dir = run_experiment("colourization", smoke=True, out=tmp_path / "col")
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "ok" and metrics["wall_s"] < 60
+    assert 0 <= metrics["lookup_accuracy"] <= 1 and metrics["input_std"] > 0   # standardised input by default
     for key in ("base", "unet", "residual"):
         assert 0 <= metrics[f"{key}_accuracy"] <= 1 and metrics[f"{key}_params"] > 0
     figures = {p.stem for p in (run_dir / "figures").iterdir()}
@@ -34,6 +35,8 @@ def test_config_has_the_sweep_keys_and_the_seed_setting():
     cfg = resolve_config(exp, preset="seed")
     assert (cfg.lr, cfg.batch_size, cfg.epochs, cfg.num_colours) == (1e-3, 100, 25, 24)
     assert cfg.models == ["base", "unet", "residual"] and exp.engines == ("torch",)
+    assert cfg.unet_layout == "seed" and cfg.standardise is False              # CSC321's U-Net, grey in [0, 1]
+    assert resolve_config(exp).unet_layout == "full"
     assert exp.objective == ("unet_accuracy", "max")
 
 
@@ -43,6 +46,27 @@ def test_unknown_model_is_a_config_error(tmp_path, monkeypatch):
         from nnlab.experiments.exp_colourization import check_config
 
         check_config(resolve_config(EXPERIMENTS["colourization"], overrides=["models=[vgg]"]))
+
+
+def test_unknown_unet_layout_is_a_config_error():
+    from nnlab.experiments.exp_colourization import check_config
+
+    with pytest.raises(ConfigError, match="unet_layout"):
+        check_config(resolve_config(EXPERIMENTS["colourization"], overrides=["unet_layout=deep"]))
+
+
+def test_lookup_accuracy_is_the_best_grey_level_table():
+    from nnlab.experiments.exp_colourization import lookup_accuracy
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 4, (50, 1, 4, 4)) / 3.0                      # four grey levels
+    # the class is a function of the grey level: the table gets every pixel right
+    assert lookup_accuracy(grey, (grey[:, 0] * 3).astype(int), grey, (grey[:, 0] * 3).astype(int), levels=4) == 1.0
+    # level 0 is class 0 in 3 of 4 training pixels, so the table says 0; validation is all class 1 there
+    g = np.zeros((1, 1, 1, 4))
+    y = np.array([[[0, 0, 0, 1]]])
+    assert lookup_accuracy(g, y, g, np.ones_like(y), levels=4) == 0.0
+    assert lookup_accuracy(g, y, g, y, levels=4) == 0.75
 
 
 def test_greyscale_is_the_channel_mean_and_quantise_picks_the_nearest_colour():

@@ -23,6 +23,7 @@ from nnlab.models import (
     UTKFACE_OUTPUTS,
     code_classifier,
     colour_residual,
+    colour_unet_full,
     count_parameters,
     create_model,
     encoder_of,
@@ -50,6 +51,7 @@ SMALL = [
     ("colour_base", {"num_filters": 8}, (1, 32, 32), (24, 32, 32)),
     ("colour_unet", {"num_filters": 8, "input_size": 16}, (1, 16, 16), (24, 16, 16)),
     ("colour_residual", {"num_filters": 8, "input_size": 16}, (1, 16, 16), (24, 16, 16)),
+    ("colour_unet_full", {"num_filters": 8, "input_size": 16}, (1, 16, 16), (24, 16, 16)),
     ("light_vgg", {"input_size": 48}, (3, 48, 48), (8,)),
     ("light_vgg", {"input_size": 32, "in_channels": 1, "num_classes": 7, "batch_norm": True}, (1, 32, 32), (7,)),
     ("sr_mlp", {}, (27,), (3,)),
@@ -84,6 +86,7 @@ def test_parameter_counts_at_the_defaults():
         "colour_base": 86_784,
         "colour_unet": 112_344,
         "colour_residual": 498_648,
+        "colour_unet_full": 472_376,
         "light_vgg": 3_744_664,
         "vgg16": 138_357_544,
         "sr_mlp": 27 * 64 + 64 + 64 * 128 + 128 + 128 * 3 + 3,                # 10,499
@@ -183,6 +186,17 @@ def test_colour_residual_is_a_unet_of_residual_blocks_with_full_resolution_ends(
     assert d1.output_shape((96, 32, 32)) == (32, 32, 32)                   # cat(up(d2), e1) -> nf, full resolution
     assert model.output_shape((1, 32, 32)) == (24, 32, 32)
     assert count_parameters(colour_residual(kernel_size=5), (1, 32, 32)) > 498_648
+
+
+def test_colour_unet_full_is_the_residual_graph_without_the_additions():
+    plain, residual = colour_unet_full(), colour_residual()
+    assert not any(isinstance(m, Residual) for m in plain.modules())
+    assert sum(isinstance(m, Concat) for m in plain.modules()) == 2
+    assert plain.output_shape((1, 32, 32)) == (24, 32, 32)
+    # the same convolutions; the residual net adds only the 1x1 projections where widths change
+    projections = [(1, 32), (32, 64), (64, 128), (192, 64), (96, 32)]
+    extra = sum(cin * cout + 2 * cout for cin, cout in projections)           # 1x1 conv (no bias) + BN
+    assert count_parameters(residual, (1, 32, 32)) - count_parameters(plain, (1, 32, 32)) == extra
 
 
 def test_utkface_heads_are_named_column_ranges(rng):

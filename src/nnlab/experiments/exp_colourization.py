@@ -2,18 +2,32 @@
 
 Data: the CIFAR-10 horses (class 7). The 5,000 training horses train; the 1,000 horses of the
 CIFAR-10 test batch are the validation set (the seed's 1,000 validation images; no other
-images of the test batch are used). Input: the mean of R, G and B, scaled to [0, 1], one
-channel of 32x32. Target: every pixel's nearest of ``num_colours`` (24) k-means colours in
+images of the test batch are used). Input: the mean of R, G and B, one channel of 32x32,
+standardised with the training pixels' mean and standard deviation (``standardise``; the seed
+fed it in [0, 1]). Target: every pixel's nearest of ``num_colours`` (24) k-means colours in
 RGB [0, 1], fitted (MiniBatchKMeans, seeded) on ``kmeans_pixels`` training pixels drawn at
 random. Loss: the per-pixel cross-entropy over the 24 classes; metric: pixel accuracy.
 
-Each network in ``models`` (``base``, ``unet``, ``residual``: ``colour_base``, ``colour_unet``,
-``colour_residual`` from :mod:`nnlab.models.colourization`) is built in the NumPy engine,
-converted with ``to_torch`` and trained by the torch ``Trainer`` with Adam, batch 100, 25
-epochs (the seed's budget). ``<model>_accuracy`` is the validation pixel accuracy after the **final**
-epoch (``<model>_best_accuracy`` the best epoch's, for reference only: picking the best epoch
-on the validation set flatters it). Preset ``seed`` is the seed's setting (constant lr 1e-3);
-the default warms up for one epoch to lr 3e-3 and decays it along a cosine to 3e-5.
+Reference: ``lookup_accuracy`` is the validation accuracy of the best table from a pixel's grey
+level alone to a colour class (fitted on the training pixels). With these colours it is about
+63%: many of the 24 colours differ mostly in brightness, so a network must reproduce the grey
+level at full resolution to beat it, and the seed's base CNN and U-Net, which see the full
+resolution only through one final convolution, stay below it.
+
+Each network in ``models`` is built in the NumPy engine, converted with ``to_torch`` and
+trained by the torch ``Trainer`` with Adam, batch 100, 25 epochs (the seed's budget):
+
+* ``base``: ``colour_base``, the seed's base CNN (no skips).
+* ``unet``: ``colour_unet_full`` (``unet_layout: full``), a classic U-Net of two-convolution
+  stages with full-resolution ends; ``unet_layout: seed`` is the seed's ``colour_unet``.
+* ``residual``: ``colour_residual``, the same graph as ``colour_unet_full`` with every stage a
+  ResNet basic block, so the two differ only by the residual additions.
+
+``<model>_accuracy`` is the validation pixel accuracy after the **final** epoch
+(``<model>_best_accuracy`` the best epoch's, for reference only: picking the best epoch on the
+validation set flatters it). Preset ``seed`` is the seed's setting (constant lr 1e-3, 32
+filters, grey in [0, 1], the seed's U-Net); the default warms up for one epoch to lr 3e-3 and
+decays it along a cosine to 3e-5.
 """
 
 from __future__ import annotations
@@ -29,9 +43,11 @@ from nnlab.experiments.registry import experiment
 
 log = logging.getLogger(__name__)
 
-MODEL_NAMES = {"base": "colour_base", "unet": "colour_unet", "residual": "colour_residual"}
+MODEL_NAMES = {"base": "colour_base", "unet": "colour_unet_full", "residual": "colour_residual"}
+#: ``unet_layout`` -> the registered model that ``unet`` names
+UNET_LAYOUTS = {"full": "colour_unet_full", "seed": "colour_unet"}
 #: each network's width when ``num_filters`` is 0 (the seed used 32 for all three)
-FILTERS = {"base": 64, "unet": 64, "residual": 32}
+FILTERS = {"base": 64, "unet": 32, "residual": 32}
 HORSE = 7  # CIFAR-10 class index
 
 
@@ -41,6 +57,7 @@ class ColourizationConfig:
     models: list[str] = field(default_factory=lambda: ["base", "unet", "residual"])  # trained in turn
     num_filters: int = 0          # first-stage width nf (middle stages 2 nf); 0: each network's own, FILTERS
     kernel_size: int = 3          # every convolution's side (odd)
+    unet_layout: str = "full"     # "full": two convolutions per stage, full-resolution ends; "seed": CSC321's
     num_colours: int = 24         # k-means colour classes
     lr: float = 3e-3              # Adam's (peak) learning rate
     schedule: str = "cosine"      # "cosine" (warm-up, then a cosine decay to lr / 100) or "constant"
@@ -48,6 +65,7 @@ class ColourizationConfig:
     batch_size: int = 100         # images per Adam step
     epochs: int = 25              # passes over the 5,000 training horses
     kmeans_pixels: int = 100_000  # training pixels drawn for the k-means fit
+    standardise: bool = True      # feed (grey - mean) / std of the training pixels (False: grey in [0, 1])
     train_limit: int = 0          # use only the first N training images (0: all)
     val_limit: int = 0            # use only the first N validation images (0: all)
     shown: int = 8                # validation images in the colourized-samples figure
@@ -104,6 +122,24 @@ def fit_colours(images: np.ndarray, k: int, pixels: int, seed: int) -> np.ndarra
     return km.cluster_centers_.astype(np.float32)
 
 
+def lookup_accuracy(grey_train: np.ndarray, y_train: np.ndarray, grey_val: np.ndarray, y_val: np.ndarray,
+                    levels: int = 256) -> float:
+    """Validation pixel accuracy of the best per-pixel lookup table from grey level to colour class.
+
+    The table maps each of ``levels`` grey levels to the colour class most frequent at that level
+    among the training pixels; it sees one pixel at a time, so a network that uses context should
+    beat it. Shapes: grey (N, 1, H, W) in [0, 1], y (N, H, W) class indices.
+    """
+    k = int(max(y_train.max(), y_val.max())) + 1
+
+    def level(grey: np.ndarray) -> np.ndarray:
+        return np.clip(np.rint(grey[:, 0] * (levels - 1)), 0, levels - 1).astype(np.int64).ravel()
+
+    counts = np.bincount(level(grey_train) * k + y_train.ravel(), minlength=levels * k).reshape(levels, k)
+    table = counts.argmax(1)                                        # (levels,) the likeliest class per level
+    return float((table[level(grey_val)] == y_val.ravel()).mean())
+
+
 def quantise(images: np.ndarray, colours: np.ndarray, chunk: int = 500) -> np.ndarray:
     """Each pixel's nearest colour class. Shapes: (N, 3, H, W) uint8, (K, 3) -> (N, H, W) int64."""
     out = np.empty((len(images), *images.shape[2:]), dtype=np.int64)
@@ -123,13 +159,14 @@ def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
 
     cfg = ctx.cfg
     x_train, y_train, x_val, y_val = data
-    spec = create_model(MODEL_NAMES[key], num_filters=cfg.num_filters or FILTERS[key], kernel_size=cfg.kernel_size,
+    model_name = UNET_LAYOUTS[cfg.unet_layout] if key == "unet" else MODEL_NAMES[key]
+    spec = create_model(model_name, num_filters=cfg.num_filters or FILTERS[key], kernel_size=cfg.kernel_size,
                         num_colours=cfg.num_colours, input_size=x_train.shape[-1])
     params = spec.num_parameters()
     net = to_torch(spec.build(seed=cfg.seed))
     trainer = Trainer(net, loss="cross_entropy", optimizer={"name": "adam", "lr": cfg.lr},
                       metrics=[PixelAccuracy()], seed=cfg.seed, channels_last=True)
-    log.info("%s: %s, %d parameters", key, MODEL_NAMES[key], params)
+    log.info("%s: %s, %d parameters", key, model_name, params)
     callbacks = ctx.callbacks(cfg.epochs, key)
     if cfg.schedule == "cosine":
         from nnlab.engine.schedules import CosineWarmup
@@ -232,6 +269,8 @@ def check_config(cfg) -> None:
     unknown = [m for m in cfg.models if m not in MODEL_NAMES]
     if unknown or not cfg.models:
         raise ConfigError(f"models must be a non-empty list of {sorted(MODEL_NAMES)}, got {cfg.models}")
+    if cfg.unet_layout not in UNET_LAYOUTS:
+        raise ConfigError(f"unet_layout must be one of {sorted(UNET_LAYOUTS)}, got {cfg.unet_layout!r}")
     if cfg.schedule not in ("cosine", "constant"):
         raise ConfigError(f"schedule must be 'cosine' or 'constant', got {cfg.schedule!r}")
     if cfg.num_filters < 0:
@@ -242,7 +281,8 @@ def check_config(cfg) -> None:
 
 @experiment("colourization", "seed-001 CSC321 colourization of CIFAR-10 horses: base CNN, U-Net, residual",
             config=ColourizationConfig,
-            presets={"seed": {"lr": 1e-3, "schedule": "constant", "warmup_epochs": 0, "num_filters": 32}}, smoke=SMOKE,
+            presets={"seed": {"lr": 1e-3, "schedule": "constant", "warmup_epochs": 0, "num_filters": 32,
+                              "standardise": False, "unet_layout": "seed"}}, smoke=SMOKE,
             objective=("unet_accuracy", "max"),
             engines=("torch",))
 def run(ctx) -> None:
@@ -252,9 +292,14 @@ def run(ctx) -> None:
     check_config(cfg)
     train, val = load_horses(ctx)
     colours = fit_colours(train, cfg.num_colours, cfg.kmeans_pixels, cfg.seed)  # (K, 3)
-    data = (greyscale(train), quantise(train, colours), greyscale(val), quantise(val, colours))
-    log.info("%d training and %d validation images, %d colours", len(train), len(val), len(colours))
-    ctx.record(n_train=len(train), n_val=len(val))
+    grey_train, grey_val = greyscale(train), greyscale(val)
+    y_train, y_val = quantise(train, colours), quantise(val, colours)
+    mean, std = (float(grey_train.mean()), float(grey_train.std()) or 1.0) if cfg.standardise else (0.0, 1.0)
+    data = ((grey_train - mean) / std, y_train, (grey_val - mean) / std, y_val)  # inputs as the networks see them
+    lookup = lookup_accuracy(grey_train, y_train, grey_val, y_val)
+    log.info("%d training and %d validation images, %d colours; grey-level lookup table: %.1f%%",
+             len(train), len(val), len(colours), 100 * lookup)
+    ctx.record(n_train=len(train), n_val=len(val), lookup_accuracy=lookup, input_mean=mean, input_std=std)
 
     trained = {key: train_model(ctx, key, data) for key in cfg.models}
     histories = {key: h for key, (_, _, h) in trained.items()}
@@ -264,21 +309,24 @@ def run(ctx) -> None:
 
     shown = np.sort(np.random.default_rng(cfg.seed).choice(len(val), min(cfg.shown, len(val)), replace=False))
     predictions = {key: trainer.predict(data[2][shown]).argmax(1) for key, (_, trainer, _) in trained.items()}
-    ctx.figure("colourized", samples_figure(data[2][shown], val[shown], data[3][shown], predictions, colours),
+    ctx.figure("colourized", samples_figure(grey_val[shown], val[shown], data[3][shown], predictions, colours),
                "greyscale input, ground truth, ground truth quantised to the k-means colours, and each network's"
                " per-pixel argmax colour")
 
     fkey = cfg.feature_model if cfg.feature_model in trained else cfg.models[0]
     name, maps = feature_maps(trained[fkey][0], data[2][shown[:1]], cfg.feature_layer)
-    ctx.figure("feature-maps", feature_figure(data[2][shown[0], 0], maps[0, :cfg.feature_maps],
+    ctx.figure("feature-maps", feature_figure(grey_val[shown[0], 0], maps[0, :cfg.feature_maps],
                                               f"{fkey}: ReLU '{name}' output {maps.shape[1:]}"),
                f"first {min(cfg.feature_maps, maps.shape[1])} channels of the {fkey} network's ReLU module '{name}'"
                " for one validation image (a forward hook on the torch module)")
     ctx.note(
         f"CIFAR-10 horses: {len(train)} training images (the train batches) and {len(val)} validation images (the"
-        f" test batch's horses). Input the mean of R, G, B in [0, 1]; target each pixel's nearest of"
-        f" {cfg.num_colours} k-means RGB colours fitted on {cfg.kmeans_pixels:,} training pixels. Per-pixel"
+        f" test batch's horses). Input the mean of R, G, B in [0, 1]"
+        f"{f', standardised (mean {mean:.3f}, std {std:.3f})' if cfg.standardise else ''}; target each pixel's"
+        f" nearest of {cfg.num_colours} k-means RGB colours fitted on {cfg.kmeans_pixels:,} training pixels. Per-pixel"
         f" cross-entropy, Adam lr {cfg.lr:g} ({cfg.schedule}), batch {cfg.batch_size}, {cfg.epochs} epochs, num_filters"
         f" {cfg.num_filters or FILTERS}, kernel_size {cfg.kernel_size}. `<model>_accuracy` is the validation pixel accuracy"
-        " after the final epoch. The seed reported 44.7% (base), 56.4% (U-Net) and 70.5% (residual).",
+        " after the final epoch. The seed reported 44.7% (base), 56.4% (U-Net) and 70.5% (residual). Reference:"
+        f" the best grey-level-to-colour lookup table, one pixel at a time, reaches {100 * lookup:.1f}%"
+        f" (`lookup_accuracy`). U-Net layout: {cfg.unet_layout}.",
         title="Setting")

@@ -68,7 +68,7 @@ class ExpressionConfig:
     dropout: float = 0.5           # after each hidden dense layer
     pools: int = 4                 # stages ending in a max pooling (the paper: 5; at 48 px that leaves 1x1x128)
     # optimisation (both models)
-    epochs: int = 22               # passes over the training part
+    epochs: int = 50               # passes over the training part
     batch_size: int = 64
     lr: float = 1e-3               # AdamW peak rate; cosine decay to 0 after warm-up
     weight_decay: float = 5e-4     # AdamW's decoupled decay

@@ -38,7 +38,14 @@ import numpy as np
 from nnlab.engine import ConfigError, Sequential
 from nnlab.models._count import count_parameters
 from nnlab.models.autoencoder import code_classifier, decoder_of, encoder_of, mnist_autoencoder
-from nnlab.models.colourization import colour_base, colour_residual, colour_unet, res_block
+from nnlab.models.colourization import (
+    colour_base,
+    colour_residual,
+    colour_unet,
+    colour_unet_full,
+    double_conv,
+    res_block,
+)
 from nnlab.models.superres import espcn, sr_cnn, sr_mlp
 from nnlab.models.utkface import UTKFACE_OUTPUTS, utkface_cnn
 from nnlab.models.vgg import light_vgg, torchvision_vgg16_key, vgg16
@@ -117,6 +124,8 @@ MODELS: dict[str, ModelInfo] = {
     "colour_base": ModelInfo(colour_base, description="colourization base CNN of seed 001 (CSC321)", **_COLOUR),
     "colour_unet": ModelInfo(colour_unet, description="colourization U-Net: concatenating skip connections",
                              **_COLOUR),
+    "colour_unet_full": ModelInfo(colour_unet_full, description="colourization U-Net of two-convolution stages,"
+                                  " full-resolution ends", notes="colour_residual without the additions", **_COLOUR),
     "colour_residual": ModelInfo(colour_residual, description="colourization U-Net of ResNet basic"
                                  " blocks", notes="our design; the seed gives no layer list", **_COLOUR),
     "light_vgg": ModelInfo(light_vgg, _image("in_channels"),
@@ -177,9 +186,11 @@ __all__ = [
     "colour_base",
     "colour_residual",
     "colour_unet",
+    "colour_unet_full",
     "count_parameters",
     "create_model",
     "decoder_of",
+    "double_conv",
     "encoder_of",
     "espcn",
     "light_vgg",

@@ -129,6 +129,25 @@ def res_block(cin: int, cout: int, kernel_size: int = 3) -> list[Module]:
     return [Residual(block, projection), ReLU()]
 
 
+def double_conv(cin: int, cout: int, kernel_size: int = 3) -> list[Module]:
+    """A U-Net stage (Ronneberger et al. 2015): two Conv-BN-ReLU at the same size, no shortcut.
+
+    :func:`res_block` without the addition. Shapes: (N, cin, H, W) -> (N, cout, H, W).
+    """
+    p = _padding(kernel_size)
+    return [Conv2d(cin, cout, kernel_size, padding=p, bias=False), BatchNorm2d(cout), ReLU(),
+            Conv2d(cout, cout, kernel_size, padding=p, bias=False), BatchNorm2d(cout), ReLU()]
+
+
+def _stage_unet(stage, nf: int, k: int, c: int, cin: int, name: str) -> Sequential:
+    """The two-level U-Net of the module docstring, every stage built by ``stage(cin, cout, k)``."""
+    bottom = Sequential([MaxPool2d(2), *stage(2 * nf, 4 * nf, k), Upsample(2)])            # b, upsampled
+    middle = Sequential([MaxPool2d(2), *stage(nf, 2 * nf, k), Concat([bottom, Identity()]),  # cat(up(b), e2)
+                         *stage(6 * nf, 2 * nf, k), Upsample(2)])                           # d2, upsampled
+    return Sequential([*stage(cin, nf, k), Concat([middle, Identity()]),                   # cat(up(d2), e1)
+                       *stage(3 * nf, nf, k), Conv2d(nf, c, 1)], name=name)
+
+
 def colour_residual(num_filters: int = 32, kernel_size: int = 3, num_colours: int = 24,
                     num_in_channels: int = 1) -> Sequential:
     """The residual colourization network: a U-Net of ResNet basic blocks.
@@ -138,9 +157,18 @@ def colour_residual(num_filters: int = 32, kernel_size: int = 3, num_colours: in
 
     Shapes: (N, num_in_channels, H, W) -> (N, num_colours, H, W), H and W divisible by 4.
     """
-    nf, k, c, cin = num_filters, kernel_size, num_colours, num_in_channels
-    bottom = Sequential([MaxPool2d(2), *res_block(2 * nf, 4 * nf, k), Upsample(2)])            # b, upsampled
-    middle = Sequential([MaxPool2d(2), *res_block(nf, 2 * nf, k), Concat([bottom, Identity()]),  # cat(up(b), e2)
-                         *res_block(6 * nf, 2 * nf, k), Upsample(2)])                           # d2, upsampled
-    return Sequential([*res_block(cin, nf, k), Concat([middle, Identity()]),                   # cat(up(d2), e1)
-                       *res_block(3 * nf, nf, k), Conv2d(nf, c, 1)], name="colour_residual")
+    return _stage_unet(res_block, num_filters, kernel_size, num_colours, num_in_channels, "colour_residual")
+
+
+def colour_unet_full(num_filters: int = 32, kernel_size: int = 3, num_colours: int = 24,
+                     num_in_channels: int = 1) -> Sequential:
+    """The classic U-Net: :func:`colour_residual`'s graph with plain two-convolution stages.
+
+    Every stage is :func:`double_conv` (no identity addition, no projection), so comparing it
+    with :func:`colour_residual` isolates what the residual additions do. Unlike the seed's
+    :func:`colour_unet`, it convolves at full resolution after the last skip. Arguments as
+    :func:`colour_base`.
+
+    Shapes: (N, num_in_channels, H, W) -> (N, num_colours, H, W), H and W divisible by 4.
+    """
+    return _stage_unet(double_conv, num_filters, kernel_size, num_colours, num_in_channels, "colour_unet_full")
