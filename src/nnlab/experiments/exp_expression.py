@@ -390,13 +390,11 @@ def predict_proba(trainer, x: np.ndarray, flip: bool) -> np.ndarray:
 
     Shapes: x (N, 1, H, W) -> (N, K).
     """
-    def softmax(z):
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+    from scipy.special import softmax
 
-    p = softmax(trainer.predict(x))
+    p = softmax(trainer.predict(x), axis=1)
     if flip:
-        p = 0.5 * (p + softmax(trainer.predict(np.ascontiguousarray(x[..., ::-1]))))
+        p = 0.5 * (p + softmax(trainer.predict(np.ascontiguousarray(x[..., ::-1])), axis=1))
     return p
 
 

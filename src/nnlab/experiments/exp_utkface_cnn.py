@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import softmax
 
 from nnlab.engine.errors import ConfigError
 from nnlab.experiments.exp_utkface_mlp import CLASSES, age_scatter, rmse, synthetic_utkface
@@ -232,13 +233,8 @@ def predict(trainer, x: np.ndarray, mirror: bool) -> tuple[np.ndarray, np.ndarra
 
     outs = [trainer.predict(x)] + ([trainer.predict(np.ascontiguousarray(x[..., ::-1]))] if mirror else [])
     age = np.mean([o[:, UTKFACE_OUTPUTS["age"]][:, 0] for o in outs], axis=0)
-    probs = {t: np.mean([softmax(o[:, UTKFACE_OUTPUTS[t]]) for o in outs], axis=0) for t in ("gender", "ethnicity")}
+    probs = {t: np.mean([softmax(o[:, UTKFACE_OUTPUTS[t]], axis=1) for o in outs], axis=0) for t in ("gender", "ethnicity")}
     return age, probs["gender"], probs["ethnicity"]
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 # -- evaluation ------------------------------------------------------------------------------

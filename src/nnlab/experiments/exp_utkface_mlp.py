@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 
 from nnlab.engine.errors import ConfigError
 from nnlab.experiments.registry import experiment
@@ -231,16 +232,11 @@ def predict(model, feats: dict[str, Any], rows: np.ndarray, task: str, scale: An
     out = model.predict(feats["x"][rows])
     if feats["x_flip"] is not None:
         out = 0.5 * (out + model.predict(feats["x_flip"][rows])) if task == "age" else \
-            _softmax(out) + _softmax(model.predict(feats["x_flip"][rows]))
+            softmax(out, axis=1) + softmax(model.predict(feats["x_flip"][rows]), axis=1)
     if task == "age":
         mu, sd = scale
         return out[:, 0] * sd + mu
     return out
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def rmse(a: np.ndarray, b: np.ndarray) -> float:

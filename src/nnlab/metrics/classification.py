@@ -11,6 +11,7 @@ import logging
 import math
 
 import numpy as np
+from scipy.special import softmax
 
 from nnlab.metrics.basic import _labels, predicted_labels
 
@@ -139,11 +140,6 @@ def precision_recall_f1(y_true: np.ndarray, y_pred: np.ndarray,
     return out
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def roc_curves(y_true: np.ndarray, scores: np.ndarray, num_classes: int | None = None, *,
                from_logits: bool = False) -> dict:
     """One-vs-rest ROC curves and AUCs per class, with macro and micro AUC.
@@ -164,7 +160,7 @@ def roc_curves(y_true: np.ndarray, scores: np.ndarray, num_classes: int | None =
 
     s = _scores_2d(scores)
     if from_logits and np.asarray(scores).ndim == 2 and s.shape[1] > 1:
-        s = _softmax(s)
+        s = softmax(s, axis=1)
     t = _labels(y_true)
     n, c = s.shape
     if num_classes is not None and num_classes != c:
