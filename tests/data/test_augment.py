@@ -12,6 +12,7 @@ from nnlab.data.augment import (
     TorchTransform,
     augment_offline,
     format_counts,
+    paired_horizontal_flip,
 )
 from nnlab.data.dataset import ImageSet
 
@@ -258,3 +259,20 @@ def test_augment_offline_per_class_target():
 def test_augment_offline_rejects_shape_changes():
     with pytest.raises(ValueError, match="keeps the shape"):
         augment_offline(_imageset(), RandomCrop(4, padding=0), copies=1)
+
+
+def test_paired_flip_mirrors_image_and_target_together():
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 2, 5, 7))
+    y = rng.integers(0, 9, (64, 5, 7))
+    xa, ya = paired_horizontal_flip(x, y, np.random.default_rng(1))
+    flipped = np.array([np.array_equal(a, b[..., ::-1]) for a, b in zip(xa, x)])
+    kept = np.array([np.array_equal(a, b) for a, b in zip(xa, x)])
+    assert (flipped | kept).all() and 10 < flipped.sum() < 54      # each image mirrored or not, about half
+    assert all(np.array_equal(ya[i], y[i][:, ::-1] if flipped[i] else y[i]) for i in range(64))
+    assert np.array_equal(xa, paired_horizontal_flip(x, y, np.random.default_rng(1))[0])  # seeded
+    assert xa is not x and np.array_equal(x, np.random.default_rng(0).random((64, 2, 5, 7)))  # input untouched
+    with pytest.raises(Exception, match="same N"):
+        paired_horizontal_flip(x, y[:, :4], rng)
+    with pytest.raises(Exception, match="probability"):
+        paired_horizontal_flip(x, y, rng, p=2)

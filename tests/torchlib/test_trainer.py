@@ -231,6 +231,34 @@ def test_augment_must_keep_the_batch_shape():
         trainer(small_cnn()).fit(x, y, epochs=1, batch_size=16, augment=lambda b, rng: b[:, :, :4])
 
 
+def test_augment_targets_transforms_inputs_and_targets_together():
+    from nnlab.data.augment import paired_horizontal_flip
+    from nnlab.engine import Conv2d
+
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 1, 6, 6))
+    y = (x[:, 0] > 0.5).astype(np.int64)                  # a class per pixel: (N, 6, 6)
+    pairs = []
+
+    def flip(xb, yb, r):
+        xa, ya = paired_horizontal_flip(xb, yb, r)
+        pairs.append((xa, ya))
+        return xa, ya
+
+    net = Sequential([Conv2d(1, 2, 1)], input_shape=(1, 6, 6), dtype="float64", seed=0)
+    t = Trainer(net, loss="cross_entropy", optimizer={"name": "sgd", "lr": 0.1}, seed=0)
+    t.fit(x, y, epochs=2, batch_size=8, augment=flip, augment_targets=True)
+    assert sum(len(a) for a, _ in pairs) == 2 * len(x)
+    for xa, ya in pairs:                                  # the targets still match their (flipped) pixels
+        assert np.array_equal(ya, (xa[:, 0] > 0.5).astype(np.int64))
+    originals = {img.tobytes() for img in x}
+    mirrored = sum(img.tobytes() not in originals for xa, _ in pairs for img in xa)
+    assert 0 < mirrored < 2 * len(x)                      # about half of the images were mirrored
+    with pytest.raises(Exception, match="batch shape"):
+        Trainer(net, loss="cross_entropy").fit(x, y, epochs=1, batch_size=8, augment_targets=True,
+                         augment=lambda xb, yb, r: (xb, yb[:, :3]))
+
+
 def test_channels_last_gives_the_same_training():
     x, y = images()
     a = trainer(small_cnn())

@@ -99,6 +99,28 @@ class RandomHorizontalFlip(Transform):
         return image.copy()
 
 
+def paired_horizontal_flip(x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+                           p: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror each image and its per-pixel target together, with probability ``p`` each.
+
+    For dense targets (a colour class or segment per pixel), where flipping the image alone
+    would break the pixel correspondence. One uniform draw per image.
+
+    Shapes: x (N, C, H, W), y (N, H, W) or (N, C', H, W) -> the same shapes (copies).
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ConfigError(f"flip probability must be in [0, 1], got {p}")
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 4 or y.ndim not in (3, 4) or len(x) != len(y) or x.shape[-2:] != y.shape[-2:]:
+        raise ShapeError(f"need images (N, C, H, W) and targets (N, H, W) or (N, C, H, W) of the same N, H, W;"
+                         f" got {x.shape} and {y.shape}")
+    flip = rng.random(len(x)) < p                                   # (N,)
+    x, y = x.copy(), y.copy()
+    x[flip] = x[flip][..., ::-1]
+    y[flip] = y[flip][..., ::-1]
+    return x, y
+
+
 class RandomRotation(Transform):
     """Rotate by an angle drawn uniformly from ``[-max_degrees, max_degrees]`` about the image
     centre (positive = counter-clockwise), with ``skimage.transform.rotate`` (``order=1``:

@@ -236,13 +236,20 @@ class Trainer:
             xb = xb.contiguous(memory_format=torch.channels_last)
         return xb
 
-    def _augmented(self, augment: Callable[[np.ndarray, np.random.Generator], np.ndarray], xb: torch.Tensor,
-                   epoch: int, start: int) -> torch.Tensor:
+    def _augmented(self, augment: Callable[..., Any], xb: torch.Tensor, yb: torch.Tensor | None,
+                   epoch: int, start: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         rng = np.random.default_rng([self.seed, epoch, start])
-        out = np.ascontiguousarray(augment(xb.numpy(), rng))
-        if out.shape != tuple(xb.shape):
-            raise ShapeError(f"augment changed the batch shape from {tuple(xb.shape)} to {out.shape}")
-        return torch.from_numpy(out).to(xb.dtype)
+        if yb is None:
+            outs, ins = (augment(xb.numpy(), rng),), (xb,)
+        else:
+            outs, ins = augment(xb.numpy(), yb.numpy(), rng), (xb, yb)
+        result = []
+        for out, t in zip(outs, ins):
+            out = np.ascontiguousarray(out)
+            if out.shape != tuple(t.shape):
+                raise ShapeError(f"augment changed the batch shape from {tuple(t.shape)} to {out.shape}")
+            result.append(torch.from_numpy(out).to(t.dtype))
+        return result[0], (result[1] if yb is not None else None)
 
     def _order(self, n: int, epoch: int, shuffle: bool) -> torch.Tensor:
         if not shuffle:
@@ -268,7 +275,7 @@ class Trainer:
     def fit(self, x: Any, y: Any, *, epochs: int = 1, batch_size: int = 32,
             validation_data: tuple[Any, Any] | None = None, shuffle: bool = True, callbacks: Iterable[Any] = (),
             progress: bool = False, checkpoint: str | Path | None = None,
-            augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None) -> History:
+            augment: Callable[..., Any] | None = None, augment_targets: bool = False) -> History:
         """Train until epoch ``epochs`` and return the :class:`History`.
 
         ``batch_size`` is the global batch (split across processes under torchrun).
@@ -277,6 +284,9 @@ class Trainer:
         of the same shape, as the transforms of :mod:`nnlab.data.augment` do. ``rng`` is
         ``default_rng([seed, epoch, first sample's position in the epoch])``, so the
         augmentation, like the order, depends on nothing but the seed and resumes exactly.
+        With ``augment_targets`` it is called as ``augment(batch, targets, rng)`` and returns
+        both, transformed together (dense targets: see
+        :func:`nnlab.data.augment.paired_horizontal_flip`).
         ``checkpoint``: keep a resumable checkpoint at this path after every epoch and, if it
         already exists, resume from it.
         """
@@ -311,7 +321,7 @@ class Trainer:
             for epoch in range(self.epoch + 1, int(epochs) + 1):
                 self.epoch = epoch
                 cb.on_epoch_begin(self, epoch)
-                logs = self._train_epoch(x, y, epoch, batch_size, shuffle, cb, augment)
+                logs = self._train_epoch(x, y, epoch, batch_size, shuffle, cb, augment, augment_targets)
                 if validation_data is not None:
                     logs.update({f"val_{k}": v for k, v in self.evaluate(*validation_data).items()})
                 logs["lr"] = self.lr
@@ -323,7 +333,8 @@ class Trainer:
             self.model.train()
         return self.history
 
-    def _train_epoch(self, x, y, epoch, batch_size, shuffle, cb, augment=None) -> dict[str, float]:
+    def _train_epoch(self, x, y, epoch, batch_size, shuffle, cb, augment=None,
+                     augment_targets=False) -> dict[str, float]:
         n = len(x)
         order = self._order(n, epoch, shuffle)
         metrics = self._make_metrics()
@@ -335,11 +346,12 @@ class Trainer:
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
             slo, shi = self.dist.shard(lo, hi)
             idx = order[slo:shi]
-            xb = x[idx]
+            xb, yb = x[idx], y[idx]
             if augment is not None:
-                xb = self._augmented(augment, xb, epoch, slo)
+                xb, yb_aug = self._augmented(augment, xb, yb if augment_targets else None, epoch, slo)
+                yb = yb if yb_aug is None else yb_aug
             xb = self._to_device(xb)
-            yb = y[idx].to(self.device, non_blocking=True)
+            yb = yb.to(self.device, non_blocking=True)
             before = float(loss_sum) if per_batch else 0.0
             self._train_step(xb, yb, hi - lo, metrics, loss_sum)
             count += shi - slo
