@@ -14,7 +14,8 @@ package imports only :mod:`nnlab.engine`. The registry gives one pipeline every 
 ``mnist_autoencoder``     784-500-200-100-30 autoencoder of seed 004 (1,032,414 parameters)
 ``code_classifier``       30-20-15-10 classifier on the autoencoder's codes (1,095)
 ``colour_base``           colourization base CNN of seed 001 (86,784)
-``colour_unet``           colourization U-Net, concatenating skips (112,344)
+``colour_unet``           colourization U-Net of seed 001, concatenating skips (112,344)
+``colour_unet_full``      classic U-Net: two convolutions per stage, full-resolution ends (472,376)
 ``colour_residual``       colourization U-Net of ResNet basic blocks, full-resolution ends (498,648)
 ``light_vgg``             light VGG of Hewitt & Gunes, 128x128x3, 8 classes (3,744,664)
 ``vgg16``                 VGG16 in torchvision's layout (138,357,544 at 224, 1000 classes)
@@ -122,7 +123,7 @@ MODELS: dict[str, ModelInfo] = {
     "code_classifier": ModelInfo(code_classifier, lambda a: (int(a["code_size"]),),
                                  "30-20-15-10 classifier on the autoencoder's codes (logits)"),
     "colour_base": ModelInfo(colour_base, description="colourization base CNN of seed 001 (CSC321)", **_COLOUR),
-    "colour_unet": ModelInfo(colour_unet, description="colourization U-Net: concatenating skip connections",
+    "colour_unet": ModelInfo(colour_unet, description="colourization U-Net of seed 001: concatenating skip connections",
                              **_COLOUR),
     "colour_unet_full": ModelInfo(colour_unet_full, description="colourization U-Net of two-convolution stages,"
                                   " full-resolution ends", notes="colour_residual without the additions", **_COLOUR),

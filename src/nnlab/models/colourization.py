@@ -32,6 +32,12 @@ defaults this network has 498,648 parameters and about 113 M multiply-adds per 3
 (the U-Net: 112,344 and about 19 M). An earlier design of ours, the U-Net's own shape with
 additive skips and half-resolution blocks (189,592 parameters), reached only 52.2% in the seed's
 25 epochs.
+
+``colour_unet_full`` is the same graph with plain stages (:func:`double_conv`: Conv-BN-ReLU
+twice, no addition), the U-Net of Ronneberger et al. at two levels (472,376 parameters). It
+sees the full-resolution grey image through two convolutions after the last skip, where the
+seed's ``colour_unet`` has one linear convolution, and so it can, unlike the seed's, beat a
+per-pixel lookup from grey level to colour.
 """
 
 from __future__ import annotations
