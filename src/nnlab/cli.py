@@ -255,6 +255,15 @@ def cmd_exercise(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _run_options(p: argparse.ArgumentParser, scope: str, out_help: str) -> None:
+    """The options ``run`` and ``sweep`` share; ``scope`` says what they apply to."""
+    p.add_argument("--preset", help=f"a named set of settings for {scope}, e.g. 'seed' (the homework's)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=f"override one setting for {scope} (repeatable)")
+    p.add_argument("--smoke", action="store_true", help=f"tiny synthetic data for {scope}: checks the pipeline in seconds")
+    p.add_argument("--out", help=out_help)
+    p.add_argument("--data-dir", help="where the data sets are (default: NNLAB_DATA, then the cache)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnlab",
@@ -283,13 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    " KEY=VALUE. Writes runs/NAME/TIMESTAMP/ (or --out) with the resolved config,"
                                    " history.csv, metrics.json, the model, run.log, figures and report.html/.md.")
     p.add_argument("name")
-    p.add_argument("--preset", help="a named set of settings, e.g. 'seed' (the homework's) or 'improved'")
+    _run_options(p, "the run", "the run folder (default runs/NAME/TIMESTAMP)")
     p.add_argument("--config", help="YAML file of settings")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting (repeatable)")
     p.add_argument("--engine", choices=["numpy", "torch"])
-    p.add_argument("--smoke", action="store_true", help="tiny synthetic data, a few seconds: checks the pipeline")
-    p.add_argument("--out", help="the run folder (default runs/NAME/TIMESTAMP)")
-    p.add_argument("--data-dir", help="where the data sets are (default: NNLAB_DATA, then the cache)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="rebuild a run's report, or compare several runs",
@@ -312,11 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      " file SWEEP/study.db)")
     p.add_argument("--study", help="the study's name in the storage (default NAME-FOLDER, from the sweep folder)")
     p.add_argument("--metric", help="NAME:min or NAME:max to optimise (default: the experiment's objective)")
-    p.add_argument("--preset", help="a named set of settings applied to every point")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting for every point (repeatable)")
-    p.add_argument("--smoke", action="store_true", help="every point in smoke mode: checks the sweep in seconds")
-    p.add_argument("--out", help="the sweep folder (default runs/sweeps/NAME/TIMESTAMP)")
-    p.add_argument("--data-dir", help="where the data sets are (default: NNLAB_DATA, then the cache)")
+    _run_options(p, "every point", "the sweep folder (default runs/sweeps/NAME/TIMESTAMP)")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("models", help="list the model definitions with their parameter counts",
