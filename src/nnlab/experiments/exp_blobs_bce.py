@@ -27,6 +27,7 @@ from nnlab.data.synthetic import make_blobs
 from nnlab.engine import Dense, Sequential
 from nnlab.exercises.base import new_figure
 from nnlab.experiments.registry import experiment
+from nnlab.reporting.figures import decision_regions
 from nnlab.training.callbacks import Callback
 from nnlab.training.history import History
 
@@ -190,7 +191,9 @@ def run(ctx) -> None:
               "margin, and how much the output layer must be scaled for the loss to be exactly 0.0")
     ctx.table("four-points", thresholds, "the seed's four-point perceptron: the smallest margin at which an output "
               "rounds to exactly 1.0 and at which the loss is exactly 0.0, in this engine")
-    ctx.figure("boundary", _boundary_figure(runs, x, y), "the learned decision boundary (p = 0.5) over the blobs")
+    panels = {f"{head}: accuracy {r['accuracy']:.3f}": (lambda g, head=head, r=r: _probability(head, r["model"].predict(g)))
+              for head, r in runs.items()}
+    ctx.figure("boundary", decision_regions(panels, x, y, extent=3.0), "the learned decision boundary (p = 0.5) over the blobs")
     ctx.figure("loss", _training_figure(runs, thresholds, cfg.dtype),
                "loss on all the data per epoch (log scale), the smallest margin, and the weight norm")
     ctx.figure("scale-sweep", _sweep_figure(runs, thresholds, cfg.dtype),
@@ -204,21 +207,6 @@ def _probability(head: str, out: np.ndarray) -> np.ndarray:
     if head == "softmax":
         return out[:, 1]
     return out[:, 0] if head == "sigmoid" else 1 / (1 + np.exp(-np.clip(out[:, 0], -500, 500)))
-
-
-def _boundary_figure(runs, x, y):
-    fig = new_figure(3.4 * len(runs) + 0.6, 3.2)
-    axes = fig.subplots(1, len(runs), squeeze=False)[0]
-    g1, g2 = np.meshgrid(np.linspace(-3, 3, 201), np.linspace(-3, 3, 201))
-    grid = np.column_stack([g1.ravel(), g2.ravel()])  # (G, 2)
-    for ax, (head, r) in zip(axes, runs.items()):
-        p = _probability(head, r["model"].predict(grid)).reshape(g1.shape)
-        ax.contourf(g1, g2, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.3)
-        ax.contour(g1, g2, p, levels=[0.5], colors="k", linewidths=1.5)
-        ax.scatter(x[:, 0], x[:, 1], c=np.where(y == 1, "#b2182b", "#2166ac"), s=10)
-        ax.set_title(f"{head}: accuracy {r['accuracy']:.3f}", fontsize=9)
-        ax.set_aspect("equal")
-    return fig
 
 
 def _training_figure(runs, thresholds, dtype):

@@ -22,7 +22,7 @@ from nnlab.data.synthetic import make_blobs
 from nnlab.engine import Dense, Dropout, Sequential
 from nnlab.exercises.base import new_figure
 from nnlab.experiments.registry import experiment
-from nnlab.reporting.figures import overlay_figure
+from nnlab.reporting.figures import decision_regions, overlay_figure
 from nnlab.training.callbacks import Callback
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,9 @@ def run(ctx) -> None:
                "each hidden unit's first input weight per epoch: symmetric starts keep every unit on one line")
     ctx.figure("curves", overlay_figure({k: r["history"] for k, r in runs.items()}, keys=["loss", "accuracy"],
                                         title="training loss and accuracy per initialisation"), "training curves")
-    ctx.figure("boundaries", _boundary_figure(runs, x, y), "decision regions after training")
+    panels = {f"{name}: acc {r['accuracy']:.3f}": (lambda g, r=r: r["model"].predict(g).argmax(axis=1))
+              for name, r in runs.items()}
+    ctx.figure("boundaries", decision_regions(panels, x, y, extent=2.5, steps=151), "decision regions after training")
     ctx.note(_explanation(runs, cfg, odd_name), title="What this shows")
 
 
@@ -154,21 +156,6 @@ def _weights_figure(runs, cfg):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("w_j1 (hidden unit j)")
-    return fig
-
-
-def _boundary_figure(runs, x, y):
-    fig = new_figure(3.0 * len(runs) + 0.4, 3.0)
-    axes = fig.subplots(1, len(runs), squeeze=False)[0]
-    g1, g2 = np.meshgrid(np.linspace(-2.5, 2.5, 151), np.linspace(-2.5, 2.5, 151))
-    grid = np.column_stack([g1.ravel(), g2.ravel()])  # (G, 2)
-    for ax, (name, r) in zip(axes, runs.items()):
-        pred = r["model"].predict(grid).argmax(axis=1).reshape(g1.shape)
-        ax.contourf(g1, g2, pred, levels=[-0.5, 0.5, 1.5], colors=["#c6dbef", "#fdd0a2"])
-        ax.scatter(x[:, 0], x[:, 1], c=np.where(y == 1, "#e6550d", "#3182bd"), s=6)
-        ax.set_title(f"{name}: acc {r['accuracy']:.3f}", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
     return fig
 
 

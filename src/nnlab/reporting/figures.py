@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -167,4 +167,28 @@ def confusion_figure(matrix: np.ndarray, class_names: list[str] | None = None, t
                         color="white" if shown[i, j] > 0.5 * (shown.max() or 1) else "black")
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title(title, fontsize=10)
+    return fig
+
+
+def decision_regions(panels: dict[str, Any], x: np.ndarray, y: np.ndarray, extent: float = 3.0,
+                     steps: int = 201, colours: tuple[str, str] = ("#2166ac", "#b2182b")) -> "Figure":
+    """One panel per model of a 2-D, two-class problem: its decision regions and the points.
+
+    ``panels`` maps a title to a function from grid points (G, 2) to the probability of class
+    1 (G,): the panel shades it from 0 to 1 and draws the p = 0.5 boundary. Points of class 0
+    and 1 are drawn in ``colours``; the grid spans [-extent, extent] in both directions.
+
+    Shapes: x (N, 2), y (N,) in {0, 1}.
+    """
+    fig = _figure(3.3 * len(panels) + 0.5, 3.2)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    g1, g2 = np.meshgrid(np.linspace(-extent, extent, steps), np.linspace(-extent, extent, steps))
+    grid = np.column_stack([g1.ravel(), g2.ravel()])                 # (G, 2)
+    for ax, (title, prob) in zip(axes, panels.items()):
+        p = np.asarray(prob(grid), dtype=float).reshape(g1.shape)
+        ax.contourf(g1, g2, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.3)
+        ax.contour(g1, g2, p, levels=[0.5], colors="k", linewidths=1.2)
+        ax.scatter(x[:, 0], x[:, 1], c=np.where(np.asarray(y) == 1, colours[1], colours[0]), s=8)
+        ax.set_title(title, fontsize=9)
+        ax.set_aspect("equal")
     return fig
