@@ -27,6 +27,7 @@ def test_smoke_run_records_the_headline_metrics_and_every_figure(tmp_path, monke
     assert metrics["status"] == "ok"
     for key in ("vgg_accuracy", "transfer_accuracy", "macro_auc", "vgg_macro_auc"):
         assert 0 <= metrics[key] <= 1, key
+    assert 0 <= metrics["vgg_plain_accuracy"] <= 1                   # without the test-time views too
     assert metrics["macro_auc"] == metrics["transfer_macro_auc"]
     assert metrics["vgg_params"] == metrics["transfer_params"] > 0
     assert metrics["n_train_augmented"] > metrics["n_train"]       # the offline top-up added images
@@ -73,9 +74,23 @@ def test_vgg16_backbone_without_weights_fails_early_naming_the_file(tmp_path, mo
         run_experiment("expression", overrides=["backbone=vgg16"], out=tmp_path / "run2")
 
 
+def test_tta_views_are_the_faces_their_shifts_and_mirror_images():
+    from nnlab.experiments.exp_expression import tta_views
+
+    x = np.arange(2 * 1 * 6 * 6, dtype=np.float32).reshape(2, 1, 6, 6)
+    assert [v.shape for v in tta_views(x, False, 0)] == [x.shape] and np.array_equal(tta_views(x, False, 0)[0], x)
+    views = tta_views(x, True, 2)
+    assert len(views) == 10 and all(v.shape == x.shape for v in views)
+    assert np.array_equal(views[1], x[..., ::-1])                     # the mirror of the face
+    down = views[2]                                                   # offset (+2, 0): rows 2.. of the face
+    assert np.array_equal(down[..., :4, :], x[..., 2:, :])
+    assert np.array_equal(down[..., 4:, :], x[..., [4, 3], :])        # reflected past the border
+    assert len(tta_views(x, False, 2)) == 5 and len(tta_views(x, True, 0)) == 2
+
+
 def test_unknown_names_are_config_errors(tmp_path):
     for override, pattern in (("dataset=mnist", "dataset"), ("models=[vgg, alexnet]", "models"),
-                              ("backbone=resnet", "backbone")):
+                              ("backbone=resnet", "backbone"), ("tta_shift=30", "tta_shift")):
         with pytest.raises(ConfigError, match=pattern):
             run_experiment("expression", overrides=[override], out=tmp_path / override.split("=")[0])
 
@@ -83,7 +98,7 @@ def test_unknown_names_are_config_errors(tmp_path):
 def test_presets_seed_is_the_papers_network_and_default_improves_it():
     exp = EXPERIMENTS["expression"]
     seed, default = resolve_config(exp, preset="seed"), resolve_config(exp)
-    assert seed.input_size == 128 and not seed.batch_norm and not seed.tta_flip
+    assert seed.input_size == 128 and not seed.batch_norm and not seed.tta_flip and seed.tta_shift == 0
     assert default.input_size == 48 and default.batch_norm and default.dataset == "fer2013"
     assert exp.engines == ("torch",) and exp.objective == ("transfer_accuracy", "max")
 
