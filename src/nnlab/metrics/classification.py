@@ -11,7 +11,6 @@ import logging
 import math
 
 import numpy as np
-from scipy.special import softmax
 
 from nnlab.metrics.basic import _labels, predicted_labels
 
@@ -160,6 +159,8 @@ def roc_curves(y_true: np.ndarray, scores: np.ndarray, num_classes: int | None =
 
     s = _scores_2d(scores)
     if from_logits and np.asarray(scores).ndim == 2 and s.shape[1] > 1:
+        from scipy.special import softmax  # here, not at the top: nnlab.engine imports this package
+
         s = softmax(s, axis=1)
     t = _labels(y_true)
     n, c = s.shape
