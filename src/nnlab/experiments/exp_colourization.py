@@ -15,7 +15,8 @@ level at full resolution to beat it, and the seed's base CNN and U-Net, which se
 resolution only through one final convolution, stay below it.
 
 Each network in ``models`` is built in the NumPy engine, converted with ``to_torch`` and
-trained by the torch ``Trainer`` with Adam, batch 100, 25 epochs (the seed's budget):
+trained by the torch ``Trainer`` with Adam, batch 100, 25 epochs (the seed's budget), each
+batch with a random half of its images mirrored together with their colour targets (``flip``):
 
 * ``base``: ``colour_base``, the seed's base CNN (no skips).
 * ``unet``: ``colour_unet_full`` (``unet_layout: full``), a classic U-Net of two-convolution
@@ -26,7 +27,7 @@ trained by the torch ``Trainer`` with Adam, batch 100, 25 epochs (the seed's bud
 ``<model>_accuracy`` is the validation pixel accuracy after the **final** epoch
 (``<model>_best_accuracy`` the best epoch's, for reference only: picking the best epoch on the
 validation set flatters it). Preset ``seed`` is the seed's setting (constant lr 1e-3, 32
-filters, grey in [0, 1], the seed's U-Net); the default warms up for one epoch to lr 1e-2 and
+filters, grey in [0, 1], the seed's U-Net, no mirroring); the default warms up for one epoch to lr 1e-2 and
 decays it along a cosine to 1e-4.
 """
 
@@ -328,7 +329,8 @@ def run(ctx) -> None:
         f" test batch's horses). Input the mean of R, G, B in [0, 1]"
         f"{f', standardised (mean {mean:.3f}, std {std:.3f})' if cfg.standardise else ''}; target each pixel's"
         f" nearest of {cfg.num_colours} k-means RGB colours fitted on {cfg.kmeans_pixels:,} training pixels. Per-pixel"
-        f" cross-entropy, Adam lr {cfg.lr:g} ({cfg.schedule}), batch {cfg.batch_size}, {cfg.epochs} epochs, num_filters"
+        f" cross-entropy, Adam lr {cfg.lr:g} ({cfg.schedule}), batch {cfg.batch_size}"
+        f"{' (half of each mirrored with its targets)' if cfg.flip else ''}, {cfg.epochs} epochs, num_filters"
         f" {cfg.num_filters or FILTERS}, kernel_size {cfg.kernel_size}. `<model>_accuracy` is the validation pixel accuracy"
         " after the final epoch. The seed reported 44.7% (base), 56.4% (U-Net) and 70.5% (residual). Reference:"
         f" the best grey-level-to-colour lookup table, one pixel at a time, reaches {100 * lookup:.1f}%"
