@@ -276,3 +276,61 @@ def test_paired_flip_mirrors_image_and_target_together():
         paired_horizontal_flip(x, y[:, :4], rng)
     with pytest.raises(Exception, match="probability"):
         paired_horizontal_flip(x, y, rng, p=2)
+
+
+def test_paired_shift_moves_image_and_target_by_the_same_offset():
+    from nnlab.data.augment import paired_random_shift
+
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 3, 8, 9))
+    y = rng.integers(0, 24, (40, 8, 9))
+    xa, ya = paired_random_shift(x, y, np.random.default_rng(1), padding=2)
+    assert xa.shape == x.shape and ya.shape == y.shape and ya.dtype == y.dtype
+    xp = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)), mode="reflect")
+    yp = np.pad(y, ((0, 0), (2, 2), (2, 2)), mode="reflect")
+    offsets = set()
+    for i in range(40):                       # each image is one window of its padded self, its target the same window
+        hits = [(t, l) for t in range(5) for l in range(5) if np.array_equal(xa[i], xp[i, :, t:t + 8, l:l + 9])]
+        assert len(hits) == 1
+        (t, l), = hits
+        assert np.array_equal(ya[i], yp[i, t:t + 8, l:l + 9])
+        offsets.add((t, l))
+    assert len(offsets) > 10                  # the windows vary
+    np.testing.assert_array_equal(xa, paired_random_shift(x, y, np.random.default_rng(1), padding=2)[0])  # seeded
+    y4 = y[:, None].astype(np.float32)        # targets with a channel axis take the same windows
+    np.testing.assert_array_equal(paired_random_shift(x, y4, np.random.default_rng(1), padding=2)[1][:, 0], ya)
+    np.testing.assert_array_equal(paired_random_shift(x, y, rng, padding=0)[0], x)
+    with pytest.raises(Exception, match="padding"):
+        paired_random_shift(x, y, rng, padding=8)
+    with pytest.raises(Exception, match="same N"):
+        paired_random_shift(x, y[:5], rng)
+
+
+def test_paired_flip_and_shift_keeps_pixel_correspondence():
+    from nnlab.data.augment import paired_flip_and_shift
+
+    x = np.random.default_rng(0).integers(0, 6, (30, 1, 6, 6)).astype(np.float32)
+    y = x[:, 0].astype(np.int64) * 2                   # the target is a function of the pixel
+    xa, ya = paired_flip_and_shift(padding=2)(x, y, np.random.default_rng(3))
+    np.testing.assert_array_equal(ya, xa[:, 0].astype(np.int64) * 2)
+    assert not np.array_equal(xa, x)
+
+
+def test_random_erasing_fills_one_rectangle_with_noise():
+    from nnlab.data.augment import RandomErasing
+
+    x = np.full((200, 1, 20, 20), 0.5, dtype=np.float32)
+    out = RandomErasing(p=0.5, scale=(0.05, 0.2))(x, np.random.default_rng(0))
+    changed = (out != 0.5).reshape(200, -1)
+    erased = changed.any(1)
+    assert 60 < erased.sum() < 140 and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1
+    for img, mask in zip(out[erased], changed[erased]):          # one axis-aligned rectangle per erased image
+        rows, cols = np.nonzero((img[0] != 0.5))
+        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        assert mask.sum() <= box <= 0.2 * 400 + 20 and mask.sum() >= 0.6 * box
+    np.testing.assert_array_equal(out, RandomErasing(p=0.5, scale=(0.05, 0.2))(x, np.random.default_rng(0)))
+    u8 = RandomErasing(p=1.0)(np.zeros((3, 16, 16), dtype=np.uint8), np.random.default_rng(1))
+    assert u8.dtype == np.uint8 and u8.max() > 0
+    assert np.array_equal(RandomErasing(p=0.0)(x, np.random.default_rng(0)), x)
+    with pytest.raises(Exception, match="probability"):
+        RandomErasing(p=1.5)

@@ -36,6 +36,7 @@ def test_config_has_the_sweep_keys_and_the_seed_setting():
     assert (cfg.lr, cfg.batch_size, cfg.epochs, cfg.num_colours) == (1e-3, 100, 25, 24)
     assert cfg.models == ["base", "unet", "residual"] and exp.engines == ("torch",)
     assert cfg.unet_layout == "seed" and cfg.standardise is False              # CSC321's U-Net, grey in [0, 1]
+    assert cfg.flip is False and cfg.shift == 0                                # no augmentation
     assert resolve_config(exp).unet_layout == "full"
     assert exp.objective == ("unet_accuracy", "max")
 
@@ -105,3 +106,10 @@ def test_streaming_pixel_accuracy_equals_the_function_on_all_pixels():
 def test_pixel_accuracy_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="do not match"):
         pixel_accuracy(np.zeros((2, 4, 4), int), np.zeros((2, 3, 4, 5)))
+
+
+def test_shift_out_of_range_is_a_config_error():
+    from nnlab.experiments.exp_colourization import check_config
+
+    with pytest.raises(ConfigError, match="shift"):
+        check_config(resolve_config(EXPERIMENTS["colourization"], overrides=["shift=16"]))

@@ -32,11 +32,15 @@ __all__ = [
     "ColorJitter",
     "Compose",
     "RandomCrop",
+    "RandomErasing",
     "RandomHorizontalFlip",
     "RandomRotation",
     "TorchTransform",
     "Transform",
     "augment_offline",
+    "paired_flip_and_shift",
+    "paired_horizontal_flip",
+    "paired_random_shift",
     "format_counts",
 ]
 
@@ -119,6 +123,56 @@ def paired_horizontal_flip(x: np.ndarray, y: np.ndarray, rng: np.random.Generato
     x[flip] = x[flip][..., ::-1]
     y[flip] = y[flip][..., ::-1]
     return x, y
+
+
+def paired_random_shift(x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+                        padding: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Shift each image and its per-pixel target together by up to ``padding`` pixels.
+
+    Both are padded by ``padding`` on each side with mirrored borders (``np.pad``'s
+    ``"reflect"``), then one window of the original size is cut at a random position,
+    the same window for an image and its target: CIFAR's pad-and-crop for dense targets.
+    Two integer draws per image (top, then left), taken in order.
+
+    Shapes: x (N, C, H, W), y (N, H, W) or (N, C', H, W) -> the same shapes (copies).
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 4 or y.ndim not in (3, 4) or len(x) != len(y) or x.shape[-2:] != y.shape[-2:]:
+        raise ShapeError(f"need images (N, C, H, W) and targets (N, H, W) or (N, C, H, W) of the same N, H, W;"
+                         f" got {x.shape} and {y.shape}")
+    p = int(padding)
+    h, w = x.shape[-2:]
+    if not 0 <= p < min(h, w):
+        raise ConfigError(f"shift padding must be in [0, {min(h, w)}) for {h}x{w} images, got {padding}")
+    if p == 0:
+        return x.copy(), y.copy()
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        return np.pad(a, [(0, 0)] * (a.ndim - 2) + [(p, p), (p, p)], mode="reflect")
+
+    xp, yp = pad(x), pad(y)
+    corners = rng.integers(0, 2 * p + 1, (len(x), 2))                # (N, 2): top, left
+    rows = corners[:, :1] + np.arange(h)                              # (N, H)
+    cols = corners[:, 1:] + np.arange(w)                              # (N, W)
+    n = np.arange(len(x))[:, None, None]
+
+    def cut(a: np.ndarray) -> np.ndarray:
+        moved = np.moveaxis(a, 1, -1) if a.ndim == 4 else a          # (N, H, W[, C])
+        out = moved[n, rows[:, :, None], cols[:, None, :]]            # (N, H, W[, C])
+        return np.ascontiguousarray(np.moveaxis(out, -1, 1) if a.ndim == 4 else out)
+
+    return cut(xp), cut(yp)
+
+
+def paired_flip_and_shift(padding: int = 4, p: float = 0.5) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    """``augment(x, y, rng)``: :func:`paired_horizontal_flip` with probability ``p``, then
+    :func:`paired_random_shift` by up to ``padding`` pixels, images and targets together."""
+
+    def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        x, y = paired_horizontal_flip(x, y, rng, p)
+        return paired_random_shift(x, y, rng, padding)
+
+    return augment
 
 
 class RandomRotation(Transform):
@@ -232,6 +286,43 @@ class ColorJitter(Transform):
             m = grey.mean()
             x = np.clip((x - m) * c + m, lo, hi)
         return _cast_back(x, image.dtype)
+
+
+class RandomErasing(Transform):
+    """With probability ``p``, fill one random rectangle of the image with uniform noise in the
+    dtype's range (Zhong et al. 2020, "Random Erasing Data Augmentation").
+
+    The rectangle covers a fraction ``U[scale]`` of the image area with an aspect ratio
+    (height / width) whose logarithm is uniform in ``log(ratio)``; a draw that does not fit
+    is retried up to 10 times, then the image is left as it is. Draws per image, in order:
+    the probability, then (area, log-ratio, top, left) per try, then the noise.
+    """
+
+    def __init__(self, p: float = 0.5, scale: tuple[float, float] = (0.02, 0.25),
+                 ratio: tuple[float, float] = (0.3, 3.3)) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ConfigError(f"erasing probability must be in [0, 1], got {p}")
+        if not 0 < scale[0] <= scale[1] <= 1 or not 0 < ratio[0] <= ratio[1]:
+            raise ConfigError(f"erasing needs 0 < scale[0] <= scale[1] <= 1 and 0 < ratio[0] <= ratio[1],"
+                              f" got scale {scale}, ratio {ratio}")
+        self.p, self.scale, self.ratio = float(p), tuple(map(float, scale)), tuple(map(float, ratio))
+
+    def _apply(self, image, rng):
+        out = image.copy()
+        if rng.random() >= self.p:
+            return out
+        c, h, w = image.shape
+        lo, hi = _value_range(image.dtype)
+        for _ in range(10):
+            area = rng.uniform(*self.scale) * h * w
+            aspect = np.exp(rng.uniform(*np.log(self.ratio)))
+            eh, ew = int(round(np.sqrt(area * aspect))), int(round(np.sqrt(area / aspect)))
+            top, left = rng.integers(0, max(1, h - eh + 1)), rng.integers(0, max(1, w - ew + 1))
+            if 0 < eh <= h and 0 < ew <= w:
+                noise = rng.uniform(lo, hi, (c, eh, ew))
+                out[:, top:top + eh, left:left + ew] = _cast_back(noise, image.dtype)
+                break
+        return out
 
 
 class Compose(Transform):

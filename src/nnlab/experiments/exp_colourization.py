@@ -16,7 +16,11 @@ resolution only through one final convolution, stay below it.
 
 Each network in ``models`` is built in the NumPy engine, converted with ``to_torch`` and
 trained by the torch ``Trainer`` with Adam, batch 100, 25 epochs (the seed's budget), each
-batch with a random half of its images mirrored together with their colour targets (``flip``):
+batch with a random half of its images mirrored (``flip``) and every image moved by up to 4
+pixels (``shift``, mirrored borders), each together with its colour targets. The shift is worth
+about half a point to the residual net (67.0% against 66.6% with the mirror alone) and keeps
+the larger networks from over-fitting: a three-level residual U-Net of 2.1 M parameters went from
+65.9% (74% on the training images) to 67.6% with it:
 
 * ``base``: ``colour_base``, the seed's base CNN (no skips).
 * ``unet``: ``colour_unet_full`` (``unet_layout: full``), a classic U-Net of two-convolution
@@ -27,7 +31,7 @@ batch with a random half of its images mirrored together with their colour targe
 ``<model>_accuracy`` is the validation pixel accuracy after the **final** epoch
 (``<model>_best_accuracy`` the best epoch's, for reference only: picking the best epoch on the
 validation set flatters it). Preset ``seed`` is the seed's setting (constant lr 1e-3, 32
-filters, grey in [0, 1], the seed's U-Net, no mirroring); the default warms up for one epoch to lr 1e-2 and
+filters, grey in [0, 1], the seed's U-Net, no mirroring or shifts); the default warms up for one epoch to lr 1e-2 and
 decays it along a cosine to 1e-4.
 """
 
@@ -68,6 +72,7 @@ class ColourizationConfig:
     kmeans_pixels: int = 100_000  # training pixels drawn for the k-means fit
     standardise: bool = True      # feed (grey - mean) / std of the training pixels (False: grey in [0, 1])
     flip: bool = True             # mirror a random half of every training batch, input and target together
+    shift: int = 4                # then move every training image and its targets by up to this many px (0: none)
     train_limit: int = 0          # use only the first N training images (0: all)
     val_limit: int = 0            # use only the first N validation images (0: all)
     shown: int = 8                # validation images in the colourized-samples figure
@@ -155,7 +160,7 @@ def quantise(images: np.ndarray, colours: np.ndarray, chunk: int = 500) -> np.nd
 # -- training -----------------------------------------------------------------------
 def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
     """Train one network on the torch engine; return (torch module, trainer, history, seconds)."""
-    from nnlab.data.augment import paired_horizontal_flip
+    from nnlab.data.augment import paired_flip_and_shift
     from nnlab.metrics.pixel import PixelAccuracy
     from nnlab.models import create_model
     from nnlab.torchlib import Trainer, to_torch
@@ -178,7 +183,8 @@ def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
         warmup = min(cfg.warmup_epochs, cfg.epochs - 1)
         callbacks.insert(0, LearningRateScheduler(CosineWarmup(cfg.lr, cfg.epochs, warmup, cfg.lr / 100)))
     start = time.perf_counter()
-    augment = {"augment": paired_horizontal_flip, "augment_targets": True} if cfg.flip else {}
+    augment = ({"augment": paired_flip_and_shift(cfg.shift, 0.5 if cfg.flip else 0.0), "augment_targets": True}
+               if cfg.flip or cfg.shift else {})
     history = trainer.fit(x_train, y_train, epochs=cfg.epochs, batch_size=cfg.batch_size,
                           validation_data=(x_val, y_val), callbacks=callbacks, **augment)
     seconds = time.perf_counter() - start
@@ -279,6 +285,8 @@ def check_config(cfg) -> None:
         raise ConfigError(f"schedule must be 'cosine' or 'constant', got {cfg.schedule!r}")
     if cfg.num_filters < 0:
         raise ConfigError(f"num_filters must be >= 1, or 0 for each network's own width, got {cfg.num_filters}")
+    if not 0 <= cfg.shift < 16:
+        raise ConfigError(f"shift must be in [0, 16) pixels, got {cfg.shift}")
     if cfg.warmup_epochs < 0:
         raise ConfigError(f"warmup_epochs must be >= 0, got {cfg.warmup_epochs}")
 
@@ -287,7 +295,7 @@ def check_config(cfg) -> None:
             config=ColourizationConfig,
             presets={"seed": {"lr": 1e-3, "schedule": "constant", "warmup_epochs": 0, "num_filters": 32,
                               "standardise": False, "unet_layout": "seed",
-                              "flip": False}}, smoke=SMOKE,
+                              "flip": False, "shift": 0}}, smoke=SMOKE,
             objective=("unet_accuracy", "max"),
             engines=("torch",))
 def run(ctx) -> None:
@@ -330,7 +338,8 @@ def run(ctx) -> None:
         f"{f', standardised (mean {mean:.3f}, std {std:.3f})' if cfg.standardise else ''}; target each pixel's"
         f" nearest of {cfg.num_colours} k-means RGB colours fitted on {cfg.kmeans_pixels:,} training pixels. Per-pixel"
         f" cross-entropy, Adam lr {cfg.lr:g} ({cfg.schedule}), batch {cfg.batch_size}"
-        f"{' (half of each mirrored with its targets)' if cfg.flip else ''}, {cfg.epochs} epochs, num_filters"
+        f"{' (half of each mirrored with its targets)' if cfg.flip else ''}"
+        f"{f' (shifted by up to {cfg.shift} px with its targets, mirrored borders)' if cfg.shift else ''}, {cfg.epochs} epochs, num_filters"
         f" {cfg.num_filters or FILTERS}, kernel_size {cfg.kernel_size}. `<model>_accuracy` is the validation pixel accuracy"
         " after the final epoch. The seed reported 44.7% (base), 56.4% (U-Net) and 70.5% (residual). Reference:"
         f" the best grey-level-to-colour lookup table, one pixel at a time, reaches {100 * lookup:.1f}%"
