@@ -115,3 +115,17 @@ def test_fer2013_loads_with_its_documented_counts(data_dir, tmp_path):
     assert train.images.shape == (18436, 1, 48, 48) and test.images.shape == (7178, 1, 48, 48)
     assert np.bincount(test.labels).tolist() == [958, 111, 1024, 1774, 1247, 831, 1233]
     assert train.class_names == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+def test_online_transform_adds_erasing_only_when_asked():
+    from nnlab.torchlib.augment import RandomAffine
+
+    ex = _exp()
+    affine = RandomAffine(0, 0, 0, flip=0)                          # the identity
+    x = np.full((64, 1, 48, 48), 0.5, dtype=np.float32)
+    plain = ex.online_transform(resolve_config(EXPERIMENTS["expression"]), affine)
+    assert plain is affine
+    erasing = ex.online_transform(resolve_config(EXPERIMENTS["expression"], overrides=["erase=1.0"]), affine)
+    out = erasing(x, np.random.default_rng(0))
+    assert out.shape == x.shape and ((out != 0.5).reshape(64, -1).any(1)).all()   # every face has a noise patch
+    np.testing.assert_array_equal(out, erasing(x, np.random.default_rng(0)))       # seeded

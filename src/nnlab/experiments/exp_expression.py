@@ -65,6 +65,7 @@ class ExpressionConfig:
     degrees: float = 10.0          # rotation range +-
     zoom: float = 0.1              # scale range 1 +- zoom
     shift: float = 0.1             # translation range +- (fraction of the side)
+    erase: float = 0.0             # online: probability of random erasing (a noise rectangle) after the affine
     # the light VGG
     batch_norm: bool = True        # BatchNorm after every convolution (the paper's network has none)
     dropout: float = 0.5           # after each hidden dense layer
@@ -181,10 +182,11 @@ def prepare(ctx, train, test) -> dict[str, Any]:
     from nnlab.torchlib.augment import RandomAffine
 
     transform = RandomAffine(cfg.degrees, cfg.zoom, cfg.shift)
+    online = online_transform(cfg, transform)
     ctx.figure("samples", sample_grid(train, per_class=cfg.shown_per_class, seed=cfg.seed),
                f"{cfg.shown_per_class} training faces per class, greyscale {NATIVE_SIZE}x{NATIVE_SIZE}")
     shown = _per_class(fit.labels, cfg.shown_per_class, cfg.seed)
-    augmented = transform(fit.images[shown], np.random.default_rng(cfg.seed))      # (k, 1, 48, 48) uint8
+    augmented = online(fit.images[shown], np.random.default_rng(cfg.seed))         # (k, 1, 48, 48) uint8
     shown_set = replace(_replace_images(fit, augmented, shown), name=f"{train.name or 'faces'} augmented")
     ctx.figure("augmented", sample_grid(shown_set, per_class=cfg.shown_per_class, seed=cfg.seed),
                f"augmented training faces, {cfg.shown_per_class} per class: {_describe(cfg)}")
@@ -206,7 +208,22 @@ def prepare(ctx, train, test) -> dict[str, Any]:
     return {"x_fit": scale01(fit.images), "y_fit": fit.labels.astype(np.int64),
             "x_val": scale01(val.images), "y_val": val.labels.astype(np.int64),
             "x_test": scale01(test.images), "y_test": test.labels.astype(np.int64),
-            "classes": list(train.class_names), "transform": transform}
+            "classes": list(train.class_names), "transform": transform, "online": online}
+
+
+def online_transform(cfg, affine):
+    """The per-batch training augmentation: ``affine``, then :class:`RandomErasing` with
+    probability ``erase`` (when > 0). Called as ``f(batch, rng)``."""
+    if cfg.erase <= 0:
+        return affine
+    from nnlab.data.augment import RandomErasing
+
+    erasing = RandomErasing(cfg.erase)
+
+    def augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return erasing(affine(batch, rng), rng)
+
+    return augment
 
 
 def _per_class(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -218,7 +235,7 @@ def _per_class(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 def _describe(cfg) -> str:
     return (f"mirror (p 0.5), rotation +-{cfg.degrees:g} deg, zoom 1+-{cfg.zoom:g}, shift +-{cfg.shift:g}"
-            " of the side, reflected borders")
+            " of the side, reflected borders" + (f"; then random erasing (p {cfg.erase:g})" if cfg.erase > 0 else ""))
 
 
 # -- models ---------------------------------------------------------------------------
@@ -363,7 +380,7 @@ def train_model(ctx, key: str, data: dict[str, Any]) -> dict[str, Any]:
     expressions. Returns the module, trainer, history, parameter count and seconds."""
     cfg = ctx.cfg
     k = len(data["classes"])
-    augment = data["transform"] if cfg.augment else None
+    augment = data["online"] if cfg.augment else None
     epochs, lr = cfg.epochs, cfg.lr
     if key == "vgg":
         net, params = build_light_vgg(cfg, k)
