@@ -26,6 +26,9 @@ def test_smoke_run_writes_figures_and_metric_keys(tmp_path, monkeypatch):
     figures = {p.stem for p in (run_dir / "figures").iterdir()}
     assert {"curves-overlay", "colourized", "feature-maps", "base-curves", "unet-curves", "residual-curves"} <= figures
     assert {"base.pt", "unet.pt", "residual.pt"} <= {p.name for p in run_dir.iterdir()}
+    rows = (run_dir / "tables" / "seed-comparison.csv").read_text().splitlines()
+    assert rows[0] == "model,val_loss,seed_val_loss,val_accuracy,seed_val_accuracy" and len(rows) == 4
+    assert rows[3].startswith("residual,") and rows[3].endswith(",0.705")
 
 
 def test_config_has_the_sweep_keys_and_the_seed_setting():
