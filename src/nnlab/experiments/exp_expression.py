@@ -65,7 +65,7 @@ class ExpressionConfig:
     degrees: float = 10.0          # rotation range +-
     zoom: float = 0.1              # scale range 1 +- zoom
     shift: float = 0.1             # translation range +- (fraction of the side)
-    erase: float = 0.0             # online: probability of random erasing (a noise rectangle) after the affine
+    erase: float = 0.0             # online: probability of random erasing after the affine (0.5: 65.1 -> 63.5%)
     # the light VGG
     batch_norm: bool = True        # BatchNorm after every convolution (the paper's network has none)
     dropout: float = 0.5           # after each hidden dense layer
