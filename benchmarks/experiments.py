@@ -8,6 +8,14 @@ Runs each named experiment with its default (improved) config through the same p
 (accuracies as fractions); entries of experiments not run this time are kept. It prints the
 figures next to the seeds' numbers and the targets. With no names, it runs every experiment
 listed in HEADLINES.
+
+``--set KEY=VALUE`` overrides a setting as in ``nnlab run``. With ``--set models=[...]`` an
+experiment that trains its networks independently (the same seed, data and schedule whatever
+else runs) can be measured in parts, one process per network on a 2-core machine; the entry
+then keeps the figures of the other parts and lists every part under ``parts``.
+
+    python benchmarks/experiments.py expression --set 'models=[vgg]' &
+    python benchmarks/experiments.py expression --set 'models=[transfer]'
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="experiments to run (default: every one in HEADLINES)")
     parser.add_argument("--data-dir", default=os.environ.get("NNLAB_DATA"))
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting (repeatable); with models=[...] the entry is measured in parts")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("nnlab").setLevel(logging.INFO)
@@ -60,22 +70,30 @@ def main() -> None:
     path = RESULTS / "experiments.json"
     for name in names:
         start = time.perf_counter()
-        run_dir = run_experiment(name, data_dir=args.data_dir, root="runs/benchmarks")
+        run_dir = run_experiment(name, data_dir=args.data_dir, root="runs/benchmarks", overrides=args.overrides)
         wall = time.perf_counter() - start
         metrics = json.loads((run_dir / "metrics.json").read_text())
         keys = HEADLINES.get(name) or {k: None for k, v in metrics.items() if isinstance(v, (int, float))
                                        and not isinstance(v, bool) and k != "wall_s"}
+        run_info = {"wall_s": round(wall, 1), "cpus": os.cpu_count(),
+                    "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
         # read just before writing: benchmark processes running side by side keep each other's entries
         results = json.loads(path.read_text()) if path.is_file() else {}
-        results[name] = {k: metrics.get(k) for k in keys} | {
-            "wall_s": round(wall, 1), "cpus": os.cpu_count(),
-            "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
+        if any(o.replace(" ", "").startswith("models=") for o in args.overrides):   # one part of the entry
+            old = results.get(name, {})
+            part = {"overrides": args.overrides, "run": str(run_dir), "metrics": [k for k in keys if k in metrics],
+                    **run_info}
+            parts = [p for p in old.get("parts", []) if p.get("overrides") != args.overrides] + [part]
+            results[name] = {k: metrics[k] if k in metrics else old.get(k) for k in keys} | {"parts": parts}
+        else:
+            results[name] = {k: metrics.get(k) for k in keys} | run_info | (
+                {"overrides": args.overrides} if args.overrides else {})
         RESULTS.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2) + "\n")
         print(f"\n{name}  ({wall:.0f} s on {os.cpu_count()} cores, {run_dir})")
         for metric, spec in (HEADLINES.get(name) or {}).items():
             seed, target, mode = spec
-            value = metrics.get(metric)
+            value = results[name].get(metric)
             ok = value is not None and target is not None and (value <= target if mode == "min" else value >= target)
             print(f"  {metric:<20} {value if value is None else f'{value:.4f}':>10}   seed {seed}   target"
                   f" {'<=' if mode == 'min' else '>='} {target}   {'' if target is None else 'met' if ok else 'NOT met'}")
