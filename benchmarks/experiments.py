@@ -75,15 +75,18 @@ def main() -> None:
         metrics = json.loads((run_dir / "metrics.json").read_text())
         keys = HEADLINES.get(name) or {k: None for k, v in metrics.items() if isinstance(v, (int, float))
                                        and not isinstance(v, bool) and k != "wall_s"}
-        run_info = {"wall_s": round(wall, 1), "cpus": os.cpu_count(),
+        run_info = {"run": str(run_dir), "wall_s": round(wall, 1), "cpus": os.cpu_count(),
                     "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
         # read just before writing: benchmark processes running side by side keep each other's entries
         results = json.loads(path.read_text()) if path.is_file() else {}
         if any(o.replace(" ", "").startswith("models=") for o in args.overrides):   # one part of the entry
             old = results.get(name, {})
-            part = {"overrides": args.overrides, "run": str(run_dir), "metrics": [k for k in keys if k in metrics],
-                    **run_info}
-            parts = [p for p in old.get("parts", []) if p.get("overrides") != args.overrides] + [part]
+            part = {"overrides": args.overrides, "metrics": [k for k in keys if k in metrics], **run_info}
+            # a whole-run entry measured earlier becomes the first part, so its figures keep their provenance
+            earlier = old.get("parts") or ([{"overrides": old.get("overrides", []), "metrics": [k for k in keys if k in old]}
+                                            | {k: old[k] for k in ("run", "wall_s", "cpus", "threads") if k in old}]
+                                           if old else [])
+            parts = [p for p in earlier if p.get("overrides") != args.overrides] + [part]
             results[name] = {k: metrics[k] if k in metrics else old.get(k) for k in keys} | {"parts": parts}
         else:
             results[name] = {k: metrics.get(k) for k in keys} | run_info | (

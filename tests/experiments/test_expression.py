@@ -99,7 +99,7 @@ def test_presets_seed_is_the_papers_network_and_default_improves_it():
     exp = EXPERIMENTS["expression"]
     seed, default = resolve_config(exp, preset="seed"), resolve_config(exp)
     assert seed.input_size == 128 and not seed.batch_norm and not seed.tta_flip and seed.tta_shift == 0
-    assert default.input_size == 48 and default.batch_norm and default.dataset == "fer2013"
+    assert default.input_size == 64 and default.batch_norm and default.dataset == "fer2013"
     assert exp.engines == ("torch",) and exp.objective == ("transfer_accuracy", "max")
 
 
