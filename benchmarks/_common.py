@@ -85,3 +85,15 @@ def git_revision() -> str:
                               cwd=Path(__file__).parent).stdout.strip()
     except OSError:
         return "unknown"
+
+
+def update_result(name: str, key: str, entry: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """Set ``key`` of ``results/NAME.json`` to ``entry(its old value, {} if none)``, keep the
+    other entries, and return the new value. The file is read just before it is written, so
+    benchmark processes running side by side keep each other's entries."""
+    path = RESULTS / f"{name}.json"
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    results[key] = entry(results.get(key, {}))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    return results[key]

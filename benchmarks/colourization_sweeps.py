@@ -13,7 +13,6 @@ beside the seed's own table where it has one, goes to
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -21,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS  # noqa: E402
+from _common import RESULTS, update_result  # noqa: E402
 
 #: the swept values (MISSION part C / the issue) and the seed's U-Net accuracies, where it reports them
 GRIDS = {
@@ -67,12 +66,10 @@ def main() -> None:
             acc = row.get("unet_accuracy")
             points.append({key: value, "unet_accuracy": float(acc) if acc else None,
                            "seed_accuracy": SEED[key].get(value), "state": row.get("state", "NOT RUN")})
-        results = json.loads(path.read_text()) if path.is_file() else {}   # read just before writing
-        results[key] = {"points": points, "wall_s": round(wall, 1), "workers": args.workers, "cpus": os.cpu_count(),
-                        "threads": os.environ.get("OMP_NUM_THREADS"), "sweep": str(out)}
         if not args.smoke:
-            RESULTS.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(results, indent=2) + "\n")
+            update_result("colourization_sweeps", key, lambda old: {
+                "points": points, "wall_s": round(wall, 1), "workers": args.workers, "cpus": os.cpu_count(),
+                "threads": os.environ.get("OMP_NUM_THREADS"), "sweep": str(out)})
         print(f"\n{key}  ({wall:.0f} s, {args.workers} workers, {sweep_dir})")
         for p in points:
             acc, seed = p["unet_accuracy"], p["seed_accuracy"]

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS  # noqa: E402
+from _common import RESULTS, update_result  # noqa: E402
 
 #: experiment -> {metric: (seed's number, target, "min"|"max")}; None where the seed gives none
 HEADLINES: dict[str, dict[str, tuple[float | None, float | None, str]]] = {
@@ -48,6 +48,18 @@ HEADLINES: dict[str, dict[str, tuple[float | None, float | None, str]]] = {
     "utkface-cnn": {"age_rmse": (None, 8.0, "min"), "gender_accuracy": (None, 0.91, "max"),
                     "ethnicity_accuracy": (None, 0.81, "max")},
 }
+
+
+def with_part(old: dict, part: dict, metrics: dict, keys) -> dict:
+    """The entry ``old`` with one more ``part``: its metrics replace the old values of the same
+    keys, the others stay. A whole-run entry measured earlier becomes the first part, so its
+    figures keep their provenance; a part run again with the same overrides replaces its old self."""
+    earlier = old.get("parts")
+    if earlier is None and old:
+        earlier = [{"overrides": old.get("overrides", []), "metrics": [k for k in keys if k in old]}
+                   | {k: old[k] for k in ("run", "wall_s", "cpus", "threads") if k in old}]
+    parts = [p for p in earlier or [] if p.get("overrides") != part["overrides"]] + [part]
+    return {k: metrics[k] if k in metrics else old.get(k) for k in keys} | {"parts": parts}
 
 
 def main() -> None:
@@ -77,26 +89,16 @@ def main() -> None:
                                        and not isinstance(v, bool) and k != "wall_s"}
         run_info = {"run": str(run_dir), "wall_s": round(wall, 1), "cpus": os.cpu_count(),
                     "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
-        # read just before writing: benchmark processes running side by side keep each other's entries
-        results = json.loads(path.read_text()) if path.is_file() else {}
         if any(o.replace(" ", "").startswith("models=") for o in args.overrides):   # one part of the entry
-            old = results.get(name, {})
             part = {"overrides": args.overrides, "metrics": [k for k in keys if k in metrics], **run_info}
-            # a whole-run entry measured earlier becomes the first part, so its figures keep their provenance
-            earlier = old.get("parts") or ([{"overrides": old.get("overrides", []), "metrics": [k for k in keys if k in old]}
-                                            | {k: old[k] for k in ("run", "wall_s", "cpus", "threads") if k in old}]
-                                           if old else [])
-            parts = [p for p in earlier if p.get("overrides") != args.overrides] + [part]
-            results[name] = {k: metrics[k] if k in metrics else old.get(k) for k in keys} | {"parts": parts}
+            entry = update_result("experiments", name, lambda old: with_part(old, part, metrics, keys))
         else:
-            results[name] = {k: metrics.get(k) for k in keys} | run_info | (
-                {"overrides": args.overrides} if args.overrides else {})
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(results, indent=2) + "\n")
+            entry = update_result("experiments", name, lambda old: {k: metrics.get(k) for k in keys} | run_info | (
+                {"overrides": args.overrides} if args.overrides else {}))
         print(f"\n{name}  ({wall:.0f} s on {os.cpu_count()} cores, {run_dir})")
         for metric, spec in (HEADLINES.get(name) or {}).items():
             seed, target, mode = spec
-            value = results[name].get(metric)
+            value = entry.get(metric)
             ok = value is not None and target is not None and (value <= target if mode == "min" else value >= target)
             print(f"  {metric:<20} {value if value is None else f'{value:.4f}':>10}   seed {seed}   target"
                   f" {'<=' if mode == 'min' else '>='} {target}   {'' if target is None else 'met' if ok else 'NOT met'}")
