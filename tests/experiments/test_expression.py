@@ -90,7 +90,8 @@ def test_tta_views_are_the_faces_their_shifts_and_mirror_images():
 
 def test_unknown_names_are_config_errors(tmp_path):
     for override, pattern in (("dataset=mnist", "dataset"), ("models=[vgg, alexnet]", "models"),
-                              ("backbone=resnet", "backbone"), ("tta_shift=30", "tta_shift")):
+                              ("backbone=resnet", "backbone"), ("tta_shift=30", "tta_shift"),
+                              ("pretrain_task=age", "pretrain_task")):
         with pytest.raises(ConfigError, match=pattern):
             run_experiment("expression", overrides=[override], out=tmp_path / override.split("=")[0])
 
@@ -129,3 +130,20 @@ def test_online_transform_adds_erasing_only_when_asked():
     out = erasing(x, np.random.default_rng(0))
     assert out.shape == x.shape and ((out != 0.5).reshape(64, -1).any(1)).all()   # every face has a noise patch
     np.testing.assert_array_equal(out, erasing(x, np.random.default_rng(0)))       # seeded
+
+
+def test_age_band_pretraining_labels_split_each_gender_ethnicity_class_in_three():
+    from types import SimpleNamespace
+
+    ex = _exp()
+    ages, genders, races = np.array([3, 24, 25, 39, 40, 90]), np.array([0, 0, 1, 1, 0, 1]), np.array([0, 4, 2, 2, 1, 0])
+    faces = SimpleNamespace(images=np.zeros((6, 3, 64, 64), np.uint8),
+                            targets={"age": ages, "gender": genders, "race": races})
+    for task, expected in (("gender_race", 5 * genders + races),
+                           ("gender_race_age", 3 * (5 * genders + races) + np.array([0, 0, 1, 1, 2, 2]))):
+        cfg = resolve_config(EXPERIMENTS["expression"], overrides=[f"pretrain_task={task}"])
+        ctx = SimpleNamespace(cfg=cfg, smoke=False, data=lambda name: faces)
+        x, y, names = ex.utkface_faces(ctx)
+        assert x.shape == (6, 1, 48, 48) and np.array_equal(y, expected), task
+        assert len(names) == (30 if task == "gender_race_age" else 10)
+    assert names[y[1]] == "male-other-<25" and names[y[4]] == "male-black-40+" and names[y[3]] == "female-asian-25-39"

@@ -20,7 +20,8 @@ Models (``models``):
   thread on the shared machine).
 * ``transfer``: a backbone pretrained on another face task, its head replaced and the whole
   network fine-tuned. ``backbone: light_vgg`` (default) pretrains the same light VGG here on
-  UTKFace faces (greyscale, resized to 48 px) to tell gender x ethnicity (10 classes);
+  UTKFace faces (greyscale, resized to 48 px) to tell gender x ethnicity (10 classes;
+  ``pretrain_task: gender_race_age`` also tells three age bands, 30 classes);
   ``backbone: vgg16`` loads a torchvision VGG16 state dict from ``vgg16_weights`` (ImageNet;
   nothing is downloaded: the run stops at once if the file is missing).
 
@@ -49,6 +50,8 @@ from nnlab.experiments.registry import experiment
 log = logging.getLogger(__name__)
 
 MODEL_KEYS = ("vgg", "transfer")
+PRETRAIN_TASKS = ("gender_race", "gender_race_age")
+AGE_BANDS = (25, 40)  # UTKFace pretraining age bands: under 25 (35% of faces), 25-39, 40 and over
 BACKBONES = ("light_vgg", "vgg16")
 NATIVE_SIZE = 48  # FER2013's side; every image is brought to it, the network upsamples to input_size
 
@@ -85,7 +88,8 @@ class ExpressionConfig:
     # transfer learning
     backbone: str = "light_vgg"    # "light_vgg" (pretrained on UTKFace here) or "vgg16" (needs vgg16_weights)
     vgg16_weights: str = ""        # torchvision VGG16 state dict (vgg16-397923af.pth), for backbone vgg16
-    pretrain_epochs: int = 6       # UTKFace gender x ethnicity epochs (backbone light_vgg)
+    pretrain_epochs: int = 6       # UTKFace pretraining epochs (backbone light_vgg)
+    pretrain_task: str = "gender_race"  # UTKFace labels: "gender_race" (10 classes) or "gender_race_age" (x3 age bands)
     pretrain_limit: int = 0        # use only N UTKFace faces (0: all 23,705)
     finetune_epochs: int = 0       # fine-tuning epochs on the expressions (0: epochs)
     finetune_lr: float = 1e-3      # AdamW peak rate when fine-tuning
@@ -107,14 +111,15 @@ SMOKE = {"epochs": 2, "pretrain_epochs": 1, "finetune_epochs": 2, "batch_size": 
 
 # -- data -----------------------------------------------------------------------------
 def synthetic_faces(n: int, num_classes: int, seed: int, name: str = "synthetic"):
-    """Smoke-test stand-ins: 48x48 grey blobs whose position depends on the class.
+    """Smoke-test stand-ins: 48x48 grey blobs whose position depends on the class, the
+    classes in equal numbers (so a stratified split of a few per class works).
 
     Shapes: -> ImageSet of (n, 1, 48, 48) uint8, labels 0..num_classes-1.
     """
     from nnlab.data.dataset import ImageSet
 
     rng = np.random.default_rng(seed)
-    labels = rng.integers(0, num_classes, n)
+    labels = rng.permutation(np.arange(n) % num_classes)                           # every class, evenly
     yy, xx = np.mgrid[0:NATIVE_SIZE, 0:NATIVE_SIZE]
     centres = 8 + 32 * rng.random((num_classes, 2))                                 # (K, 2)
     c = centres[labels] + rng.normal(0, 2, (n, 2))                                  # (n, 2)
@@ -290,6 +295,8 @@ def check_config(cfg) -> None:
         raise ConfigError(f"models must be a non-empty list of {list(MODEL_KEYS)}, got {cfg.models}")
     if cfg.backbone not in BACKBONES:
         raise ConfigError(f"backbone must be one of {list(BACKBONES)}, got {cfg.backbone!r}")
+    if cfg.pretrain_task not in PRETRAIN_TASKS:
+        raise ConfigError(f"pretrain_task must be one of {list(PRETRAIN_TASKS)}, got {cfg.pretrain_task!r}")
     if cfg.input_size < 32:
         raise ConfigError(f"input_size must be >= 32 (the VGGs halve the image five times), got {cfg.input_size}")
     if not 0 <= cfg.tta_shift < NATIVE_SIZE // 2:
@@ -339,28 +346,41 @@ def transfer_weights(source, target) -> list[str]:
 
 
 def utkface_faces(ctx):
-    """UTKFace as greyscale 48x48 faces in [0, 1] with gender x ethnicity labels (10 classes).
+    """UTKFace as greyscale 48x48 faces in [0, 1] with gender x ethnicity labels (10 classes),
+    times the age band for ``pretrain_task: gender_race_age`` (30 classes).
 
-    Shapes: -> x (N, 1, 48, 48) float32, y (N,) int64 = 5 * gender + race; class names.
+    Shapes: -> x (N, 1, 48, 48) float32, y (N,) int64 = (5 * gender + race) [* 3 + band];
+    class names.
     """
     from nnlab.data.preprocess import resize, scale01, to_grayscale
 
     cfg = ctx.cfg
     if ctx.smoke:
-        data = synthetic_faces(max(cfg.pretrain_limit, 40), 10, cfg.seed + 2, "utkface-synthetic")
+        k = 10 * (len(AGE_BANDS) + 1 if cfg.pretrain_task == "gender_race_age" else 1)
+        data = synthetic_faces(max(cfg.pretrain_limit, 10 * k), k, cfg.seed + 2, "utkface-synthetic")
         return scale01(data.images), data.labels.astype(np.int64), data.class_names
     data = ctx.data("utkface")
     y = (5 * np.asarray(data.targets["gender"]) + np.asarray(data.targets["race"])).astype(np.int64)
+    names = [f"{g}-{r}" for g in ("male", "female") for r in ("white", "black", "asian", "indian", "other")]
+    if cfg.pretrain_task == "gender_race_age":
+        band = np.digitize(np.asarray(data.targets["age"]), AGE_BANDS)          # 0, 1, 2
+        y = y * (len(AGE_BANDS) + 1) + band
+        bands = [f"<{AGE_BANDS[0]}", *(f"{a}-{b - 1}" for a, b in zip(AGE_BANDS, AGE_BANDS[1:])), f"{AGE_BANDS[-1]}+"]
+        names = [f"{n}-{b}" for n in names for b in bands]
     keep = np.arange(len(y))
     if cfg.pretrain_limit and cfg.pretrain_limit < len(y):
         keep = np.sort(np.random.default_rng(cfg.seed).choice(len(y), cfg.pretrain_limit, replace=False))
     grey = resize(to_grayscale(data.images[keep]), (NATIVE_SIZE, NATIVE_SIZE))       # (N, 1, 48, 48) uint8
-    names = [f"{g}-{r}" for g in ("male", "female") for r in ("white", "black", "asian", "indian", "other")]
     return scale01(grey), y[keep], names
 
 
+def task_words(cfg) -> str:
+    """The UTKFace pretraining labels in words."""
+    return "gender x ethnicity" + (" x age band" if cfg.pretrain_task == "gender_race_age" else "")
+
+
 def pretrain_backbone(ctx, augment):
-    """The light VGG trained on UTKFace gender x ethnicity; returns the torch module."""
+    """The light VGG trained on UTKFace (``pretrain_task``); returns the torch module."""
     from nnlab.data.preprocess import split_indices
 
     cfg = ctx.cfg
@@ -368,10 +388,11 @@ def pretrain_backbone(ctx, augment):
     fit_idx, val_idx = split_indices(y, (1 - cfg.val_fraction, cfg.val_fraction), seed=cfg.seed)
     net, params = build_light_vgg(cfg, len(names))
     trainer = make_trainer(cfg, net, cfg.lr)
-    log.info("pretraining the light VGG on %d UTKFace faces (gender x ethnicity, %d classes)", len(fit_idx), len(names))
+    log.info("pretraining the light VGG on %d UTKFace faces (%s, %d classes)", len(fit_idx), task_words(cfg),
+             len(names))
     history, seconds = fit(ctx, trainer, "transfer-pretrain", x[fit_idx], y[fit_idx], (x[val_idx], y[val_idx]),
                            cfg.pretrain_epochs, cfg.lr, augment)
-    ctx.history(history, "transfer-pretrain", caption="pretraining on UTKFace: gender x ethnicity (10 classes),"
+    ctx.history(history, "transfer-pretrain", caption=f"pretraining on UTKFace: {task_words(cfg)} ({len(names)} classes),"
                 f" {len(fit_idx)} faces, validation = {len(val_idx)} held-out faces")
     ctx.record(pretrain_val_accuracy=float(history["val_accuracy"][-1]), pretrain_s=round(seconds, 1),
                pretrain_faces=len(fit_idx))
@@ -397,7 +418,7 @@ def train_model(ctx, key: str, data: dict[str, Any]) -> dict[str, Any]:
             net, params = build_light_vgg(cfg, k)
             fresh = transfer_weights(pretrain_backbone(ctx, augment), net)
             log.info("transfer: the new head %s starts from scratch; the rest from the UTKFace backbone", fresh)
-            what = "light VGG pretrained on UTKFace gender x ethnicity, new head, fine-tuned"
+            what = f"light VGG pretrained on UTKFace {task_words(cfg)}, new head, fine-tuned"
     trainer = make_trainer(cfg, net, lr)
     history, seconds = fit(ctx, trainer, key, data["x_fit"], data["y_fit"], (data["x_val"], data["y_val"]),
                            epochs, lr, augment)
@@ -543,7 +564,7 @@ def setting_note(cfg, data: dict[str, Any]) -> str:
         f" (batch_norm {cfg.batch_norm}, dropout {cfg.dropout:g}); AdamW lr {cfg.lr:g}, weight decay"
         f" {cfg.weight_decay:g}, batch {cfg.batch_size}, {cfg.epochs} epochs, cosine schedule with"
         f" {cfg.warmup_epochs} warm-up epoch(s). Transfer: backbone {cfg.backbone}"
-        + (f", pretrained {cfg.pretrain_epochs} epochs on UTKFace gender x ethnicity" if cfg.backbone == "light_vgg"
+        + (f", pretrained {cfg.pretrain_epochs} epochs on UTKFace {task_words(cfg)}" if cfg.backbone == "light_vgg"
            else f" from {cfg.vgg16_weights}")
         + f", fine-tuned {cfg.finetune_epochs or cfg.epochs} epochs at lr {cfg.finetune_lr:g}. Test predictions"
         f" {_describe_tta(cfg)}. Anchors: humans about"
