@@ -192,7 +192,6 @@ def test_another_machine_joins_through_the_storage_and_study_name(tmp_path, monk
 
 
 def test_two_worker_processes_share_the_study(tmp_path):
-    start = time.perf_counter()
     out = run_sweep("dummy-test", GRID, out=tmp_path / "s", smoke=True, workers=2)
     rows = read_results(out)
     assert len(rows) == 4 and {r["state"] for r in rows} == {"COMPLETE"}
@@ -200,7 +199,6 @@ def test_two_worker_processes_share_the_study(tmp_path):
     pids = {t.user_attrs["pid"] for t in _study(out).trials}
     assert os.getpid() not in pids and 1 <= len(pids) <= 2  # the trials ran in the worker processes
     assert "[worker " in (out / "sweep.log").read_text()
-    assert time.perf_counter() - start < 30
 
 
 def test_cli_sweep(tmp_path, capsys):
