@@ -53,12 +53,18 @@ HEADLINES: dict[str, dict[str, tuple[float | None, float | None, str]]] = {
 def with_part(old: dict, part: dict, metrics: dict, keys) -> dict:
     """The entry ``old`` with one more ``part``: its metrics replace the old values of the same
     keys, the others stay. A whole-run entry measured earlier becomes the first part, so its
-    figures keep their provenance; a part run again with the same overrides replaces its old self."""
+    figures keep their provenance; each earlier part keeps the names of only the figures it still
+    provides, and goes once it provides none (a part run again with the same overrides too)."""
     earlier = old.get("parts")
     if earlier is None and old:
         earlier = [{"overrides": old.get("overrides", []), "metrics": [k for k in keys if k in old]}
                    | {k: old[k] for k in ("run", "wall_s", "cpus", "threads") if k in old}]
-    parts = [p for p in earlier or [] if p.get("overrides") != part["overrides"]] + [part]
+    parts = []
+    for p in earlier or []:
+        still = [k for k in p.get("metrics", []) if k not in part["metrics"]]
+        if still and p.get("overrides") != part["overrides"]:
+            parts.append(p | {"metrics": still})
+    parts.append(part)
     return {k: metrics[k] if k in metrics else old.get(k) for k in keys} | {"parts": parts}
 
 
