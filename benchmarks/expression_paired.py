@@ -14,7 +14,6 @@ interval of the accuracy difference (test faces resampled with replacement, 10,0
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
