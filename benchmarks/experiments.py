@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import operator
 import os
 import sys
 import time
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, update_result  # noqa: E402
 
 #: experiment -> {metric: (seed's number, target, "min"|"max")}; None where the seed gives none
-HEADLINES: dict[str, dict[str, tuple[float | None, float | None, str]]] = {
+HEADLINES: dict[str, dict[str, tuple[float | None, float | str | None, str]]] = {
     "mnist-autoencoder": {"test_mse": (0.0165, 0.009, "min"), "code_accuracy": (0.93, 0.975, "max")},
     "utkface-mlp": {"age_rmse": (13.0, 11.5, "min"), "ethnicity_accuracy": (0.65, 0.75, "max"),
                     "gender_accuracy": (0.86, 0.88, "max")},
@@ -76,10 +77,9 @@ def target_line(metric: str, spec: tuple, entry: dict) -> str:
     value = entry.get(metric)
     relative = isinstance(target, str)
     bound = entry.get(target) if relative else target
-    ok = value is not None and bound is not None and (
-        (value < bound if mode == "min" else value > bound) if relative
-        else (value <= bound if mode == "min" else value >= bound))
-    sign = ("<" if mode == "min" else ">") if relative else ("<=" if mode == "min" else ">=")
+    sign, meets = {("min", False): ("<=", operator.le), ("max", False): (">=", operator.ge),
+                   ("min", True): ("<", operator.lt), ("max", True): (">", operator.gt)}[mode, relative]
+    ok = value is not None and bound is not None and meets(value, bound)
     said = f"{target} ({bound if bound is None else f'{bound:.4f}'})" if relative else target
     return (f"  {metric:<20} {value if value is None else f'{value:.4f}':>10}   seed {seed}   target"
             f" {sign} {said}   {'' if target is None else 'met' if ok else 'NOT met'}")

@@ -33,27 +33,15 @@ def network_spec(text: str) -> tuple[Path, str]:
 
 def predictions(run: Path, key: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
     """(predicted class, true class) of every FER2013 test face, with the run's test-time views."""
-    import torch
-    import yaml
-
     from nnlab.data.preprocess import scale01
     from nnlab.data.registry import load
-    from nnlab.experiments import EXPERIMENTS, load_all
-    from nnlab.experiments.config import apply
-    from nnlab.experiments.exp_expression import build_light_vgg, predict_proba
+    from nnlab.experiments.exp_expression import predict_proba, saved_light_vgg
     from nnlab.torchlib import Trainer
 
-    load_all()
-    saved = yaml.safe_load((run / "config.yaml").read_text()) or {}
-    cfg = apply(EXPERIMENTS["expression"].config(), saved.get("config", {}), str(run / "config.yaml"))
-    if cfg.backbone != "light_vgg" or cfg.dataset != "fer2013":
-        raise SystemExit(f"{run}: only light_vgg runs on FER2013 are handled here")
-    weights = run / f"{key}.pt"
-    if not weights.is_file():
-        raise SystemExit(f"{weights} does not exist (the run saved: {sorted(p.name for p in run.glob('*.pt'))})")
     test = load("fer2013", "test", data_dir=data_dir)
-    net, _ = build_light_vgg(cfg, len(test.class_names))
-    net.load_state_dict(torch.load(weights, weights_only=True))
+    cfg, net = saved_light_vgg(run, key, len(test.class_names))
+    if cfg.dataset != "fer2013":
+        raise SystemExit(f"{run}: trained on {cfg.dataset}; only FER2013 runs are handled here")
     proba, _ = predict_proba(Trainer(net, loss="cross_entropy"), scale01(test.images), cfg.tta_flip, cfg.tta_shift)
     return proba.argmax(axis=1), np.asarray(test.labels)
 

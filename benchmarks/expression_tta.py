@@ -31,28 +31,19 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("NNLAB_DATA"))
     args = parser.parse_args()
 
-    import torch
-    import yaml
-
     from nnlab.data.preprocess import scale01
     from nnlab.data.registry import load
-    from nnlab.experiments import EXPERIMENTS, load_all
-    from nnlab.experiments.config import apply
-    from nnlab.experiments.exp_expression import build_light_vgg, predict_proba
+    from nnlab.experiments.exp_expression import MODEL_KEYS, predict_proba, saved_light_vgg
     from nnlab.metrics.classification import roc_curves
     from nnlab.torchlib import Trainer
 
-    load_all()
-    saved = yaml.safe_load((args.run / "config.yaml").read_text()) or {}
-    cfg = apply(EXPERIMENTS["expression"].config(), saved.get("config", {}), str(args.run / "config.yaml"))
-    if cfg.backbone != "light_vgg" or cfg.dataset != "fer2013":
-        raise SystemExit("only light_vgg runs on FER2013 are handled here")
     test = load("fer2013", "test", data_dir=args.data_dir)
     x, y = scale01(test.images), test.labels
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for key in cfg.models:
-        net, _ = build_light_vgg(cfg, len(test.class_names))
-        net.load_state_dict(torch.load(args.run / f"{key}.pt", weights_only=True))
+    for key in [k for k in MODEL_KEYS if (args.run / f"{k}.pt").is_file()]:   # the networks the run saved
+        cfg, net = saved_light_vgg(args.run, key, len(test.class_names))
+        if cfg.dataset != "fer2013":
+            raise SystemExit(f"{args.run}: trained on {cfg.dataset}; only FER2013 runs are handled here")
         trainer = Trainer(net, loss="cross_entropy")
         out[key] = {}
         for name, (flip, shift) in VIEWS.items():

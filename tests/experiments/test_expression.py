@@ -37,6 +37,15 @@ def test_smoke_run_records_the_headline_metrics_and_every_figure(tmp_path, monke
     counts = (run_dir / "tables" / "class-counts.csv").read_text().splitlines()
     assert counts[0] == "class,before,added,after" and counts[-1].startswith("total,")
     assert {"vgg.pt", "transfer.pt"} <= {p.name for p in run_dir.iterdir()}
+    # a saved network comes back from the run folder alone, as the benchmarks rebuild it
+    import torch
+
+    cfg, net = _exp().saved_light_vgg(run_dir, "transfer", 7)
+    assert cfg.input_size == 32                                    # the smoke run's, not the default 64
+    saved = torch.load(run_dir / "transfer.pt", weights_only=True)
+    assert all(torch.equal(v, saved[k]) for k, v in net.state_dict().items())
+    with pytest.raises(ConfigError, match="alexnet.pt does not exist"):
+        _exp().saved_light_vgg(run_dir, "alexnet", 7)
 
 
 def test_transfer_copies_everything_but_a_head_of_another_size():

@@ -270,6 +270,27 @@ def build_light_vgg(cfg, num_classes: int):
     return net, int(spec.num_parameters())
 
 
+def saved_light_vgg(run_dir: str | Path, key: str, num_classes: int):
+    """A light VGG that a finished run saved, rebuilt from the run's ``config.yaml`` and loaded
+    from ``KEY.pt`` (``torch.load(weights_only=True)``). Returns (config, torch module)."""
+    import torch
+    import yaml
+
+    from nnlab.experiments.config import apply
+
+    run_dir = Path(run_dir)
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    cfg = apply(ExpressionConfig(), saved.get("config", {}), str(run_dir / "config.yaml"))
+    if cfg.backbone != "light_vgg":
+        raise ConfigError(f"{run_dir}: backbone {cfg.backbone!r}; only light_vgg networks are rebuilt here")
+    weights = run_dir / f"{key}.pt"
+    if not weights.is_file():
+        raise ConfigError(f"{weights} does not exist (the run saved: {sorted(p.name for p in run_dir.glob('*.pt'))})")
+    net, _ = build_light_vgg(cfg, num_classes)
+    net.load_state_dict(torch.load(weights, weights_only=True))
+    return cfg, net
+
+
 def build_vgg16(cfg, num_classes: int):
     """VGG16 with the user's torchvision weights (the grey input sums the first filters over RGB)."""
     from nnlab.models import create_model
@@ -357,23 +378,31 @@ def utkface_faces(ctx):
     from nnlab.data.preprocess import resize, scale01, to_grayscale
 
     cfg = ctx.cfg
+    names = pretrain_classes(cfg)
     if ctx.smoke:
-        k = 10 * (len(AGE_BANDS) + 1 if cfg.pretrain_task == "gender_race_age" else 1)
+        k = len(names)
         data = synthetic_faces(max(cfg.pretrain_limit, 10 * k), k, cfg.seed + 2, "utkface-synthetic")
         return scale01(data.images), data.labels.astype(np.int64), data.class_names
     data = ctx.data("utkface")
     y = (5 * np.asarray(data.targets["gender"]) + np.asarray(data.targets["race"])).astype(np.int64)
-    names = [f"{g}-{r}" for g in ("male", "female") for r in ("white", "black", "asian", "indian", "other")]
     if cfg.pretrain_task == "gender_race_age":
         band = np.digitize(np.asarray(data.targets["age"]), AGE_BANDS)          # 0, 1, 2
         y = y * (len(AGE_BANDS) + 1) + band
-        bands = [f"<{AGE_BANDS[0]}", *(f"{a}-{b - 1}" for a, b in zip(AGE_BANDS, AGE_BANDS[1:])), f"{AGE_BANDS[-1]}+"]
-        names = [f"{n}-{b}" for n in names for b in bands]
     keep = np.arange(len(y))
     if cfg.pretrain_limit and cfg.pretrain_limit < len(y):
         keep = np.sort(np.random.default_rng(cfg.seed).choice(len(y), cfg.pretrain_limit, replace=False))
     grey = resize(to_grayscale(data.images[keep]), (NATIVE_SIZE, NATIVE_SIZE))       # (N, 1, 48, 48) uint8
     return scale01(grey), y[keep], names
+
+
+def pretrain_classes(cfg) -> list[str]:
+    """The UTKFace pretraining class names, in label order: gender x ethnicity, each split by
+    age band for ``pretrain_task: gender_race_age``."""
+    names = [f"{g}-{r}" for g in ("male", "female") for r in ("white", "black", "asian", "indian", "other")]
+    if cfg.pretrain_task != "gender_race_age":
+        return names
+    bands = [f"<{AGE_BANDS[0]}", *(f"{a}-{b - 1}" for a, b in zip(AGE_BANDS, AGE_BANDS[1:])), f"{AGE_BANDS[-1]}+"]
+    return [f"{n}-{b}" for n in names for b in bands]
 
 
 def task_words(cfg) -> str:
