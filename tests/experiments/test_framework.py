@@ -96,7 +96,7 @@ def test_a_run_folder_has_everything_a_report_needs(tmp_path):
     assert metrics["status"] == "ok" and 0 <= metrics["test_accuracy"] <= 1 and metrics["wall_s"] > 0
     page = (run_dir / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 2  # the curves and the confusion matrix, embedded
-    assert "test_accuracy" in page and "weights" in page and "Some **text**." in page
+    assert "test_accuracy" in page and "weights" in page and "Some <strong>text</strong>." in page
     assert "![confusion](figures/confusion.png)" in (run_dir / "report.md").read_text()
     assert "epoch 3" in (run_dir / "run.log").read_text()
 

@@ -195,7 +195,8 @@ def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
                 "(validation = the 1,000 CIFAR-10 test horses)")
     val_acc = history["val_accuracy"]
     ctx.record(**{f"{key}_accuracy": float(val_acc[-1]), f"{key}_best_accuracy": float(max(val_acc)),
-                  f"{key}_val_loss": float(history["val_loss"][-1]), f"{key}_params": int(params),
+                  f"{key}_val_loss": float(history["val_loss"][-1]), f"{key}_train_loss": float(history["loss"][-1]),
+                  f"{key}_params": int(params),
                   f"{key}_filters": cfg.num_filters or FILTERS[key],
                   f"{key}_train_s": round(seconds, 2), f"{key}_epoch_s": round(seconds / len(val_acc), 2)})
     ctx.save_model(net, key)
@@ -304,8 +305,30 @@ def check_config(cfg) -> None:
         raise ConfigError(f"warmup_epochs must be >= 0, got {cfg.warmup_epochs}")
 
 
+ABOUT = """Seed 001 (the CSC321 colourization assignment): a network sees a greyscale 32x32 CIFAR-10 horse
+and predicts, for every pixel, which of 24 colours it had, a 24-way classification per pixel trained with
+cross-entropy. Three networks are compared as the homework did: a plain encoder-decoder CNN (base), a
+U-Net whose skip connections concatenate encoder features into the decoder, and a network of residual
+blocks. The score is the share of validation pixels whose colour class is right."""
+
+METRICS = {
+    "lookup_accuracy": ("reference: validation pixel accuracy of the best grey-level -> colour lookup table",
+                        "fraction"),
+    "input_mean": ("mean grey level of the training inputs (used to standardise)", ""),
+    "input_std": ("standard deviation of the training grey levels", ""),
+    "{model}_best_accuracy": ("{model}: best validation pixel accuracy over the epochs (for reference only)",
+                              "fraction"),
+    "{model}_accuracy": ("{model}: validation pixel accuracy after the final epoch", "fraction"),
+    "{model}_val_loss": ("{model}: validation cross-entropy per pixel after the final epoch", "nats"),
+    "{model}_train_loss": ("{model}: training cross-entropy per pixel in the final epoch", "nats"),
+    "{model}_filters": ("{model}: number of filters of the first layer (num_filters)", "count"),
+    "n_train": ("training images (CIFAR-10 training horses)", "count"),
+    "n_val": ("validation images (CIFAR-10 test horses)", "count"),
+}
+
+
 @experiment("colourization", "seed-001 CSC321 colourization of CIFAR-10 horses: base CNN, U-Net, residual",
-            config=ColourizationConfig,
+            config=ColourizationConfig, about=ABOUT, metrics=METRICS,
             presets={"seed": {"lr": 1e-3, "schedule": "constant", "warmup_epochs": 0, "num_filters": 32,
                               "standardise": False, "unet_layout": "seed",
                               "flip": False, "shift": 0}}, smoke=SMOKE,

@@ -15,6 +15,7 @@ everything else (the folder, the log, the report).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,48 @@ class Experiment:
     smoke: Mapping[str, Any] = field(default_factory=dict)  # settings that make --smoke take seconds
     objective: tuple[str, str] | None = None  # (metric, "min"|"max") that sweeps optimise
     engines: tuple[str, ...] = ("numpy",)
+    about: str = ""  # what the experiment is, for a reader: the first paragraph of its report
+    metrics: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # key pattern -> (description, unit)
+
+    def describe(self, key: str) -> tuple[str, str] | None:
+        """(description, unit) of metric ``key``, from :attr:`metrics`; ``None`` if undescribed.
+
+        A pattern may hold ``{name}`` placeholders, each matching one or more word characters
+        and substituted into the description: ``"{model}_accuracy"`` describes ``vgg_accuracy``.
+        An exact key wins over a pattern; among patterns the first that matches wins.
+        """
+        for table in (self.metrics, GENERIC_METRICS):
+            if key in table:
+                return table[key]
+            for pattern, (description, unit) in table.items():
+                found = _match(pattern, key)
+                if found is not None:
+                    return description.format(**found), unit.format(**found)
+        return None
+
+
+#: descriptions every experiment shares (an experiment's own ``metrics`` come first)
+GENERIC_METRICS: dict[str, tuple[str, str]] = {
+    "wall_s": ("wall time of the whole run", "s"),
+    "train_s": ("seconds spent training", "s"),
+    "epoch_s": ("seconds per training epoch", "s"),
+    "params": ("trainable parameters", "count"),
+    "epochs": ("epochs trained", "count"),
+    "{model}_train_s": ("seconds spent training {model}", "s"),
+    "{model}_epoch_s": ("seconds per training epoch of {model}", "s"),
+    "{model}_params": ("trainable parameters of {model}", "count"),
+    "n_{what}": ("number of {what}", "count"),
+}
+
+
+def _match(pattern: str, key: str) -> dict[str, str] | None:
+    """The placeholder values if ``key`` fits ``pattern`` (``"{model}_accuracy"``), else None."""
+    if "{" not in pattern:
+        return None
+    parts = re.split(r"\{(\w+)\}", pattern)
+    regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>\\w+?)" for i, p in enumerate(parts))
+    found = re.fullmatch(regex, key)
+    return found.groupdict() if found else None
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
@@ -39,13 +82,19 @@ EXPERIMENTS: dict[str, Experiment] = {}
 
 def experiment(name: str, summary: str, *, config: type, presets: Mapping[str, Mapping[str, Any]] | None = None,
                smoke: Mapping[str, Any] | None = None, objective: tuple[str, str] | None = None,
-               engines: tuple[str, ...] = ("numpy",)) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
-    """Register the decorated ``run(ctx)`` function as experiment ``name``."""
+               engines: tuple[str, ...] = ("numpy",), about: str = "",
+               metrics: Mapping[str, tuple[str, str]] | None = None,
+               ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+    """Register the decorated ``run(ctx)`` function as experiment ``name``.
+
+    ``about`` says what the experiment is (its report opens with it); ``metrics`` maps every
+    metric key it records, or a pattern such as ``"{model}_accuracy"``, to (description, unit).
+    """
     def decorate(fn: Callable[[Any], None]) -> Callable[[Any], None]:
         if name in EXPERIMENTS and EXPERIMENTS[name].run is not fn:
             raise ConfigError(f"experiment {name!r} is registered twice")
         EXPERIMENTS[name] = Experiment(name, summary, config, fn, dict(presets or {}), dict(smoke or {}),
-                                       objective, tuple(engines))
+                                       objective, tuple(engines), " ".join(about.split()), dict(metrics or {}))
         return fn
 
     return decorate

@@ -5,6 +5,7 @@ logs into ``run.log``, calls the experiment's ``run(ctx)``, and writes what it r
 
     config.yaml     the resolved config, with the experiment, preset, engine and seed
     metrics.json    the recorded metrics, ``wall_s`` and ``status`` (``ok`` or ``failed``)
+    summary.json    what the experiment is, and each metric's description, unit, seed number, target
     history*.csv    one row per epoch for every training run recorded
     figures/*.png   every figure;  tables/*.csv  every table
     model.*         the model files the experiment saved
@@ -188,6 +189,7 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
     cfg = resolve_config(exp, preset=preset, config_file=config_file, overrides=overrides, smoke=smoke)
     run_dir = make_run_dir(name, out, root)
     meta = {"experiment": name, "preset": preset, "engine": engine, "smoke": smoke,
+            "overrides": list(overrides), "config_file": str(config_file) if config_file else None,
             "started": datetime.now().isoformat(timespec="seconds"), "git": _git_revision()}
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"run": meta, "config": configs.to_dict(cfg)}, sort_keys=False))
     handler = logging.FileHandler(run_dir / "run.log")
@@ -213,6 +215,7 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
             ctx.metrics["error"] = error
         (run_dir / "metrics.json").write_text(json.dumps(_jsonable(ctx.metrics), indent=2) + "\n")
         (run_dir / "manifest.json").write_text(json.dumps(ctx.manifest, indent=2) + "\n")
+        (run_dir / "summary.json").write_text(json.dumps(_jsonable(summarize(exp, ctx.metrics)), indent=2) + "\n")
         try:
             write_report(run_dir)
         finally:
@@ -220,6 +223,31 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
             handler.close()
             nnlab_log.setLevel(previous_level)
     return run_dir
+
+
+def summarize(exp: Experiment, metrics: dict[str, Any]) -> dict[str, Any]:
+    """What a report needs to explain a run's numbers: the experiment's ``about`` and one row
+    per numeric metric with its description, unit, the seed's number and nnlab's target.
+
+    Rows of the numbers the seeds report (:mod:`nnlab.seeds`) come first, in the seeds' order;
+    the other metrics follow in the order they were recorded.
+    """
+    from nnlab import seeds
+
+    catalog = seeds.by_metric(exp.name)
+    numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    order = [k for k in catalog if k in numeric] + [k for k in numeric if k not in catalog]
+    rows = []
+    for key in order:
+        number = catalog.get(key)
+        description, unit = exp.describe(key) or (number and (number.what, number.unit)) or ("", "")
+        rows.append({"key": key, "value": numeric[key], "description": description, "unit": unit,
+                     "seed": number.value if number else None,
+                     "seed_ref": f"seed {number.seed}, {number.question}" if number and number.seed else None,
+                     "target": number.target if number else None, "mode": number.mode if number else None,
+                     "met": number.met(numeric[key], numeric) if number else None,
+                     "note": number.note if number else ""})
+    return {"experiment": exp.name, "summary": exp.summary, "about": exp.about, "metrics": rows}
 
 
 def _git_revision() -> str | None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import html
 import importlib
 import itertools
 import json
@@ -568,7 +567,7 @@ def _write_report(plan: Plan, study, quiet: bool = False) -> None:
 
 
 def _report(plan: Plan, study) -> None:
-    from nnlab.reporting.report import STYLE, img_html, table_html, table_md
+    from nnlab.reporting.render import figure, html_page, table
 
     sweep_dir = Path(plan.sweep_dir)
     rows = _rows(plan, study)
@@ -588,15 +587,11 @@ def _report(plan: Plan, study) -> None:
                  f"{best[plan.metric]:.6g} ({best['run']})." if best else "No grid point has completed yet.")
     figures = _metric_figures(plan, rows)
     settings = (sweep_dir / "sweep.yaml").read_text() if (sweep_dir / "sweep.yaml").is_file() else ""
-    parts_h = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>",
-               f"<p><b>{html.escape(best_text)}</b></p>",
-               "<h2>Results</h2>", table_html(rows), "<h2>The metric against each swept setting</h2>",
-               *[img_html(p, f"{plan.metric} against {p.stem.split('-vs-')[-1]}") for p in figures],
-               "<h2>Settings</h2>", f"<pre>{html.escape(settings)}</pre>"]
-    parts_m = [f"# {title}\n", intro + "\n", f"**{best_text}**\n", "## Results\n", table_md(rows),
-               "## The metric against each swept setting\n",
-               *[f"![{p.stem}](figures/{p.name})\n" for p in figures], "## Settings\n", f"```yaml\n{settings}```\n"]
-    (sweep_dir / "report.html").write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>"
-                                           f"{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-                                           f"{''.join(parts_h)}</body></html>\n")
-    (sweep_dir / "report.md").write_text("\n".join(parts_m))
+    parts = [f"# {title}\n", intro + "\n", f"**{best_text}**\n", "## Results\n", table(rows),
+             "## The metric against each swept setting\n",
+             *[figure(f"figures/{p.name}", f"{plan.metric} against {p.stem.split('-vs-')[-1]}") for p in figures],
+             "## Settings\n", f"```yaml\n{settings}```\n"]
+    text = "\n".join(parts)
+    (sweep_dir / "report.md").write_text(text)
+    (sweep_dir / "report.html").write_text(html_page(title, text, base=sweep_dir))
+

@@ -1,133 +1,180 @@
-"""Reports from run folders: ``report.html`` (self-contained) and ``report.md`` for one run, and
-a side-by-side comparison of several.
+"""Reports from run folders: ``report.md`` and its self-contained twin ``report.html`` for one
+run, and a side-by-side comparison of several.
 
-A run folder holds ``config.yaml``, ``metrics.json``, ``manifest.json`` (what to show, in
-order: figures, tables, notes, histories) and the files they name. The HTML embeds every
-figure as base64 PNG, so it opens offline and can be mailed as one file.
+A run folder holds ``config.yaml``, ``metrics.json``, ``summary.json`` (what the experiment is,
+and every metric with its description, unit, the seed's number and nnlab's target),
+``manifest.json`` (what to show, in order: figures, tables, notes, histories) and the files they
+name. The report opens with what the experiment is and the metrics table; a smoke run carries a
+banner saying its numbers mean nothing. The Markdown is the source; the HTML is rendered from
+it by :mod:`nnlab.reporting.render` with every figure embedded, so it opens offline.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
-import html
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from nnlab.reporting.render import cell, figure, format_value, html_page, table
+
 log = logging.getLogger(__name__)
 
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
-figure{margin:1.5em 0}figcaption{color:#555;font-size:0.9em}pre{background:#f7f7f7;padding:0.8em;overflow:auto}
-.failed{color:#b00;font-weight:bold}"""
+SMOKE_BANNER = ("> **Smoke run.** Tiny synthetic data and a few steps: this run checks that the pipeline works end"
+                " to end. Its numbers mean nothing about the method; run without `--smoke` for real ones.\n")
+COLUMNS_NOTE = ("*Seed*: the number the homework report gives for the same quantity. *Target*: what nnlab's"
+                " improved default must reach (a `--preset seed` run reproduces the homework and is read against"
+                " the seed's number). *Met*: whether this run reaches the target. Rows without a seed number or a"
+                " target are measurements for reference.")
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    if v is None:
-        return "-"
-    return str(v)
-
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
+def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 
 
-def table_html(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "<p>(empty)</p>"
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(k)))}</td>" for k in keys) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def table_md(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "(empty)\n"
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(_fmt(r.get(k)) for k in keys) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
-
-
-def img_html(path: Path, caption: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-    return f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">{cap}</figure>'
-
-
-def _load_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+def load_run(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """(config, metrics, manifest, summary) of a run folder; missing files give empty values."""
+    run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.yaml)")
-    cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-    metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
-    manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").is_file() else []
-    return cfg, metrics, manifest
+
+    def read(name: str, default: Any) -> Any:
+        path = run_dir / name
+        if not path.is_file():
+            return default
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+    try:
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{run_dir / 'config.yaml'}: not valid YAML ({exc})") from None
+    return cfg, read("metrics.json", {}), read("manifest.json", []), read("summary.json", {})
 
 
-def write_report(run_dir: str | Path) -> tuple[Path, Path]:
-    """(Re)build ``report.html`` and ``report.md`` of a run folder from what is in it."""
-    run_dir = Path(run_dir)
-    cfg, metrics, manifest = _load_run(run_dir)
-    meta = cfg.get("run", {})
-    title = f"{meta.get('experiment', run_dir.name)}{' (smoke)' if meta.get('smoke') else ''}"
-    status = metrics.get("status", "unknown")
-    scalar = [{"metric": k, "value": v} for k, v in metrics.items() if not isinstance(v, (list, dict))]
-    parts_h = [f"<h1>{html.escape(title)}</h1>",
-               f"<p>Run folder <code>{html.escape(str(run_dir))}</code>; preset {_fmt(meta.get('preset'))}, engine "
-               f"{_fmt(meta.get('engine'))}, started {_fmt(meta.get('started'))}, git {_fmt(meta.get('git'))}.</p>"]
-    parts_m = [f"# {title}\n", f"Run folder `{run_dir}`; preset {_fmt(meta.get('preset'))}, engine "
-               f"{_fmt(meta.get('engine'))}, started {_fmt(meta.get('started'))}.\n"]
-    if status != "ok":
-        parts_h.append(f'<p class="failed">Status: {html.escape(str(status))} {html.escape(str(metrics.get("error", "")))}</p>')
-        parts_m.append(f"**Status: {status}** {metrics.get('error', '')}\n")
-    parts_h += ["<h2>Metrics</h2>", table_html(scalar)]
-    parts_m += ["## Metrics\n", table_md(scalar)]
+def target_text(row: dict[str, Any]) -> str:
+    """A metric's target as a reader sees it: "<= 11.5 years", ">= 75.00%", "> vgg_accuracy"."""
+    target, mode = row.get("target"), row.get("mode")
+    if target is None or mode is None:
+        return ""
+    if isinstance(target, str):
+        return {"min": "< ", "max": "> "}.get(mode, "= ") + target
+    sign = {"min": "<= ", "max": ">= ", "eq": "= "}[mode]
+    return sign + format_value(target, row.get("unit", ""))
+
+
+def metrics_rows(summary: dict[str, Any], metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of the metrics table: from ``summary.json`` when the run wrote one, else the bare
+    numbers of ``metrics.json`` (a run made before summaries existed)."""
+    rows = summary.get("metrics")
+    if rows is None:
+        rows = [{"key": k, "value": v, "description": "", "unit": ""} for k, v in metrics.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    out = []
+    for r in rows:
+        unit = r.get("unit", "")
+        met = r.get("met")
+        out.append({"metric": r.get("description") or r["key"], "value": format_value(r.get("value"), unit),
+                    "seed": format_value(r.get("seed"), unit) if r.get("seed") is not None else "",
+                    "target": target_text(r), "met": "" if met is None else "yes" if met else "**no**",
+                    "key": f"`{r['key']}`"})
+    return out
+
+
+def metrics_markdown(summary: dict[str, Any], metrics: dict[str, Any]) -> str:
+    rows = metrics_rows(summary, metrics)
+    if not rows:
+        return "(no metrics recorded)\n"
+    seeded = any(r["seed"] or r["target"] for r in rows)
+    columns = ["metric", "value", "seed", "target", "met", "key"] if seeded else ["metric", "value", "key"]
+    return table([{c: r[c] for c in columns} for r in rows], columns) + ("\n" + COLUMNS_NOTE + "\n" if seeded else "")
+
+
+def manifest_markdown(run_dir: Path, manifest: list[dict[str, Any]], heading: str = "###",
+                      figure_path: Callable[[Path], str] | None = None) -> list[str]:
+    """The figures, tables and notes of a run, in the order recorded, as Markdown blocks.
+
+    ``figure_path`` maps a figure file to the path the Markdown should use (default: relative
+    to the run folder)."""
+    blocks = []
     for item in manifest:
         kind = item.get("kind")
         if kind == "figure":
             path = run_dir / item["path"]
             if path.is_file():
-                parts_h.append(img_html(path, item.get("caption", "")))
-                parts_m.append(f"![{item['name']}]({item['path']})\n\n{item.get('caption', '')}\n")
+                ref = figure_path(path) if figure_path else item["path"]
+                blocks.append(figure(ref, item.get("caption", ""), alt=item.get("name", "")))
         elif kind == "table":
             path = run_dir / item["path"]
             if path.is_file():
-                rows = _read_csv(path)
-                head = f"<h3>{html.escape(item['name'])}</h3>" + (f"<p>{html.escape(item['caption'])}</p>"
-                                                                  if item.get("caption") else "")
-                parts_h += [head, table_html(rows)]
-                parts_m += [f"### {item['name']}\n", (item.get("caption", "") + "\n") if item.get("caption") else "",
-                            table_md(rows)]
+                caption = f"*{item['caption']}*\n\n" if item.get("caption") else ""
+                blocks.append(f"{heading} {item['name']}\n\n{caption}{table(read_csv(path))}")
         elif kind == "note":
-            if item.get("title"):
-                parts_h.append(f"<h3>{html.escape(item['title'])}</h3>")
-                parts_m.append(f"### {item['title']}\n")
-            parts_h.append("".join(f"<p>{html.escape(p)}</p>" for p in item["text"].split("\n\n")))
-            parts_m.append(item["text"] + "\n")
-    parts_h += ["<h2>Configuration</h2>", f"<pre>{html.escape(yaml.safe_dump(cfg, sort_keys=False))}</pre>"]
-    parts_m += ["## Configuration\n", "```yaml\n" + yaml.safe_dump(cfg, sort_keys=False) + "```\n"]
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(parts_h)}</body></html>\n")
+            title = f"{heading} {item['title']}\n\n" if item.get("title") else ""
+            blocks.append(title + item["text"].strip() + "\n")
+    return blocks
+
+
+def status_markdown(metrics: dict[str, Any], smoke: bool) -> str:
+    parts = []
+    if smoke:
+        parts.append(SMOKE_BANNER)
+    status = metrics.get("status", "unknown")
+    if status != "ok":
+        error = " ".join(str(metrics.get("error", "")).split())
+        parts.append(f"> **Status: {status}.** {error}\n".replace("|", "\\|"))
+    return "\n".join(parts)
+
+
+def report_markdown(run_dir: str | Path) -> str:
+    run_dir = Path(run_dir)
+    cfg, metrics, manifest, summary = load_run(run_dir)
+    meta = cfg.get("run", {})
+    name = meta.get("experiment", run_dir.name)
+    smoke = bool(meta.get("smoke"))
+    title = f"{name}{' (smoke run)' if smoke else ''}"
+    parts = [f"# {title}\n"]
+    if summary.get("summary"):
+        parts.append(f"*{summary['summary']}*\n")
+    status = status_markdown(metrics, smoke)
+    if status:
+        parts.append(status)
+    if summary.get("about"):
+        parts.append(summary["about"] + "\n")
+    parts.append(f"Run folder `{run_dir}`: preset {cell(meta.get('preset'))}, engine {cell(meta.get('engine'))},"
+                 f" started {cell(meta.get('started'))}, git {cell(meta.get('git'))},"
+                 f" wall time {format_value(metrics.get('wall_s'), 's')}.\n")
+    parts += ["## Metrics\n", metrics_markdown(summary, metrics)]
+    results = manifest_markdown(run_dir, manifest)
+    if results:
+        parts += ["## Results\n", *results]
+    parts += ["## Configuration\n", "```yaml\n" + yaml.safe_dump(cfg, sort_keys=False) + "```\n"]
+    return "\n".join(parts)
+
+
+def write_report(run_dir: str | Path) -> tuple[Path, Path]:
+    """(Re)build ``report.md`` and ``report.html`` of a run folder from what is in it."""
+    run_dir = Path(run_dir)
+    text = report_markdown(run_dir)
+    title = text.splitlines()[0].lstrip("# ")
     html_path, md_path = run_dir / "report.html", run_dir / "report.md"
-    html_path.write_text(page)
-    md_path.write_text("\n".join(parts_m))
+    md_path.write_text(text)
+    html_path.write_text(html_page(title, text, base=run_dir))
     return html_path, md_path
 
 
 def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
     """A comparison of several runs: metrics side by side and their curves overlaid.
 
-    Writes ``out/compare.html``, ``compare.md`` and the figures; returns ``out``.
+    Writes ``out/compare.md``, ``compare.html`` and the figures; returns ``out``.
     """
     from nnlab.reporting.figures import overlay_figure, save
     from nnlab.training.history import History
@@ -138,24 +185,21 @@ def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None) -> P
     out = Path(out) if out is not None else Path("runs") / "compare" / datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     labels = _labels(dirs)
-    metrics = {label: _load_run(d)[1] for label, d in zip(labels, dirs)}
+    metrics = {label: load_run(d)[1] for label, d in zip(labels, dirs)}
     keys = list(dict.fromkeys(k for m in metrics.values() for k, v in m.items() if not isinstance(v, (list, dict))))
     rows = [{"metric": k, **{label: metrics[label].get(k) for label in labels}} for k in keys]
-    parts_h = ["<h1>Comparison</h1>", "<ul>" + "".join(f"<li>{html.escape(lab)}: <code>{html.escape(str(d))}</code></li>"
-                                                        for lab, d in zip(labels, dirs)) + "</ul>",
-               "<h2>Metrics</h2>", table_html(rows)]
-    parts_m = ["# Comparison\n", *[f"- {lab}: `{d}`" for lab, d in zip(labels, dirs)], "\n## Metrics\n", table_md(rows)]
+    parts = ["# Comparison\n", "\n".join(f"- {lab}: `{d}`" for lab, d in zip(labels, dirs)) + "\n",
+             "## Metrics\n", table(rows)]
     names = sorted({p.stem for d in dirs for p in d.glob("history*.csv")})
     for name in names:
         histories = {lab: History.from_csv(d / f"{name}.csv") for lab, d in zip(labels, dirs) if (d / f"{name}.csv").is_file()}
         if len(histories) < 2:
             continue
         path = save(overlay_figure(histories, title=name), out / f"{name}-overlay.png")
-        parts_h.append(img_html(path, f"{name}: the runs' curves overlaid"))
-        parts_m.append(f"![{name}]({path.name})\n")
-    (out / "compare.html").write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>Comparison</title>"
-                                      f"<style>{STYLE}</style></head><body>{''.join(parts_h)}</body></html>\n")
-    (out / "compare.md").write_text("\n".join(parts_m))
+        parts.append(figure(path.name, f"{name}: the runs' curves overlaid"))
+    text = "\n".join(parts)
+    (out / "compare.md").write_text(text)
+    (out / "compare.html").write_text(html_page("Comparison", text, base=out))
     return out
 
 
