@@ -23,6 +23,7 @@ from nnlab.engine import (  # noqa: E402
     Linear,
     MaxPool1d,
     MaxPool2d,
+    PReLU,
     ReLU,
     Reshape,
     Residual,
@@ -109,6 +110,8 @@ ARCHITECTURES = {
     "shuffle-gap": ((3, 6, 6), lambda: [Conv2d(3, 8, 3, padding=1), LAYERS["PixelShuffle"](2),
                                         Conv2d(2, 5, 3, padding=1), ReLU(), LAYERS["GlobalAvgPool2d"](),
                                         Dense(3)]),
+    "prelu": ((3, 6, 6), lambda: [Conv2d(3, 4, 3, padding=1), PReLU(4, init=0.1), MaxPool2d(2), Flatten(), Dense(8),
+                                  PReLU(), Dense(2)]),
 }
 
 
@@ -207,3 +210,20 @@ def test_unbuilt_models_build_with_engine_init_or_keep_torch_init():
     assert fast.state_dict()["0.weight"].shape == (5, 3)
     with pytest.raises(Exception, match="input_shape"):
         to_torch(spec())
+
+
+def test_prelu_converts_both_ways_with_its_slopes(rng, torch_one_thread):
+    nn = torch.nn
+    tnet = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.PReLU(3, init=0.1), nn.Flatten(), nn.Linear(48, 4),
+                         nn.PReLU()).double()
+    with torch.no_grad():
+        tnet[1].weight.copy_(torch.tensor([-0.3, 0.2, 0.7], dtype=torch.float64))
+    model = from_torch(tnet, input_shape=(2, 4, 4))
+    assert [type(m).__name__ for m in model.layers] == ["Conv2d", "PReLU", "Flatten", "Linear", "PReLU"]
+    assert model.layers[1].get_config() == {"num_parameters": 3, "init": pytest.approx(0.1)}
+    np.testing.assert_array_equal(model.state_dict()["1.weight"], [-0.3, 0.2, 0.7])
+    x = rng.normal(size=(5, 2, 4, 4))
+    np.testing.assert_allclose(model.forward(x), tnet(torch.from_numpy(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+    back = to_torch(model)
+    assert type(back[1]) is nn.PReLU and back[1].num_parameters == 3
+    assert torch.equal(back[1].weight, tnet[1].weight) and torch.equal(back[4].weight, tnet[4].weight)

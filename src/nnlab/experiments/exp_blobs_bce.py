@@ -56,6 +56,23 @@ class BlobsBceConfig:
     max_scale: float = 1e4         # the sweep multiplies the output layer by up to this
 
 
+METRICS: dict[str, tuple[str, str]] = {
+    "min_loss": ("smallest loss on all the data at the end of an epoch (the first head trained)", "nats"),
+    "final_accuracy": ("training accuracy after the last epoch, the lowest over the heads", "fraction"),
+    "weight_norm_initial": ("norm of all the weights before training (the first head)", ""),
+    "weight_norm_final": ("norm of all the weights after training (the first head)", ""),
+    "weight_norm_growth": ("final over initial weight norm (the first head)", ""),
+    "exact_zero_epochs": ("epochs whose end-of-epoch loss was exactly 0.0, summed over the heads", "count"),
+    "min_loss_{head}": ("{head} head: smallest loss on all the data at the end of an epoch", "nats"),
+    "final_accuracy_{head}": ("{head} head: training accuracy after the last epoch", "fraction"),
+    "min_margin_{head}": ("{head} head: smallest margin (own-class logit minus the other) after training", ""),
+    "scale_to_zero_{head}": ("{head} head: factor on the output layer that makes the loss exactly 0.0 "
+                             "(none within max_scale: empty)", ""),
+    "zero_margin_{head}": ("{head} head, the four-point perceptron: smallest margin with a loss of exactly 0.0 "
+                           "in the training dtype", ""),
+}
+
+
 # -- data, models, margins -----------------------------------------------------------------------
 def targets(head: str, y: np.ndarray) -> np.ndarray:
     """One-hot (N, 2) for the softmax head, (N, 1) zeros and ones otherwise."""
@@ -167,7 +184,12 @@ def train_head(cfg: BlobsBceConfig, head: str, x: np.ndarray, y: np.ndarray, ctx
 
 @experiment("blobs-bce", "can BCE reach exactly zero on separable blobs? training, margins and float limits (seed 002 Q1)",
             config=BlobsBceConfig, presets={"seed": {"epochs": 200, "heads": ["softmax"], "lr": 0.001}},
-            smoke={"epochs": 25, "lr": 0.05, "max_scale": 1e3}, objective=("min_loss", "min"))
+            smoke={"epochs": 25, "lr": 0.05, "max_scale": 1e3}, objective=("min_loss", "min"), metrics=METRICS,
+            about="""Two well-separated Gaussian blobs are classified by a small MLP trained with binary
+            cross-entropy, through a softmax, a sigmoid or a logit output. The question (seed 002 Q1) is whether
+            the loss can reach exactly zero: the experiment follows the loss, the weight norm and the smallest
+            margin during training, scales the trained output layer up, and finds the margin at which a
+            four-point perceptron's loss rounds to exactly 0.0 in float64 and float32.""")
 def run(ctx) -> None:
     cfg: BlobsBceConfig = ctx.cfg
     x, y = make_blobs(cfg.n_samples, ((-1.0, -1.0), (1.0, 1.0)), cfg.cluster_std, seed=cfg.seed)

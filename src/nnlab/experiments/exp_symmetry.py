@@ -7,6 +7,12 @@ weights are the extreme case (with tanh or ReLU nothing but the output bias ever
 random initialisation starts the units apart; dropout, which silences a different random subset
 of units at every step, drives identical units apart too.
 
+The seed also names batch normalisation and data augmentation as ways to break the symmetry.
+Both are measured here ("constant+batchnorm": BatchNorm1d between the hidden layer and its
+activation; "constant+augmentation": fresh noise and random point reflections on every training
+batch): identical units get identical normalisation statistics and see the same augmented inputs,
+so neither separates them.
+
 The task is XOR on four Gaussian blobs, which one hidden unit cannot solve and a few can.
 """
 
@@ -19,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from nnlab.data.synthetic import make_blobs
-from nnlab.engine import Dense, Dropout, Sequential
+from nnlab.engine import Activation, BatchNorm1d, Dense, Dropout, Linear, Module, Sequential
 from nnlab.exercises.base import new_figure
 from nnlab.experiments.registry import experiment
 from nnlab.reporting.figures import decision_regions, overlay_figure
@@ -27,7 +33,8 @@ from nnlab.training.callbacks import Callback
 
 log = logging.getLogger(__name__)
 
-Init = Literal["zeros", "constant", "random", "constant+dropout"]
+Init = Literal["zeros", "constant", "random", "constant+dropout", "constant+batchnorm", "constant+augmentation"]
+INITS = ["zeros", "constant", "random", "constant+dropout", "constant+batchnorm", "constant+augmentation"]
 XOR_CENTRES = ((-1.0, -1.0), (1.0, 1.0), (-1.0, 1.0), (1.0, -1.0))  # blobs 2 and 3 are class 1
 
 
@@ -38,32 +45,96 @@ class SymmetryConfig:
     cluster_std: float = 0.4          # spread of each blob around (+-1, +-1)
     hidden: int = 8                   # units in the hidden layer
     activation: Literal["tanh", "relu", "sigmoid"] = "tanh"  # the hidden layer's activation
-    inits: list[Init] = field(default_factory=lambda: ["zeros", "constant", "random", "constant+dropout"])
+    inits: list[Init] = field(default_factory=lambda: list(INITS))  # the initialisations (and variants) to train
     constant: float = 0.5             # every weight and bias of the "constant" initialisations
     dropout: float = 0.2              # drop probability after the hidden layer in "constant+dropout"
+    augment_noise: float = 0.3        # "constant+augmentation": std of the Gaussian noise added to each input ...
+    augment_flip: bool = True         # ... and each point negated (x -> -x, XOR's label is kept) with prob. 1/2
     odd_hidden: int = 33              # a second constant-init run at this width (0: skip); see the note
     epochs: int = 300                 # passes over the data
     batch_size: int = 32              # samples per Adam step
     lr: float = 0.05                  # Adam's learning rate
 
 
+METRICS: dict[str, tuple[str, str]] = {
+    "max_unit_diff_odd_width": ("constant initialisation at width odd_hidden: largest difference between two "
+                                "hidden units' parameters after training", ""),
+    "accuracy_odd_width": ("constant initialisation at width odd_hidden: accuracy on the XOR training points",
+                           "fraction"),
+    "distinct_units_odd_width": ("constant initialisation at width odd_hidden: distinct hidden units after "
+                                 "training", "count"),
+    "max_unit_diff_{init}": ("{init}: largest difference between two hidden units' parameters (incoming weights, "
+                             "bias, batch-norm scale and shift, outgoing weights) after training", ""),
+    "accuracy_{init}": ("{init}: accuracy on the XOR training points after training", "fraction"),
+    "distinct_units_{init}": ("{init}: distinct hidden units (different parameter vectors) after training", "count"),
+}
+
+
+class InputAugmentation(Module):
+    """Training-time augmentation of the input points, drawn afresh for every batch.
+
+    Adds N(0, ``noise``^2) to every coordinate and, with ``flip``, negates each point (x -> -x)
+    with probability 1/2; the identity in evaluation. It is a layer (drawing from the model's
+    generator, like Dropout) so that the one training loop applies it to every batch.
+
+    Shapes: (N, D) -> (N, D).
+    """
+
+    def __init__(self, noise: float = 0.0, flip: bool = False) -> None:
+        super().__init__()
+        self.noise, self.flip = float(noise), bool(flip)
+        self.rng: np.random.Generator | None = None
+        self._sign: np.ndarray | None = None  # (N, 1) the flips of the last training batch
+
+    def build(self, input_shape, rng, dtype) -> None:
+        super().build(input_shape, rng, dtype)
+        self.rng = rng
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._check_input(x)
+        self._sign = None
+        if not self.training:
+            return x
+        assert self.rng is not None
+        out = x + self.noise * self.rng.standard_normal(x.shape)  # (N, D)
+        if self.flip:
+            self._sign = np.where(self.rng.random((len(x), 1)) < 0.5, -1.0, 1.0)  # (N, 1) one sign per point
+            out *= self._sign
+        return out.astype(x.dtype, copy=False)
+
+    def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        if not need_input_grad:
+            return None
+        return grad_out if self._sign is None else grad_out * self._sign
+
+    def get_config(self) -> dict[str, Any]:
+        return {"noise": self.noise, "flip": self.flip}
+
+
+def unit_vectors(model: Sequential) -> np.ndarray:
+    """Each hidden unit's parameters as one row: its incoming weights and bias, its batch-norm scale
+    and shift (if any) and its outgoing weights, (H, in + 1 [+ 2] + out). Two units are identical
+    exactly when their rows are."""
+    linears = [i for i, layer in enumerate(model.layers) if isinstance(layer, Linear)]
+    first, last = linears[0], linears[-1]
+    cols = [p.data.reshape(len(p.data), -1) for layer in model.layers[first:last] for _, p in layer.named_parameters()]
+    (_, out_weight), *_ = model.layers[last].named_parameters()
+    return np.concatenate([*cols, out_weight.data.T], axis=1)
+
+
 class _HiddenWeights(Callback):
-    """Keeps the hidden layer's (W | b) after every epoch: ``snapshots`` (epochs+1, H, in+1)."""
+    """Keeps every hidden unit's parameters after every epoch: ``snapshots`` (epochs+1, H, P)."""
 
     def __init__(self, model: Sequential) -> None:
         self.model = model
-        self.snapshots = [self._current()]
-
-    def _current(self) -> np.ndarray:
-        state = self.model.state_dict()
-        return np.concatenate([state["0.weight"], state["0.bias"][:, None]], axis=1)  # (H, in + 1)
+        self.snapshots = [unit_vectors(model)]
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: Any) -> None:
-        self.snapshots.append(self._current())
+        self.snapshots.append(unit_vectors(self.model))
 
 
 def unit_spread(w: np.ndarray) -> float:
-    """The largest difference between two hidden units' weight vectors: max_ij |w_i - w_j|_inf."""
+    """The largest difference between two hidden units' parameter rows: max_ij |w_i - w_j|_inf."""
     return float(np.abs(w[:, None, :] - w[None, :, :]).max())
 
 
@@ -73,15 +144,23 @@ def xor_data(cfg: SymmetryConfig) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_model(cfg: SymmetryConfig, init: str, hidden: int) -> Sequential:
-    """2 -> hidden (activation) [-> dropout] -> 2 logits, initialised as ``init`` says."""
-    if init == "random":
+    """[augmentation ->] 2 -> hidden [-> batch norm] (activation) [-> dropout] -> 2 logits,
+    initialised as ``init`` ("zeros", "constant" or "random", then "+variant") says."""
+    base, _, variant = init.partition("+")
+    if base == "random":
         weights, biases = "auto", "zeros"  # He (ReLU) or Xavier (tanh, sigmoid), as Dense chooses
-    elif init == "zeros":
+    elif base == "zeros":
         weights = biases = "zeros"
     else:
         weights = biases = {"name": "constant", "value": cfg.constant}
-    layers = [Dense(hidden, cfg.activation, init=weights, bias_init=biases)]
-    if init == "constant+dropout":
+    layers: list[Module] = []
+    if variant == "augmentation":
+        layers.append(InputAugmentation(cfg.augment_noise, cfg.augment_flip))
+    if variant == "batchnorm":
+        layers += [Dense(hidden, init=weights, bias_init=biases), BatchNorm1d(hidden), Activation(cfg.activation)]
+    else:
+        layers.append(Dense(hidden, cfg.activation, init=weights, bias_init=biases))
+    if variant == "dropout":
         layers.append(Dropout(cfg.dropout))
     layers.append(Dense(2, init=weights, bias_init=biases))
     return Sequential(layers, input_shape=(2,), dtype="float64", seed=cfg.seed)
@@ -101,9 +180,15 @@ def train(cfg: SymmetryConfig, init: str, hidden: int, x, y, ctx) -> dict[str, A
             "loss": final["loss"], "distinct_units": distinct}
 
 
-@experiment("symmetry", "identical initial weights keep hidden units identical; random init and dropout break it",
-            config=SymmetryConfig, presets={"seed": {"inits": ["zeros", "constant", "random", "constant+dropout"]}},
-            smoke={"epochs": 15, "n_samples": 120, "odd_hidden": 9})
+@experiment("symmetry", "identical initial weights keep hidden units identical; random init and dropout break it,"
+            " batch norm and augmentation do not (seed 002 Q4)",
+            config=SymmetryConfig, presets={"seed": {"inits": list(INITS)}},
+            smoke={"epochs": 15, "n_samples": 120, "odd_hidden": 9}, metrics=METRICS,
+            about="""Hidden units that start with identical weights compute the same thing, get the same
+            gradient and stay identical, so a layer of them is worth one unit. The experiment trains a small
+            network on XOR from zero, constant and random initial weights, and from constant weights with
+            each remedy the seed names (dropout, batch normalisation, data augmentation), and measures how far
+            apart the hidden units end up. Only random initialisation and dropout separate them.""")
 def run(ctx) -> None:
     cfg: SymmetryConfig = ctx.cfg
     x, y = xor_data(cfg)
@@ -117,10 +202,12 @@ def run(ctx) -> None:
         rows.append({"init": name, "hidden_units": r["snapshots"].shape[1], "distinct_units_at_end": r["distinct_units"],
                      "max_unit_difference": r["spread"][-1], "accuracy": r["accuracy"], "loss": r["loss"]})
         key = "odd_width" if name == odd_name else name.replace("+", "_")
-        ctx.record(**{f"max_unit_diff_{key}": r["spread"][-1], f"accuracy_{key}": r["accuracy"]})
-    ctx.table("inits", rows, "after training: how far apart the hidden units are, and how well the network does")
+        ctx.record(**{f"max_unit_diff_{key}": r["spread"][-1], f"accuracy_{key}": r["accuracy"],
+                      f"distinct_units_{key}": r["distinct_units"]})
+    ctx.table("inits", rows, "after training: how far apart the hidden units' parameters are (incoming weights, "
+              "bias, batch-norm scale and shift, outgoing weights), and how well the network does")
     ctx.figure("unit-spread", _spread_figure(runs),
-               "largest difference between two hidden units' weight vectors per epoch (symlog: 0 is the bottom line)")
+               "largest difference between two hidden units' parameters per epoch (symlog: 0 is the bottom line)")
     ctx.figure("unit-weights", _weights_figure(runs, cfg),
                "each hidden unit's first input weight per epoch: symmetric starts keep every unit on one line")
     ctx.figure("curves", overlay_figure({k: r["history"] for k, r in runs.items()}, keys=["loss", "accuracy"],
@@ -135,8 +222,8 @@ def run(ctx) -> None:
 def _spread_figure(runs):
     fig = new_figure(6.0, 3.4)
     ax = fig.subplots()
-    for name, r in runs.items():
-        ax.plot(np.arange(len(r["spread"])), r["spread"], lw=1.5, label=name)
+    for i, (name, r) in enumerate(runs.items()):  # dashes tell apart the runs that overlap at 0
+        ax.plot(np.arange(len(r["spread"])), r["spread"], lw=1.5, ls=("-", "--", ":", "-.")[i % 4], label=name)
     ax.set_yscale("symlog", linthresh=1e-16)
     ax.set_xlabel("epoch")
     ax.set_ylabel("max |w_i - w_j|")
@@ -147,15 +234,20 @@ def _spread_figure(runs):
 
 def _weights_figure(runs, cfg):
     names = [n for n in runs if not n.startswith("constant (")]
-    fig = new_figure(3.0 * len(names) + 0.4, 3.0)
-    axes = fig.subplots(1, len(names), squeeze=False)[0]
-    for ax, name in zip(axes, names):
-        w = runs[name]["snapshots"][:, :, 0]  # (epochs + 1, H): every unit's weight from x_1
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig = new_figure(3.0 * cols + 0.4, 3.0 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(names):
+            ax.set_visible(False)
+            continue
+        w = runs[names[i]]["snapshots"][:, :, 0]  # (epochs + 1, H): every unit's weight from x_1
         ax.plot(np.arange(len(w)), w, lw=1)
-        ax.set_title(f"{name}: {runs[name]['distinct_units']} distinct unit(s)", fontsize=9)
+        ax.set_title(f"{names[i]}\n{runs[names[i]]['distinct_units']} distinct unit(s)", fontsize=9)
         ax.set_xlabel("epoch")
+        ax.set_ylabel("w_j1 (hidden unit j)")
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("w_j1 (hidden unit j)")
     return fig
 
 
@@ -188,4 +280,35 @@ def _explanation(runs, cfg, odd_name) -> str:
             "breaking should never rely on them.")
     text.append("Random initialisation starts the units apart and the network solves XOR; dropout multiplies each "
                 "unit by a different random mask at each step, so the gradients differ and identical units drift apart.")
+    remedies = [n for n in ("constant+batchnorm", "constant+augmentation") if n in runs]
+    if remedies:
+        text.append(_remedies(runs, remedies, cfg))
+    return "\n\n".join(text)
+
+
+def _remedies(runs, names, cfg) -> str:
+    """What batch normalisation and augmentation did, from the measurements."""
+    how = {"constant+batchnorm": "batch normalisation (BatchNorm1d between the hidden layer and its activation)",
+           "constant+augmentation": f"data augmentation (noise of std {cfg.augment_noise:g} on every input"
+                                    + (", and each point negated with probability 1/2" if cfg.augment_flip else "")
+                                    + ", drawn afresh for every batch)"}
+    kept, broken = [], []
+    for name in names:
+        r = runs[name]
+        (kept if r["distinct_units"] == 1 else broken).append(
+            f"{how[name]}: {r['distinct_units']} distinct unit(s) of {r['snapshots'].shape[1]}, largest difference "
+            f"{r['spread'][-1]:.3g}, accuracy {r['accuracy']:.3f}")
+    text = []
+    if kept:
+        text.append("The seed lists batch normalisation and data augmentation among the ways to break the symmetry. "
+                    "Measured, that claim does not hold for " + "; and for ".join(kept) + ". The units stay identical: "
+                    "batch normalisation normalises each unit with its own batch mean and variance, and identical "
+                    "units have identical statistics (their scales and shifts start equal and get equal gradients); "
+                    "augmentation changes the inputs, but every unit sees the same changed input, so the argument "
+                    "above still applies batch by batch. Only a random initialisation, or noise applied to each unit "
+                    "separately (dropout), breaks the symmetry. Batch normalisation and augmentation help training "
+                    "for other reasons.")
+    if broken:
+        text.append("Measured with units that did separate: " + "; ".join(broken) + ". A difference at the "
+                    "rounding level comes from the arithmetic, not from the method (see above).")
     return "\n\n".join(text)

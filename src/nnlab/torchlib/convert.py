@@ -140,6 +140,7 @@ TO_TORCH: dict[str, Callable[[Any, tuple[int, ...]], nn.Module]] = {
     "Upsample": _upsample_to_torch,
     "BatchNorm1d": _norm_to_torch,
     "BatchNorm2d": _norm_to_torch,
+    "PReLU": lambda layer, shape: nn.PReLU(layer.num_slopes, layer.init),
     "Dropout": lambda layer, shape: nn.Dropout(layer.p),
     "Flatten": lambda layer, shape: nn.Flatten(),
     "Reshape": lambda layer, shape: T.Reshape(layer.shape),
@@ -283,6 +284,8 @@ def _from_torch(m: nn.Module) -> Module:
         cls = L.BatchNorm2d if type(m) is nn.BatchNorm2d else L.BatchNorm1d
         return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
                    track_running_stats=m.track_running_stats)
+    if type(m) is nn.PReLU:
+        return L.PReLU(m.num_parameters, init=float(m.init))
     if type(m) is nn.Dropout:
         return L.Dropout(m.p)
     if type(m) is nn.Flatten:

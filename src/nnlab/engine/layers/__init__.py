@@ -44,6 +44,7 @@ from nnlab.engine.layers.activation import (  # noqa: E402
     Identity,
     LeakyReLU,
     LogSoftmax,
+    PReLU,
     ReLU,
     Sigmoid,
     Softmax,
@@ -59,7 +60,7 @@ from nnlab.engine.layers.shuffle import GlobalAvgPool2d, PixelShuffle  # noqa: E
 __all__ = [
     "LAYERS", "register", "layer_from_config", "layer_config",
     "Linear", "Dense", "Activation", "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
-    "Softmax", "LogSoftmax", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d",
+    "Softmax", "LogSoftmax", "PReLU", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d",
     "AvgPool2d", "Upsample", "BatchNorm1d", "BatchNorm2d", "Dropout", "Flatten", "Reshape", "Residual", "Concat",
     "PixelShuffle", "GlobalAvgPool2d",
 ]
