@@ -249,3 +249,73 @@ def test_public_train_step_equals_one_fit_step_and_checks_its_input():
         np.testing.assert_allclose(v, b.state_dict()[k], rtol=1e-12, atol=1e-15)
     with pytest.raises(ConfigError, match="accumulate_steps"):
         a.train_step(x, y, accumulate_steps=9)
+
+
+# -- a batch size that changes between epochs (BatchSizeScheduler) --------------------------
+class _BatchProbe(Callback):
+    """Per epoch: the loop's batch size and steps as an epoch begins, and the steps it took."""
+
+    def __init__(self):
+        self.begin, self.taken = [], []
+
+    def on_epoch_begin(self, trainer, epoch):
+        self.begin.append((trainer.batch_size, trainer.steps_per_epoch))
+        self.taken.append(0)
+
+    def on_batch_end(self, trainer, step, logs):
+        self.taken[-1] += 1
+
+
+def test_a_batch_size_schedule_sets_each_epochs_batches_and_steps(rng, monkeypatch):
+    from nnlab.training.batch_schedule import BatchSizeScheduler, BatchSizeSteps
+
+    x, y = blobs(rng, n=100)
+    model = mlp().compile("cross_entropy", {"name": "sgd", "lr": 0.05, "momentum": 0.9})
+    seen = []  # the size of every batch the optimizer stepped on
+    step = model._train_step
+    monkeypatch.setattr(model, "_train_step", lambda xb, yb, *a: seen.append(len(xb)) or step(xb, yb, *a))
+    sched, probe = BatchSizeScheduler(BatchSizeSteps(8, milestones=[2, 3], factor=4)), _BatchProbe()
+    model.fit(x, y, epochs=4, batch_size=8, callbacks=[sched, probe])
+    assert sched.batch_sizes == [8, 8, 32, 128]
+    assert sched.steps == [13, 13, 4, 1] == probe.taken  # ceil(100 / batch)
+    assert probe.begin == list(zip(sched.batch_sizes, sched.steps))  # later callbacks see the new values
+    assert seen == [8] * 12 + [4] + [8] * 12 + [4] + [32] * 3 + [4] + [100]  # the last batch of an epoch is short
+    assert model.optimizer.step_count == 31
+
+
+def test_a_constant_batch_size_schedule_is_bit_identical_to_a_plain_fit(rng):
+    from nnlab.training.batch_schedule import BatchSizeScheduler
+
+    x, y = blobs(rng)
+    runs = []
+    for callbacks in ([], [BatchSizeScheduler(lambda epoch: 7)]):
+        model = mlp(seed=3).compile("cross_entropy", {"name": "adam", "lr": 1e-2}, metrics=["accuracy"])
+        h = model.fit(x, y, epochs=3, batch_size=7, validation_split=0.25, callbacks=callbacks)
+        runs.append((h.to_rows(), model._flat_data.copy()))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_a_scheduled_batch_change_equals_continuing_with_the_new_batch(rng):
+    """Epochs 1-2 at batch 6, then 3-4 at 20 in one fit == two fits (the second resumes the first)."""
+    from nnlab.training.batch_schedule import BatchSizeScheduler, BatchSizeSteps
+
+    x, y = blobs(rng)
+    one = mlp(seed=4).compile("cross_entropy", {"name": "sgd", "lr": 0.1, "momentum": 0.9})
+    h1 = one.fit(x, y, epochs=4, batch_size=6, callbacks=[BatchSizeScheduler(BatchSizeSteps(6, [2], factor=20 / 6))])
+    two = mlp(seed=4).compile("cross_entropy", {"name": "sgd", "lr": 0.1, "momentum": 0.9})
+    h2 = two.fit(x, y, epochs=2, batch_size=6)
+    two.fit(x, y, epochs=4, batch_size=20, initial_epoch=2, history=h2)
+    assert h1["loss"] == h2["loss"]
+    np.testing.assert_array_equal(one._flat_data, two._flat_data)
+
+
+def test_a_scheduled_batch_size_is_checked(rng):
+    from nnlab.training.batch_schedule import BatchSizeScheduler
+
+    x, y = blobs(rng)
+    model = mlp().compile("cross_entropy", "sgd")
+    with pytest.raises(ConfigError, match="positive integer"):
+        model.fit(x, y, epochs=2, callbacks=[BatchSizeScheduler(lambda epoch: 0)])
+    with pytest.raises(ConfigError, match="accumulate_steps .4. cannot exceed the batch size 2 of epoch 2"):
+        model.fit(x, y, epochs=2, batch_size=8, accumulate_steps=4, callbacks=[BatchSizeScheduler(lambda e: 10 - 8 * (e > 1))])

@@ -4,6 +4,8 @@
 ``Constant(lr)``        lr
 ``TimeDecay(a, n, b)``  a / epoch**n + b: the seed's automatic ("AUTO") decay
 ``StepDecay``           lr * gamma ** ((epoch - 1) // step_size)
+``MultiStepDecay``      lr * gamma ** (number of milestones already passed): the rate is
+                        multiplied by ``gamma`` after each milestone epoch (torch's MultiStepLR)
 ``ExponentialDecay``    lr * gamma ** (epoch - 1)
 ``CosineWarmup``        linear warm-up to lr over ``warmup_epochs``, then a half cosine from lr
                         (first epoch after warm-up) down to ``min_lr`` (last epoch)
@@ -77,6 +79,26 @@ class StepDecay(Schedule):
 
     def __call__(self, epoch):
         return self.lr * self.gamma ** ((_epoch(epoch) - 1) // self.step_size)
+
+
+class MultiStepDecay(Schedule):
+    """lr * gamma ** k, where k counts the milestones before ``epoch``.
+
+    ``milestones=[3, 6]`` trains epochs 1-3 at ``lr``, 4-6 at ``lr * gamma`` and 7 on at
+    ``lr * gamma**2``: the step decay of Smith et al. (2017), who divide the rate by a factor
+    at chosen epochs.
+    """
+
+    name = "multistep"
+
+    def __init__(self, lr: float, milestones: list[int], gamma: float = 0.1) -> None:
+        if any(int(m) < 1 for m in milestones) or gamma <= 0:
+            raise ConfigError("MultiStepDecay needs milestones >= 1 and gamma > 0")
+        self.lr, self.milestones, self.gamma = float(lr), sorted(int(m) for m in milestones), float(gamma)
+
+    def __call__(self, epoch):
+        e = _epoch(epoch)
+        return self.lr * self.gamma ** sum(e > m for m in self.milestones)
 
 
 class ExponentialDecay(Schedule):
@@ -161,7 +183,8 @@ class ReduceOnPlateau(Schedule):
         return {k: getattr(self, k) for k in ("lr", "factor", "patience", "min_delta", "mode", "cooldown", "min_lr")}
 
 
-SCHEDULES = {c.name: c for c in (Constant, TimeDecay, StepDecay, ExponentialDecay, CosineWarmup, ReduceOnPlateau)}
+SCHEDULES = {c.name: c for c in (Constant, TimeDecay, StepDecay, MultiStepDecay, ExponentialDecay, CosineWarmup,
+                                  ReduceOnPlateau)}
 ALIASES = {"auto": "time_decay", "fixed": "constant", "cosine_warmup": "cosine", "reduce_on_plateau": "plateau"}
 
 

@@ -242,6 +242,10 @@ class Sequential(Module):
         ``initial_epoch + 1 .. epochs`` are trained. If the loss becomes NaN or infinite, a
         :class:`TrainingDivergedError` is raised and the weights are restored to those at the
         start of the failing epoch.
+
+        A callback may change the batch size for the coming epoch in ``on_epoch_begin`` by
+        setting ``trainer.batch_size`` (see :class:`nnlab.training.batch_schedule.BatchSizeScheduler`):
+        the epoch's steps, ``trainer.steps_per_epoch`` and the batch buffers follow it.
         """
         self._require_compiled()
         assert self.loss is not None and self.optimizer is not None
@@ -266,18 +270,15 @@ class Sequential(Module):
             validation_data = (vx, vy)
 
         n = len(x)
-        batch_size = int(batch_size)
-        steps = math.ceil(n / batch_size)
         history = history if history is not None else History()
         cbs = list(callbacks)
         if progress and not any(isinstance(c, ProgressBar) for c in cbs):
             cbs.append(ProgressBar(total_epochs=epochs))
         cb = CallbackList([history, *cbs])
-        loop = _FitLoop(self, steps, history)
+        loop = _FitLoop(self, n, int(batch_size), history)
         metrics = self._make_metrics()
         opt = self.optimizer
-        xbuf = np.empty((batch_size, *x.shape[1:]), x.dtype)
-        ybuf = np.empty((batch_size, *y.shape[1:]), y.dtype)
+        xbuf = ybuf = np.empty(0)  # the shuffled batch buffers, (batch_size, ...) once an epoch needs them
         first_epoch = int(initial_epoch) + 1
 
         self.train()
@@ -288,6 +289,13 @@ class Sequential(Module):
                 for epoch in range(first_epoch, int(epochs) + 1):
                     loop.epoch = epoch
                     cb.on_epoch_begin(loop, epoch)
+                    batch_size, steps = loop.batch_size, loop.steps_per_epoch  # a callback may have changed them
+                    if accumulate_steps > batch_size:
+                        raise ConfigError(f"accumulate_steps ({accumulate_steps}) cannot exceed the batch size"
+                                          f" {batch_size} of epoch {epoch}")
+                    if shuffle and len(xbuf) < batch_size:
+                        xbuf = np.empty((batch_size, *x.shape[1:]), x.dtype)
+                        ybuf = np.empty((batch_size, *y.shape[1:]), y.dtype)
                     snapshot = self._snapshot()
                     order = self.rng.permutation(n) if shuffle else None
                     for m in metrics:
@@ -477,12 +485,28 @@ class Sequential(Module):
 
 
 class _FitLoop:
-    """The :class:`~nnlab.training.TrainerLike` view of a ``Sequential.fit`` run."""
+    """The :class:`~nnlab.training.TrainerLike` view of a ``Sequential.fit`` run.
 
-    def __init__(self, model: Sequential, steps_per_epoch: int, history: History) -> None:
-        self.model, self.steps_per_epoch, self.history = model, steps_per_epoch, history
+    ``batch_size`` may be set by a callback in ``on_epoch_begin``; ``steps_per_epoch``
+    (``ceil(samples / batch_size)``) follows at once, so later callbacks see the new count.
+    """
+
+    def __init__(self, model: Sequential, samples: int, batch_size: int, history: History) -> None:
+        self.model, self.samples, self.history = model, samples, history
         self.stop_training = False
         self.epoch = 0
+        self.batch_size = batch_size
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        if int(value) != value or int(value) < 1:
+            raise ConfigError(f"the batch size must be a positive integer, got {value!r}")
+        self._batch_size = int(value)
+        self.steps_per_epoch = math.ceil(self.samples / self._batch_size)
 
     @property
     def lr(self) -> float:

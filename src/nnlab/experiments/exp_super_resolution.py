@@ -3,17 +3,16 @@
 The seed protocol (its Q5): 10 colour CIFAR-10 images (32x32), resolution halved, every
 high-resolution (HR) pixel a sample whose 27 features are its low-resolution (LR) pixel and that
 pixel's 8 neighbours, in R, G, B (:func:`pixel_samples`); a shuffled 70/20/10 train/test/
-validation split; the MLP 27-64-128-3 with MSE and Adam for 50 epochs. The seed names no images,
-so ``seed_images`` takes the first N of the CIFAR-10 training batches (the shared copy holds the
-5,000 horses of the training set and the whole test set).
+validation split; the MLP 27-64-128-3 with MSE and Adam for 50 epochs, its loss on the three
+parts per epoch (the test part only monitored), PSNR/SSIM of its images, and x4 by the x2 MLP
+applied twice against an MLP trained directly at x4. The seed names no images beyond "10
+CIFAR-10 images with varied colours", so ``seed_images`` takes the first test image of each
+class in class order (the shared copy holds the 5,000 horses of the training set and the
+whole test set).
 
-Definition of the samples. With scale ``r``, HR image ``hr`` (H, W, 3) and LR image ``lr``
-(H/r, W/r, 3) (bicubic, antialiased, rounded to 8 bits as in the standard protocol), HR pixel
-``(i, j)`` belongs to LR pixel ``(i // r, j // r)``; its features are
-``lr[i//r + dy, j//r + dx, c]`` for ``dy, dx`` in (-1, 0, 1) and ``c`` in (R, G, B), in that
-order (feature ``(3 * (dy + 1) + (dx + 1)) * 3 + c``), with the LR border replicated.
-The four HR pixels of one LR pixel therefore share their features: the seed's MLP can only
-paint an ``r x r`` block in one colour, which cannot beat bicubic.
+The samples are defined in :mod:`nnlab.experiments.sr_images`: the four HR pixels of one LR
+pixel share their features, so the seed's MLP can only paint an ``r x r`` block in one colour,
+which cannot beat bicubic.
 
 The improved MLP (the default ``mlp``) keeps the 27 inputs and the 64-128 hidden layers but
 predicts the whole ``r x r`` block (27-64-128-3r^2) as a residual over bicubic upscaling.
@@ -29,12 +28,23 @@ the x2 model applied twice.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from nnlab.experiments.registry import experiment
+from nnlab.experiments.sr_cnn import ARCHS, cnn_upscale, train_cnn
+from nnlab.experiments.sr_images import (
+    blocks,
+    downscale,
+    mod_crop,
+    neighbourhood_features,
+    pixel_samples,
+    synthetic_images,
+    unblocks,
+    upscale,
+)
+from nnlab.training.callbacks import Callback
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +73,7 @@ class CNNTraining:
 @dataclass
 class SuperResolutionConfig:
     seed: int = 0
-    seed_images: int = 10      # the seed's 10 colour images
+    seed_images: int = 10      # the seed's 10 colour images (the first CIFAR-10 test image of each class)
     scales: list[int] = field(default_factory=lambda: [2, 4])
     residual: bool = True      # models predict HR - bicubic(LR)
     mlp: MLPTraining = field(default_factory=MLPTraining)
@@ -75,71 +85,56 @@ class SuperResolutionConfig:
 SMOKE = {"seed_images": 4, "mlp": {"epochs": 2, "images": 8},
          "cnn": {"epochs": 1, "images": 8, "features": [8, 4], "width": 4, "depth": 2}, "crop": 16}
 
+ABOUT = """Super-resolution (the seed's question 5): every pixel of a 32x32 CIFAR-10 image is predicted
+from the 3x3 neighbourhood of its pixel in the halved image, by the seed's MLP 27-64-128-3 trained with
+MSE and Adam on 10 images, with its training, validation and test losses per epoch and PSNR/SSIM
+against bicubic upscaling. The same 27 inputs then predict whole 2x2 or 4x4 blocks (block MLP), and a
+small CNN is trained on all CIFAR-10 images; all are measured on the standard Set5 and Set14 images at
+x2 and x4, where x4 is done directly or by applying an x2 model twice."""
 
-# -- images and samples ------------------------------------------------------------------
-def mod_crop(hr: np.ndarray, scale: int) -> np.ndarray:
-    """Crop (H, W, 3) to multiples of ``scale``."""
-    h, w = hr.shape[0] - hr.shape[0] % scale, hr.shape[1] - hr.shape[1] % scale
-    return hr[:h, :w]
+METRICS = {
+    "seed_samples": ("seed protocol at x2: per-pixel samples of the seed images (one per HR pixel)", "count"),
+    "seed_train_samples": ("seed protocol: training samples (70%)", "count"),
+    "seed_test_samples": ("seed protocol: test samples (20%)", "count"),
+    "seed_val_samples": ("seed protocol: validation samples (10%)", "count"),
+    "seed_test_mse": ("seed MLP at x2: MSE on the test part after the last epoch", "MSE"),
+    "seed_train_mse": ("seed MLP at x2: mean training MSE over the last epoch's batches", "MSE"),
+    "seed_val_mse": ("seed MLP at x2: MSE on the validation part after the last epoch", "MSE"),
+    "seed_x{scale}_test_mse": ("seed MLP trained directly at x{scale}: MSE on its test part", "MSE"),
+    "cnn_x{scale}_train_s": ("CNN at x{scale}: training seconds", "s"),
+    "cnn_x{scale}_epoch_s": ("CNN at x{scale}: seconds per epoch", "s"),
+    "cnn_x{scale}_params": ("CNN at x{scale}: parameters", "count"),
+    "{set}_x{scale}_psnr_{method}": ("mean PSNR on Y ({scale}-pixel border shaved) of {method} at x{scale} on "
+                                     "{set}", "dB"),
+    "{set}_x{scale}_ssim_{method}": ("mean SSIM on Y ({scale}-pixel border shaved) of {method} at x{scale} on "
+                                     "{set}", ""),
+}
 
-
-def resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bicubic (PIL, antialiased when shrinking) per channel in float. (H, W, 3) -> (h, w, 3), (h, w) = size."""
-    from PIL import Image
-
-    chans = [np.asarray(Image.fromarray(img[..., c].astype(np.float32), mode="F")
-                        .resize((size[1], size[0]), Image.Resampling.BICUBIC)) for c in range(img.shape[2])]
-    return np.stack(chans, -1).astype(np.float32)
-
-
-def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
-    """The LR image: bicubic downscale of (H, W, 3) [0, 1], rounded to 8 bits. -> (H/s, W/s, 3)."""
-    lr = resize(hr, (hr.shape[0] // scale, hr.shape[1] // scale))
-    return (np.clip(np.round(lr * 255), 0, 255) / 255).astype(np.float32)
-
-
-def upscale(lr: np.ndarray, scale: int) -> np.ndarray:
-    """Bicubic upscaling, clipped to [0, 1]. (h, w, 3) -> (h*s, w*s, 3)."""
-    return np.clip(resize(lr, (lr.shape[0] * scale, lr.shape[1] * scale)), 0, 1)
-
-
-def neighbourhood_features(lr: np.ndarray, k: int = 3) -> np.ndarray:
-    """Each LR pixel's k x k neighbourhood (border replicated), features ordered (dy, dx, c).
-
-    Shapes: (h, w, C) -> (h * w, k * k * C).
-    """
-    h, w = lr.shape[:2]
-    p = np.pad(lr, ((k // 2, k // 2), (k // 2, k // 2), (0, 0)), mode="edge")
-    cols = [p[dy:dy + h, dx:dx + w] for dy in range(k) for dx in range(k)]  # k*k of (h, w, C)
-    return np.stack(cols, axis=2).reshape(h * w, -1)
-
-
-def pixel_samples(hr: np.ndarray, lr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """The seed's samples: one per HR pixel, features of its LR pixel (i//s, j//s). Row-major over HR.
-
-    Shapes: hr (H, W, 3), lr (H/s, W/s, 3) -> x (H*W, 27), y (H*W, 3).
-    """
-    h, w = lr.shape[:2]
-    feats = neighbourhood_features(lr).reshape(h, w, -1)
-    x = np.repeat(np.repeat(feats, scale, 0), scale, 1)  # (H, W, 27)
-    return x.reshape(-1, x.shape[-1]), hr.reshape(-1, hr.shape[-1])
-
-
-def blocks(img: np.ndarray, scale: int) -> np.ndarray:
-    """(H, W, C) -> (H/s * W/s, s * s * C): each LR pixel's s x s HR block, ordered (sy, sx, c)."""
-    h, w, c = img.shape[0] // scale, img.shape[1] // scale, img.shape[2]
-    return img.reshape(h, scale, w, scale, c).transpose(0, 2, 1, 3, 4).reshape(h * w, -1)
-
-
-def unblocks(b: np.ndarray, h: int, w: int, scale: int) -> np.ndarray:
-    """Inverse of :func:`blocks`: (h*w, s*s*C) -> (h*s, w*s, C)."""
-    c = b.shape[1] // (scale * scale)
-    return b.reshape(h, w, scale, scale, c).transpose(0, 2, 1, 3, 4).reshape(h * scale, w * scale, c)
+# x4 families: (label, direct x4 method, x2 method applied twice)
+X4_PAIRS = (("seed MLP (per pixel)", "mlp_seed", "mlp_seed_2x_twice"), ("block MLP", "mlp", "mlp_2x_twice"),
+            ("CNN", "cnn", "cnn_2x_twice"))
 
 
 # -- the MLPs ----------------------------------------------------------------------------
-def train_mlp(ctx, x, y, outputs: int, name: str, val=None):
-    """An sr_mlp 27-64-128-``outputs`` trained with MSE and Adam on the context's engine."""
+class EpochLoss(Callback):
+    """The loss of a held-out part after every epoch (monitoring only: nothing is chosen on it).
+
+    ``evaluate`` is the engine's ``evaluate(x, y)`` (``Sequential.evaluate`` or ``Trainer.evaluate``).
+    """
+
+    def __init__(self, evaluate, x: np.ndarray, y: np.ndarray) -> None:
+        self.evaluate, self.x, self.y = evaluate, x, y
+        self.values: list[float] = []
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.values.append(float(self.evaluate(self.x, self.y)["loss"]))
+
+
+def train_mlp(ctx, x, y, outputs: int, name: str, val=None, test=None):
+    """An sr_mlp 27-64-128-``outputs`` trained with MSE and Adam on the context's engine.
+
+    With ``test=(x, y)`` its loss after every epoch becomes the history's ``test_loss`` column.
+    """
     from nnlab.engine import Linear, Sequential
     from nnlab.models import sr_mlp
 
@@ -155,11 +150,17 @@ def train_mlp(ctx, x, y, outputs: int, name: str, val=None):
         from nnlab.torchlib.convert import copy_weights_from_torch
 
         net = to_torch(model)
-        h = Trainer(net, loss="mse", optimizer={"name": "adam", "lr": tr.lr}, seed=cfg.seed, device="cpu").fit(
-            x, y, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=val, callbacks=callbacks)
+        trainer = Trainer(net, loss="mse", optimizer={"name": "adam", "lr": tr.lr}, seed=cfg.seed, device="cpu")
+        monitor = EpochLoss(trainer.evaluate, *test) if test is not None else None
+        h = trainer.fit(x, y, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=val,
+                        callbacks=[*callbacks, *filter(None, [monitor])])
         copy_weights_from_torch(net, model)
     else:
-        h = model.fit(x, y, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=val, callbacks=callbacks)
+        monitor = EpochLoss(model.evaluate, *test) if test is not None else None
+        h = model.fit(x, y, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=val,
+                      callbacks=[*callbacks, *filter(None, [monitor])])
+    if monitor is not None:
+        h.add_column("test_loss", monitor.values)
     return model, h
 
 
@@ -175,120 +176,106 @@ def mlp_upscale(model, lr: np.ndarray, scale: int, residual: bool, per_pixel: bo
     return np.clip(sr, 0, 1)
 
 
-def seed_protocol(ctx, images: np.ndarray):
-    """The seed's experiment: per-pixel samples of its images at x2, split 70/20/10, 50 epochs."""
-    lrs = [downscale(im, 2) for im in images]
-    pairs = [pixel_samples(im, lr, 2) for im, lr in zip(images, lrs)]
+def seed_protocol(ctx, images: np.ndarray, scale: int = 2):
+    """The seed's experiment at ``scale``: per-pixel samples of its images, shuffled, split 70/20/10.
+
+    The MLP 27-64-128-3 trains for ``mlp.epochs`` on the 70%, validates on the 10% and its MSE on
+    the 20% test part is evaluated after every epoch (the history's ``test_loss``). Returns
+    (model, history, the part sizes {"samples", "train", "test", "val"}, final test MSE).
+    """
+    lrs = [downscale(im, scale) for im in images]
+    pairs = [pixel_samples(im, lr, scale) for im, lr in zip(images, lrs)]
     x = np.concatenate([p[0] for p in pairs]).astype(np.float32)  # (N, 27)
     y = np.concatenate([p[1] for p in pairs]).astype(np.float32)  # (N, 3)
     order = np.random.default_rng(ctx.cfg.seed).permutation(len(x))
     n_tr, n_te = int(0.7 * len(x)), int(0.2 * len(x))
     tr, te, va = order[:n_tr], order[n_tr:n_tr + n_te], order[n_tr + n_te:]
-    log.info("seed protocol: %d samples, train %d test %d validation %d", len(x), len(tr), len(te), len(va))
-    model, h = train_mlp(ctx, x[tr], y[tr], 3, "seed_mlp", val=(x[va], y[va]))
-    ctx.history(h, "seed_mlp", caption="seed protocol: MLP 27-64-128-3, per-pixel samples, MSE (validation = 10%)")
-    ctx.record(seed_test_mse=float(np.mean((model.predict(x[te]) - y[te]) ** 2)), seed_samples=len(x))
-    return model, lrs
+    log.info("seed protocol x%d: %d samples, train %d test %d validation %d", scale, len(x), len(tr), len(te), len(va))
+    model, h = train_mlp(ctx, x[tr], y[tr], 3, seed_name(scale), val=(x[va], y[va]), test=(x[te], y[te]))
+    test_mse = float(np.mean((model.predict(x[te]) - y[te]) ** 2))
+    return model, h, {"samples": len(x), "train": len(tr), "test": len(te), "val": len(va)}, test_mse
 
 
-# -- the CNN on the torch engine ----------------------------------------------------------
-ARCHS = ("sr_cnn", "espcn")
+def seed_name(scale: int) -> str:
+    return "seed_mlp" if scale == 2 else f"seed_mlp_x{scale}"
 
 
-def luma(images: np.ndarray) -> np.ndarray:
-    """Y (BT.601, MATLAB) of RGB images in [0, 1] as float32. Shapes: (..., H, W, 3) -> (..., H, W)."""
-    from nnlab.metrics.image import rgb_to_y
+def seed_part(ctx, images: np.ndarray, names: list[str]) -> dict:
+    """The seed's question 5 on its own images: the images and their halves, the seed MLP at x2 (and
+    at x4 directly when ``scales`` has 4), its loss curves and its architecture. -> {scale: model}."""
+    from nnlab.experiments.sr_figures import comparison_figure, loss_curves_figure, seed_images_figure
 
-    return rgb_to_y(images).astype(np.float32)
-
-
-def train_cnn(ctx, images: np.ndarray, scale: int):
-    """The CNN trained on whole CIFAR images (LR = 32/scale), residual over bicubic. Returns the torch net.
-
-    ``sr_cnn`` works on the Y channel (the colour of its output comes from bicubic upscaling,
-    as in SRCNN); ``espcn`` on R, G, B.
-    """
-    import torch
-
-    from nnlab.engine.schedules import CosineWarmup
-    from nnlab.models import create_model
-    from nnlab.torchlib import Trainer, to_torch
-    from nnlab.training.callbacks import LearningRateScheduler
-
-    cfg, tr = ctx.cfg, ctx.cfg.cnn
-    lrs = np.stack([downscale(im, scale) for im in images])  # (N, h, w, 3)
-    bicubic = np.stack([upscale(lr, scale) for lr in lrs]) if cfg.residual else 0
-    if tr.arch == "sr_cnn":
-        x, y = luma(lrs)[:, None], (luma(images) - (luma(bicubic) if cfg.residual else 0))[:, None]
-        spec = create_model("sr_cnn", scale=scale, width=tr.width, depth=tr.depth, input_size=lrs.shape[1])
-    else:
-        x, y = lrs.transpose(0, 3, 1, 2), (images - bicubic).transpose(0, 3, 1, 2)
-        spec = create_model("espcn", scale=scale, features=list(tr.features), input_size=lrs.shape[1])
-    x, y = x.astype(np.float32), y.astype(np.float32)  # (N, C, h, w), (N, C, H, W)
-    n_val = max(1, len(x) // 20)
-    torch.manual_seed(cfg.seed)  # PyTorch's default initialisation draws from it
-    net = to_torch(spec.model, spec.input_shape, init="torch")
-    trainer = Trainer(net, loss="mse", optimizer={"name": "adam", "lr": tr.lr}, seed=cfg.seed, channels_last=True)
-    sched = LearningRateScheduler(CosineWarmup(tr.lr, tr.epochs, 0, tr.min_lr))
-    start = time.perf_counter()
-    h = trainer.fit(x[n_val:], y[n_val:], epochs=tr.epochs, batch_size=tr.batch_size,
-                    validation_data=(x[:n_val], y[:n_val]), callbacks=[sched, *ctx.callbacks(tr.epochs, f"cnn_x{scale}")])
-    seconds = time.perf_counter() - start
-    ctx.record(**{f"cnn_x{scale}_train_s": round(seconds, 1), f"cnn_x{scale}_epoch_s": round(seconds / tr.epochs, 2),
-                  f"cnn_x{scale}_params": spec.num_parameters()})
-    ctx.history(h, f"cnn_x{scale}", caption=f"{tr.arch} x{scale}: MSE of the residual over bicubic "
-                f"(validation = {n_val} held-out CIFAR images)")
-    net.eval()
-    return net
+    halves = [downscale(im, 2) for im in images]
+    ctx.figure("seed-images", seed_images_figure(list(images), halves, names),
+               f"the seed's figures 14 and 15: its {len(images)} images (top, {images.shape[1]}x{images.shape[2]}) "
+               "and their halved versions (bottom, bicubic), the inputs of the seed protocol")
+    models = {}
+    for scale in [2] + [s for s in ctx.cfg.scales if s == 4]:
+        model, h, n, test_mse = seed_protocol(ctx, images, scale)
+        ctx.history(h, seed_name(scale), plot=False)
+        ctx.figure(f"{seed_name(scale)}-curves", loss_curves_figure(h, f"seed MLP 27-64-128-3 at x{scale}: MSE per epoch"),
+                   f"seed protocol at x{scale}: training MSE (mean over each epoch's batches), validation MSE (the 10% "
+                   "part) and test MSE (the 20% part, evaluated after every epoch and never used for training or "
+                   "choices) per epoch, log scale")
+        ctx.save_model(model, seed_name(scale))
+        models[scale] = model
+        if scale == 2:
+            ctx.record(seed_test_mse=test_mse, seed_train_mse=h["loss"][-1], seed_val_mse=h["val_loss"][-1],
+                       seed_samples=n["samples"], seed_train_samples=n["train"], seed_test_samples=n["test"],
+                       seed_val_samples=n["val"])
+        else:
+            ctx.record(**{f"seed_x{scale}_test_mse": test_mse})
+    ctx.figure("seed-architecture", architecture(models[2]),
+               "the seed MLP: 27 inputs (the 3x3 low-resolution neighbourhood in R, G, B), hidden layers of 64 and "
+               "128 ReLU units, 3 linear outputs (the high-resolution pixel's R, G, B); 8 units drawn per wide layer")
+    shown = {"original": images[0], "bicubic": upscale(halves[0], 2),
+             "seed MLP": mlp_upscale(models[2], halves[0], 2, residual=False, per_pixel=True)}
+    ctx.figure("seed-reconstructions", comparison_figure(shown, 32, f"seed protocol: {names[0]}"),
+               "a seed image, bicubic x2 and the seed's per-pixel MLP (one colour per 2x2 block)")
+    return models
 
 
-def cnn_upscale(net, lr: np.ndarray, scale: int, residual: bool) -> np.ndarray:
-    """Apply the CNN to one LR image (h, w, 3) -> (h*s, w*s, 3) in [0, 1].
+def architecture(model):
+    """The network diagram of a trained sr_mlp (sizes and activations read from its layers)."""
+    from nnlab.experiments.sr_figures import architecture_figure
 
-    A one-channel network predicts Y; Cb and Cr come from bicubic upscaling (MATLAB's
-    ``ycbcr`` convention, through scikit-image)."""
-    import torch
-    from skimage.color import rgb2ycbcr, ycbcr2rgb
-
-    dev = next(net.parameters()).device
-    first = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
-    bicubic = upscale(lr, scale)
-    x = luma(lr)[None, None] if first.in_channels == 1 else lr.transpose(2, 0, 1)[None]
-    with torch.no_grad():
-        out = net(torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(dev)).cpu().numpy()[0]
-    if first.in_channels == 1:
-        ycc = rgb2ycbcr(bicubic)                                   # Y in [16, 235]
-        ycc[..., 0] = 255 * (out[0] + (luma(bicubic) if residual else 0))
-        return np.clip(ycbcr2rgb(ycc), 0, 1).astype(np.float32)
-    return np.clip(out.transpose(1, 2, 0) + (bicubic if residual else 0), 0, 1)
+    sizes = [model.layers[0].in_features, *(layer.out_features for layer in model.layers)]
+    acts = [{"relu": "ReLU", "identity": "linear (no activation)"}.get(a, a)
+            for a in (layer.describe().get("activation", "identity") for layer in model.layers)]
+    labels = [f"input: {sizes[0]}\n3x3 LR neighbourhood\nx R, G, B",
+              *(f"hidden: {n}\n{a}" for n, a in zip(sizes[1:-1], acts)), f"output: {sizes[-1]}\nR, G, B of the HR pixel\n{acts[-1]}"]
+    links = [f"W {a}x{b} + bias\n{a * b + b:,} parameters" for a, b in zip(sizes[:-1], sizes[1:])]
+    return architecture_figure(sizes, labels, f"seed MLP {'-'.join(map(str, sizes))} "
+                               f"({model.num_parameters():,} parameters)", links)
 
 
 # -- data ------------------------------------------------------------------------------
-def synthetic_images(n: int, size: int, seed: int) -> np.ndarray:
-    """Smooth random colour images in [0, 1] for smoke runs. -> (n, size, size, 3) float32."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    out = []
-    for _ in range(n):
-        f = rng.uniform(1, 4, (3, 2))
-        ph = rng.uniform(0, 6.3, 3)
-        out.append(np.stack([0.5 + 0.4 * np.sin(2 * np.pi * (f[c, 0] * yy + f[c, 1] * xx) + ph[c])
-                             for c in range(3)], -1))
-    return np.asarray(out, np.float32)
-
-
 def load_data(ctx):
-    """(training images (N, 32, 32, 3) float32, {benchmark: [(name, (H, W, 3) float32)]})."""
+    """(training images (N, 32, 32, 3) float32, {benchmark: [(name, (H, W, 3) float32)]},
+    the seed images (n, 32, 32, 3) float32 and their names)."""
+    cfg = ctx.cfg
     if ctx.smoke:
-        train = synthetic_images(16, 32, ctx.cfg.seed)
-        bench = synthetic_images(4, 48, ctx.cfg.seed + 1)
+        train = synthetic_images(16, 32, cfg.seed)
+        bench = synthetic_images(4, 48, cfg.seed + 1)
         return train, {b: [(f"synthetic{i}", im) for i, im in enumerate(bench[i::2])]
-                       for i, b in enumerate(ctx.cfg.benchmarks[:2])}
-    sets = [ctx.data("cifar10", s).images for s in ("train", "test")]
-    train = np.concatenate(sets).transpose(0, 2, 3, 1).astype(np.float32) / 255  # (N, 32, 32, 3)
+                       for i, b in enumerate(cfg.benchmarks[:2])}, \
+            train[:cfg.seed_images], [f"synthetic #{i}" for i in range(min(cfg.seed_images, len(train)))]
+    sets = [ctx.data("cifar10", s) for s in ("train", "test")]
+    train = np.concatenate([s.images for s in sets]).transpose(0, 2, 3, 1).astype(np.float32) / 255  # (N, 32, 32, 3)
+    picks = seed_picks(sets[1].labels, cfg.seed_images)
+    seed = sets[1].images[picks].transpose(0, 2, 3, 1).astype(np.float32) / 255
+    names = [f"{sets[1].class_names[sets[1].labels[i]]} (test #{i})" for i in picks]
     bench = {b: [(n, im.transpose(1, 2, 0).astype(np.float32) / 255) for n, im in ctx.data("sr-benchmarks", b)]
-             for b in ctx.cfg.benchmarks}
-    return train, bench
+             for b in cfg.benchmarks}
+    return train, bench, seed, names
+
+
+def seed_picks(labels: np.ndarray, n: int) -> list[int]:
+    """Indices of ``n`` images with varied colours: the first of each class in class order, then
+    the second of each, and so on."""
+    by_class = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    rounds = max(len(i) for i in by_class)
+    return [int(idx[k]) for k in range(rounds) for idx in by_class if k < len(idx)][:n]
 
 
 # -- evaluation and figures ---------------------------------------------------------------
@@ -312,24 +299,6 @@ def evaluate(bench, methods, scale: int):
     return rows, shown
 
 
-def comparison_figure(shown: dict[str, np.ndarray], crop: int, title: str):
-    """Crops (centre, ``crop`` pixels) of the original and each method's reconstruction, side by side."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(2.2 * len(shown), 2.6), dpi=100, layout="constrained")
-    axes = fig.subplots(1, len(shown), squeeze=False)[0]
-    for ax, (name, img) in zip(axes, shown.items()):
-        h, w = img.shape[:2]
-        c = min(crop, h, w)
-        y0, x0 = (h - c) // 2, (w - c) // 2
-        ax.imshow(np.clip(img[y0:y0 + c, x0:x0 + c], 0, 1), interpolation="nearest")
-        ax.set_title(name, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(title, fontsize=10)
-    return fig
-
-
 def record_means(ctx, rows) -> None:
     keys: dict[str, list[tuple[float, float]]] = {}
     for r in rows:
@@ -338,23 +307,55 @@ def record_means(ctx, rows) -> None:
                   for k, vals in keys.items() for i, m in enumerate(("psnr", "ssim"))})
 
 
-@experiment("super-resolution", "seed-002 Q5 per-pixel MLP 27-64-128-3 and ESPCN, x2/x4 on Set5 and Set14",
-            config=SuperResolutionConfig, presets={"seed": {"residual": False}}, smoke=SMOKE,
-            objective=("set5_x2_psnr_cnn", "max"), engines=("numpy", "torch"))
-def run(ctx) -> None:
-    from nnlab.engine.errors import ConfigError
+def per_image_table(rows: list[dict]) -> list[dict]:
+    """Long rows (image, method, psnr, ssim) -> one row per image with a PSNR and an SSIM column
+    per method, and a last row of means."""
+    table: dict[str, dict] = {}
+    for r in rows:
+        row = table.setdefault(r["image"], {"image": r["image"]})
+        row[f"{r['method']}_psnr"], row[f"{r['method']}_ssim"] = round(r["psnr"], 3), round(r["ssim"], 4)
+    out = list(table.values())
+    keys = [k for k in out[0] if k != "image"]
+    return out + [{"image": "mean", **{k: round(float(np.mean([row[k] for row in out])), 4) for k in keys}}]
 
+
+def x4_table(rows: list[dict]) -> list[dict]:
+    """Mean PSNR/SSIM per set of each family's direct x4 and its x2 model applied twice (bicubic beside)."""
+    out = []
+    for set_name in dict.fromkeys(r["set"] for r in rows):
+        mean = {(r["method"], k): [] for r in rows for k in ("psnr", "ssim")}
+        for r in rows:
+            if r["set"] == set_name:
+                mean[(r["method"], "psnr")].append(r["psnr"])
+                mean[(r["method"], "ssim")].append(r["ssim"])
+        for label, direct, twice in (("bicubic", "bicubic", "bicubic"), *X4_PAIRS):
+            if mean.get((direct, "psnr")) and mean.get((twice, "psnr")):
+                out.append({"set": set_name, "model": label,
+                            **{f"{k}_{way}": round(float(np.mean(mean[(m, k)])), 4 if k == "ssim" else 3)
+                               for k in ("psnr", "ssim") for way, m in (("direct_x4", direct), ("x2_twice", twice))}})
+    return out
+
+
+def scale_methods(scale: int, models: dict, seed_models: dict, residual: bool) -> dict:
+    """The methods compared at ``scale``: name -> function (h, w, 3) LR -> (h*s, w*s, 3)."""
+    mlp, net = models[scale]
+    r = residual
+    methods = {"bicubic": lambda lr: upscale(lr, scale),
+               "mlp": lambda lr: mlp_upscale(mlp, lr, scale, r),
+               "cnn": lambda lr: cnn_upscale(net, lr, scale, r)}
+    if scale in seed_models:  # the seed MLP trained at this scale
+        methods["mlp_seed"] = lambda lr: mlp_upscale(seed_models[scale], lr, scale, False, per_pixel=True)
+    if scale == 4 and 2 in models:
+        m2, n2, s2 = *models[2], seed_models[2]
+        methods["mlp_seed_2x_twice"] = lambda lr: mlp_upscale(s2, mlp_upscale(s2, lr, 2, False, True), 2, False, True)
+        methods["mlp_2x_twice"] = lambda lr: mlp_upscale(m2, mlp_upscale(m2, lr, 2, r), 2, r)
+        methods["cnn_2x_twice"] = lambda lr: cnn_upscale(n2, cnn_upscale(n2, lr, 2, r), 2, r)
+    return methods
+
+
+def train_models(ctx, train: np.ndarray) -> dict:
+    """The block MLP and the CNN at every scale. -> {scale: (mlp, torch net)}."""
     cfg = ctx.cfg
-    if cfg.cnn.arch not in ARCHS:
-        raise ConfigError(f"cnn.arch must be one of {ARCHS}, got {cfg.cnn.arch!r}")
-    train, bench = load_data(ctx)
-    seed_model, seed_lrs = seed_protocol(ctx, train[:cfg.seed_images])
-    shown_seed = {"original": train[0], "bicubic": upscale(seed_lrs[0], 2),
-                  "seed MLP": mlp_upscale(seed_model, seed_lrs[0], 2, residual=False, per_pixel=True)}
-    ctx.figure("seed-reconstructions", comparison_figure(shown_seed, 32, "seed protocol: a training image"),
-               "a training image, bicubic x2 and the seed's per-pixel MLP (one colour per 2x2 block)")
-    ctx.save_model(seed_model, "seed_mlp")
-
     mlp_train = train[:cfg.mlp.images]
     models: dict[int, tuple] = {}
     for scale in cfg.scales:
@@ -366,27 +367,46 @@ def run(ctx) -> None:
         ctx.history(h, f"mlp_x{scale}", caption=f"block MLP 27-64-128-{y.shape[1]} at x{scale}: training MSE")
         ctx.save_model(mlp, f"mlp_x{scale}")
         models[scale] = (mlp, train_cnn(ctx, train[:cfg.cnn.images or None], scale))
+    return models
 
-    r = cfg.residual
-    for scale, (mlp, net) in models.items():
-        methods = {"bicubic": lambda lr, s=scale: upscale(lr, s),
-                   "mlp": lambda lr, m=mlp, s=scale: mlp_upscale(m, lr, s, r),
-                   "cnn": lambda lr, n=net, s=scale: cnn_upscale(n, lr, s, r)}
-        if scale == 2:
-            methods["mlp_seed"] = lambda lr: mlp_upscale(seed_model, lr, 2, False, per_pixel=True)
-        if scale == 4 and 2 in models:
-            m2, n2 = models[2]
-            methods["mlp_2x_twice"] = lambda lr: mlp_upscale(m2, mlp_upscale(m2, lr, 2, r), 2, r)
-            methods["cnn_2x_twice"] = lambda lr: cnn_upscale(n2, cnn_upscale(n2, lr, 2, r), 2, r)
+
+@experiment("super-resolution", "seed-002 Q5 per-pixel MLP 27-64-128-3 and ESPCN, x2/x4 on Set5 and Set14",
+            config=SuperResolutionConfig, presets={"seed": {"residual": False}}, smoke=SMOKE,
+            objective=("set5_x2_psnr_cnn", "max"), engines=("numpy", "torch"), about=ABOUT, metrics=METRICS)
+def run(ctx) -> None:
+    from nnlab.engine.errors import ConfigError
+    from nnlab.experiments.sr_figures import comparison_figure
+
+    cfg = ctx.cfg
+    if cfg.cnn.arch not in ARCHS:
+        raise ConfigError(f"cnn.arch must be one of {ARCHS}, got {cfg.cnn.arch!r}")
+    train, bench, seed_images, seed_names = load_data(ctx)
+    seed_models = seed_part(ctx, seed_images, seed_names)
+    models = train_models(ctx, train)
+    x4_rows = []
+    for scale in models:
+        methods = scale_methods(scale, models, seed_models, cfg.residual)
         rows, shown = evaluate(bench, methods, scale)
-        record_means(ctx, rows)
+        own, _ = evaluate({"seed_images": list(zip(seed_names, seed_images))}, methods, scale)
+        record_means(ctx, rows + own)
         ctx.table(f"psnr-x{scale}", [{**row, "psnr": round(row["psnr"], 3), "ssim": round(row["ssim"], 4)}
                                      for row in rows], f"x{scale}: PSNR (dB) and SSIM per image (Y, border {scale})")
+        ctx.table(f"seed-images-x{scale}", per_image_table(own),
+                  f"x{scale} on the seed's own {len(seed_images)} images: PSNR (dB) and SSIM on Y (border {scale}) per "
+                  "image and method, bicubic beside. The seed MLP trained on 70% of these pixels (the seed's protocol) "
+                  "and the CNN on all CIFAR-10 images, so these are not held-out scores; Set5/Set14 are")
         ctx.figure(f"reconstructions-x{scale}", comparison_figure(shown, cfg.crop, f"x{scale}, first benchmark image"),
                    f"centre crops at x{scale}: original, bicubic and the models")
-        ctx.save_model(net, f"cnn_x{scale}")
-    ctx.note(f"Training images: the first {cfg.seed_images} CIFAR-10 training images for the seed protocol, "
-             f"{len(mlp_train)} for the block MLPs, {min(len(train), cfg.cnn.images or len(train))} CIFAR-10 images "
-             f"(train + test, never Set5/Set14) for the CNN ({cfg.cnn.arch}). Residual learning over bicubic: "
-             f"{cfg.residual}. Reference on Set5 x2: bicubic 33.66 dB, SRCNN 36.66 dB (MATLAB resize).",
-             title="Setting")
+        ctx.save_model(models[scale][1], f"cnn_x{scale}")
+        if scale == 4:
+            x4_rows = x4_table(rows + own)
+    if x4_rows:
+        ctx.table("x4-direct-vs-twice", x4_rows, "x4 directly (a model trained at x4) or by the x2 model applied "
+                  "twice: mean PSNR (dB) and SSIM on Y (border 4) per image set; the seed MLP at x4 is the same "
+                  "27-64-128-3 trained by the seed protocol on x4 samples of the seed images")
+    ctx.note(f"Seed protocol: the first CIFAR-10 test image of each class ({cfg.seed_images} images), per-pixel samples "
+             f"split 70/20/10. Training images: {min(len(train), cfg.mlp.images)} for the block MLPs, "
+             f"{min(len(train), cfg.cnn.images or len(train))} CIFAR-10 images (train + test, never Set5/Set14) for the "
+             f"CNN ({cfg.cnn.arch}). Residual learning over bicubic: {cfg.residual}. The seed lists ReLU for every "
+             "layer; here the output layer is linear (a ReLU there could only clip colours below 0). Reference on "
+             "Set5 x2: bicubic 33.66 dB, SRCNN 36.66 dB (MATLAB resize).", title="Setting")
