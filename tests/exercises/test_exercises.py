@@ -8,6 +8,7 @@ from nnlab.engine import ConfigError, ShapeError
 from nnlab.engine.functional import reference
 from nnlab.exercises import EXERCISES, ExerciseResult, run
 from nnlab.exercises.base import matrix_lines, side_by_side
+from nnlab.exercises.conv1d_gradients import SEED_TYPOS
 
 IMAGE = np.array([[2, 1, 3, 3], [1, 6, 2, 5], [1, 4, 5, 2], [6, 6, 5, 3]], dtype=float)
 
@@ -20,7 +21,8 @@ def results():
 
 def test_registry_names_and_descriptions():
     assert list(EXERCISES) == ["conv-pool", "conv-backprop", "conv1d-network", "dilation", "equivariance",
-                               "transposed-conv"]
+                               "transposed-conv", "why-conv", "batchnorm", "residual-gradients", "receptive-field",
+                               "deconv-projection"]
     for fn in EXERCISES.values():
         assert (fn.__doc__ or "").strip().splitlines()[0]  # the CLI lists the first docstring line
 
@@ -142,6 +144,20 @@ def test_conv1d_network_parameter_count_and_gradients(results):
     assert set(errors) == {"0.weight", "0.bias", "4.weight", "4.bias", "5.weight", "5.bias"}
     assert all(e["ok"] and e["max_abs_err"] < 1e-8 for e in errors.values())
     assert r.values["analytic"]["4.weight"].shape == (20, 393)
+
+
+def test_conv1d_closed_form_gradients_match_backprop(results):
+    v = results["conv1d-network"].values
+    assert set(v["closed_form"]) == {"0.weight", "0.bias", "4.weight", "4.bias", "5.weight", "5.bias"}
+    for name, diff in v["closed_form_max_diff"].items():
+        assert diff < 1e-12, name
+        np.testing.assert_allclose(v["closed_form"][name], v["closed_form_engine"][name], rtol=1e-10, atol=1e-14)
+    s = v["closed_form_sample"]
+    assert v["closed_form"]["5.bias"][0] == pytest.approx(s["z"] - s["Y"], abs=1e-15)  # dCost/db^F = z - Y
+    # dCost/dW^F_i = (z - Y) f_i: zero exactly where the hidden unit is off
+    assert np.count_nonzero(v["closed_form"]["5.weight"]) == np.count_nonzero(v["closed_form"]["4.bias"])
+    text = results["conv1d-network"].text
+    assert "(x_(2j-1) + c_(2j)) / 2" in text and all(t in text for t in SEED_TYPOS)
 
 
 # -- dilation -----------------------------------------------------------------------------------

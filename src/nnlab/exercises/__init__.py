@@ -1,5 +1,9 @@
 """The worked exercises of the seeds, as library functions (MISSION.md part B).
 
+The convolution family (seeds 000 Q2/Q3, 003 Q1/Q3/Q4) is in :mod:`~nnlab.exercises.conv`; the
+theory questions have a module each: ``why_conv`` (001 Q1), ``batchnorm`` (001 Q2),
+``residual`` (001 Q3), ``deconv`` (003 Q2) and ``receptive_field`` (003 Q4.1).
+
 Each exercise is a function returning an :class:`ExerciseResult` (``name``, ``title``, ``text``,
 ``values``, ``checks``, ``figure()``); :data:`EXERCISES` maps the CLI names to them and
 :func:`run` computes one and saves its figure.
@@ -21,6 +25,7 @@ from typing import Any
 
 from nnlab.engine.errors import ConfigError
 from nnlab.exercises.base import ExerciseResult
+from nnlab.exercises.batchnorm import batchnorm
 from nnlab.exercises.conv import (
     conv1d_network,
     conv_backprop,
@@ -29,6 +34,10 @@ from nnlab.exercises.conv import (
     equivariance,
     transposed_conv,
 )
+from nnlab.exercises.deconv import deconv_projection
+from nnlab.exercises.receptive_field import receptive_field, receptive_field_exercise
+from nnlab.exercises.residual import residual_gradients
+from nnlab.exercises.why_conv import why_conv
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +49,11 @@ EXERCISES: dict[str, Callable[..., ExerciseResult]] = {
     "dilation": dilation,
     "equivariance": equivariance,
     "transposed-conv": transposed_conv,
+    "why-conv": why_conv,
+    "batchnorm": batchnorm,
+    "residual-gradients": residual_gradients,
+    "receptive-field": receptive_field_exercise,
+    "deconv-projection": deconv_projection,
 }
 
 
@@ -67,11 +81,17 @@ def run(name: str, out_dir: str | Path | None = None, **kwargs: Any) -> Exercise
 __all__ = [
     "EXERCISES",
     "ExerciseResult",
+    "batchnorm",
     "conv1d_network",
     "conv_backprop",
     "conv_pool",
+    "deconv_projection",
     "dilation",
     "equivariance",
+    "receptive_field",
+    "receptive_field_exercise",
+    "residual_gradients",
     "run",
     "transposed_conv",
+    "why_conv",
 ]

@@ -9,7 +9,8 @@ central finite differences).
 * ``conv-pool``       a 4x4 image, three 3x3 filters with padding 1, 2x2 max pooling
 * ``conv-backprop``   every weight's gradient through a strided conv, an activation and a
                       linear unit: analytic = engine backward = finite differences
-* ``conv1d-network``  the 1-D network of 003 Q3: 7,904 parameters, its gradients checked
+* ``conv1d-network``  the 1-D network of 003 Q3: 7,904 parameters, its gradients checked, and
+                      the seed's closed-form gradients of one sample beside backprop
 * ``dilation``        the output size of a dilated convolution, and dilation = K kron A
 * ``equivariance``    convolution commutes with shifts; max pooling only nearly
 * ``transposed-conv`` transposed convolution = the input-gradient of a convolution; upsampling
@@ -41,6 +42,7 @@ from nnlab.engine import (
 )
 from nnlab.engine.errors import ConfigError, ShapeError
 from nnlab.engine.functional import reference as ref
+from nnlab.exercises.conv1d_gradients import closed_form_gradients, closed_form_text
 from nnlab.exercises.base import (
     ExerciseResult,
     checks_section,
@@ -164,7 +166,8 @@ def conv_pool(image: Any = None, filters: Any = None, filter_names: list[str] | 
 
     # -- text ---------------------------------------------------------------------------------
     dec = 4
-    lines = [heading("conv-pool: convolution with three filters, padding 1, then 2x2 max pooling"), ""]
+    lines = [heading(f"conv-pool: convolution with {F} filter{'s' if F != 1 else ''}, padding {p}, then 2x2 max pooling"),
+             ""]
     lines.append(f"Image {H}x{W}, {F} filters {k}x{k}, zero padding {p}, stride 1 -> {Ho}x{Wo}x{F};"
                  f" max pooling 2x2 stride 2 -> {Ho // 2}x{Wo // 2}x{F}.")
     lines.append("Convolution here is cross-correlation, as in PyTorch: out[i, j] = sum_ab P[i+a, j+b] K[a, b].")
@@ -438,6 +441,17 @@ def conv1d_network(batch: int = 4, seed: int = 0, full_gradcheck: bool = False, 
         table.append((name, a.shape, float(diff.max()), float(rel.max()),
                       bool(np.all(diff <= atol + rtol * np.abs(n)))))
 
+    # seed 003 Q3.2: the closed-form gradients of one training sample, against the engine's backprop
+    closed = closed_form_gradients({nm: p.data for nm, p in params.items()}, x[0, 0], float(y[0]))
+    loss.forward(model.forward(x[:1]), y[:1])
+    model.zero_grad()
+    model.backward(loss.backward(), need_input_grad=False)
+    one_sample = {nm: p.grad.copy() for nm, p in params.items()}
+    closed_lines, closed_diff = closed_form_text(closed, one_sample, float(y[0]))
+
+    def agree(names: tuple[str, ...]) -> bool:
+        return all(closed_diff[nm] <= 1e-12 * max(1.0, float(np.max(np.abs(one_sample[nm])))) for nm in names)
+
     checks = {
         "7,904 parameters": total == 7904,
         "the count by hand agrees": sum(by_hand.values()) == total,
@@ -445,6 +459,10 @@ def conv1d_network(batch: int = 4, seed: int = 0, full_gradcheck: bool = False, 
         "conv weight gradients == finite differences": all(ok for nm, *_, ok in table if nm.startswith("0.")),
         "dense weight gradients == finite differences": all(ok for nm, *_, ok in table if not nm.startswith("0.")),
         "every tensor gets a nonzero gradient (no dead network)": all(np.any(g != 0) for g in analytic.values()),
+        "closed forms dCost/dW^F, db^F, dW^A, db^M (one sample) == engine backprop":
+            agree(("5.weight", "5.bias", "4.weight", "4.bias")),
+        "closed forms dCost/dW^C_1, dW^C_2, db^C through the average pooling == engine backprop":
+            agree(("0.weight", "0.bias")),
     }
     full_result = None
     if full_gradcheck:
@@ -480,6 +498,7 @@ def conv1d_network(batch: int = 4, seed: int = 0, full_gradcheck: bool = False, 
     T.append(matrix_block("conv weight gradient, numeric", numeric["0.weight"].reshape(-1), 10))
     T.append(f"  conv bias gradient: analytic {analytic['0.bias'][0]:.10f}, numeric {numeric['0.bias'][0]:.10f}")
     T.append(f"  output bias gradient: analytic {analytic['5.bias'][0]:.10f}, numeric {numeric['5.bias'][0]:.10f}")
+    T += [""] + closed_lines
     if full_result is not None:
         T += ["", "nnlab.engine.gradcheck(model, x, y, loss='bce') (every parameter and the input):", str(full_result)]
     T += ["", checks_section(checks)]
@@ -488,7 +507,10 @@ def conv1d_network(batch: int = 4, seed: int = 0, full_gradcheck: bool = False, 
               "analytic": analytic, "numeric": numeric,
               "errors": {nm: {"max_abs_err": mae, "max_rel_err": mre, "ok": ok} for nm, _, mae, mre, ok in table},
               "signal": {"input": x[0, 0], "conv_relu": model.layers[1].forward(model.layers[0].forward(x[:1]))[0, 0],
-                         "pooled": feats[0]}}
+                         "pooled": feats[0]},
+              "closed_form": {nm: closed[nm] for nm in one_sample}, "closed_form_engine": one_sample,
+              "closed_form_max_diff": closed_diff,
+              "closed_form_sample": {"z": closed["z"], "Y": float(y[0]), "cost": closed["cost"]}}
     return ExerciseResult("conv1d-network", "The 1-D network of seed 003 Q3: 7,904 parameters and its gradients",
                           "\n".join(T), values, checks, draw=_draw_conv1d_network)
 
