@@ -14,24 +14,72 @@ early stopping; ethnicity LeakyReLU hidden layers, softmax + cross-entropy, cons
 0.002; gender L2 loss on one-hot targets with the decaying rate. The default is the improved
 configuration (measured, see the README of the run): 32x32, PCA 256, standardised features,
 mirrored faces added to training and averaged at test, 512-256 ReLU MLPs with dropout, Adam.
+
+Every task also gets per-epoch curves in its own units, predicted as at test time (age RMSE in
+years; accuracy) on the training part and the test split, which is watched, never used to choose,
+and scikit-learn baselines on the same features (Ridge, and the seed's LogisticRegression with the
+integer ages as classes). The studies live in :mod:`nnlab.experiments.utkface_mlp_studies`.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.special import softmax
 
 from nnlab.engine.errors import ConfigError
 from nnlab.experiments.registry import experiment
+from nnlab.experiments import utkface_mlp_figures as figures
+from nnlab.experiments.utkface_mlp_figures import age_scatter
+from nnlab.metrics.basic import accuracy, rmse
 
 log = logging.getLogger(__name__)
 
 TASKS = {"age": "age", "ethnicity": "race", "gender": "gender"}  # task -> ImageSet target
 CLASSES = {"ethnicity": ["White", "Black", "Asian", "Indian", "Others"], "gender": ["male", "female"]}
+
+ABOUT = """
+Seed 000's first question: guess a person's age, ethnicity and gender from a photo of the face
+with a fully connected network written in NumPy. The faces are turned grey, scaled to [0, 1] and
+compressed by PCA; one network per task learns from the PCA components, and scikit-learn's ridge
+and logistic regression on the same features are the baselines. The report shows the
+preprocessing, training and test curves per epoch, and the seed's studies of weight
+initialisation, learning-rate decay, hidden activations and losses.
+"""
+
+METRICS = {  # patterns: the study keys first, so "{task}_accuracy" does not claim them
+    "age_rmse": ("MLP age RMSE on the test split", "years"),
+    "age_mae": ("MLP age mean absolute error on the test split", "years"),
+    "age_rmse_train": ("MLP age RMSE on the training part, predicted as at test time", "years"),
+    "age_rmse_ridge": ("scikit-learn Ridge on the same features: age RMSE on the test split", "years"),
+    "age_rmse_logistic": ("scikit-learn LogisticRegression, integer ages as classes (the seed's baseline): "
+                          "RMSE of its most probable age on the test split", "years"),
+    "study_{act}_cross_entropy_accuracy": ("ethnicity, {act} hidden layers, cross-entropy: test accuracy", "fraction"),
+    "study_{act}_mse_accuracy": ("ethnicity, {act} hidden layers, MSE on one-hot targets: test accuracy", "fraction"),
+    "study_{act}_cross_entropy_final_loss": ("ethnicity, {act} hidden layers: last epoch's cross-entropy", "nats"),
+    "study_{act}_mse_final_loss": ("ethnicity, {act} hidden layers: last epoch's MSE on one-hot targets", "MSE"),
+    "{task}_accuracy_train": ("MLP {task} accuracy on the training part, predicted as at test time", "fraction"),
+    "{task}_accuracy_logistic": ("scikit-learn LogisticRegression: {task} accuracy on the test split", "fraction"),
+    "{task}_accuracy": ("MLP {task} accuracy on the test split", "fraction"),
+    "{task}_kept_epoch": ("{task} MLP: the epoch whose weights it keeps (early stopping's best)", "count"),
+    "{task}_epochs": ("{task} MLP: epochs trained before early stopping", "count"),
+    "n_train": ("faces in the training part (what the networks and baselines fit)", "count"),
+    "n_val": ("faces in the validation part (early stopping)", "count"),
+    "n_test": ("faces in the test split", "count"),
+    "n_images": ("faces in the data set", "count"),
+    "n_duplicate_images": ("faces that are pixel-identical copies of another", "count"),
+    "pca_components": ("PCA components kept (the networks' input width)", "count"),
+    "pca_variance_kept": ("share of the training pixels' variance the PCA components keep", "fraction"),
+    "input_pixels": ("pixels per greyscale face fed to the PCA (after block pooling)", "count"),
+    "zero_init_final_loss": ("age, zero initialisation: last epoch's training loss (scaled age)", "MSE"),
+    "zero_init_weight_abs_max": ("age, zero initialisation: largest |first-layer weight| after training", ""),
+    "zero_init_units_distinct": ("age, zero initialisation: distinct first-layer units after training", "count"),
+    "lr_{schedule}_val_loss": ("age, {schedule} learning rate: best validation loss (scaled age)", "MSE"),
+    "init_{init}_val_loss": ("age, {init} initialisation: best validation loss (scaled age)", "MSE"),
+}
 
 
 @dataclass
@@ -80,8 +128,9 @@ class UTKFaceMLPConfig:
                                                                       patience=10))
     gender: TaskConfig = field(default_factory=lambda: TaskConfig(loss="cross_entropy", monitor="val_accuracy",
                                                                    patience=10))
-    studies: bool = True           # zero init, init scale, constant vs decaying rate (age, seed network)
-    study_epochs: int = 25
+    studies: bool = True           # init and rate studies (age), activation x loss study (ethnicity)
+    study_epochs: int = 25         # epochs of every study run (no early stopping)
+    preview_faces: int = 4         # test faces shown through the preprocessing stages
     synthetic_size: int = 400      # images of the synthetic set used with --smoke
 
 
@@ -90,7 +139,7 @@ SEED_PRESET = {
     "age": _seed_task(hidden=[35, 6], output_activation="leaky_relu"),
     "ethnicity": _seed_task(hidden=[64, 32], loss="cross_entropy", init="auto", schedule="constant", lr=0.002,
                             momentum=0.9),
-    "gender": _seed_task(hidden=[35, 6], output_activation="leaky_relu"),
+    "gender": _seed_task(hidden=[35, 6], output_activation="leaky_relu", loss="mse"),  # L2 on one-hot targets
 }
 SMOKE = {"synthetic_size": 400, "pca_components": 16, "study_epochs": 2,
          **{t: {"epochs": 2, "hidden": [8]} for t in TASKS}}
@@ -111,17 +160,29 @@ def synthetic_utkface(n: int, seed: int):
                     targets={"age": age, "gender": gender, "race": race})
 
 
-def greyscale_vectors(images: np.ndarray, pool: int, mirror: bool = False) -> np.ndarray:
-    """(N, 3, 64, 64) uint8 -> (N, (64/pool)**2) float32 in [0, 1], optionally mirrored left-right."""
-    from nnlab.data.preprocess import scale01, to_grayscale
+def pixel_stages(images: np.ndarray, pool: int) -> list[tuple[str, np.ndarray]]:
+    """The preprocessing of (N, 3, 64, 64) uint8 faces, stage by stage, with the library's helpers:
+    greyscale (N, 1, 64, 64) uint8, /255 (N, 1, 64, 64) float32 in [0, 1], and with ``pool > 1``
+    the ``pool x pool`` block mean (N, 1, 64 / pool, 64 / pool). The last stage is what PCA sees."""
+    from nnlab.data.preprocess import downscale, scale01, to_grayscale
 
-    x = scale01(to_grayscale(images))  # (N, 1, H, W)
-    if mirror:
-        x = x[..., ::-1]
-    n, _, h, w = x.shape
+    grey = to_grayscale(images)  # (N, 1, H, W) uint8, BT.601 luma
+    stages = [("greyscale (0-255)", grey), ("/255 (0-1)", scale01(grey))]
     if pool > 1:
-        x = x[:, :, : h - h % pool, : w - w % pool].reshape(n, 1, h // pool, pool, w // pool, pool).mean((3, 5))
-    return np.ascontiguousarray(x.reshape(n, -1), np.float32)
+        low = downscale(stages[-1][1], pool)  # (N, 1, H / pool, W / pool)
+        stages.append((f"{pool}x{pool} block mean ({low.shape[-2]}x{low.shape[-1]})", low))
+    return stages
+
+
+def greyscale_vectors(images: np.ndarray, pool: int, mirror: bool = False, chunk: int = 2048) -> np.ndarray:
+    """(N, 3, 64, 64) uint8 -> (N, (64/pool)**2) float32 in [0, 1], optionally mirrored left-right;
+    computed ``chunk`` faces at a time (the block mean works in float64)."""
+    parts = []
+    for lo in range(0, len(images), chunk):
+        batch = images[lo:lo + chunk, ..., ::-1] if mirror else images[lo:lo + chunk]
+        x = pixel_stages(batch, pool)[-1][1]  # (n, 1, h, w)
+        parts.append(x.reshape(len(x), -1))
+    return np.ascontiguousarray(np.concatenate(parts), np.float32)
 
 
 def fit_pca(x: np.ndarray, k: int, seed: int):
@@ -137,7 +198,7 @@ def fit_pca(x: np.ndarray, k: int, seed: int):
 
 
 def make_features(ctx, data) -> dict[str, Any]:
-    """Splits (group-aware) and PCA features: ``x``/``x_flip`` (N, k) plus index arrays."""
+    """Splits (group-aware) and PCA features: ``x``/``x_flip`` (N, k), index arrays, the ``pca``."""
     from nnlab.data.splits import group_split, image_groups
 
     cfg = ctx.cfg
@@ -158,7 +219,17 @@ def make_features(ctx, data) -> dict[str, Any]:
                n_duplicate_images=int(len(groups) - len(np.unique(groups))), pca_components=k,
                pca_variance_kept=float(pca.explained_variance_ratio_.sum()),
                input_pixels=int(pixels.shape[1]))
-    return {"x": x, "x_flip": x_flip, "fit": fit, "val": val, "test": test}
+    return {"x": x, "x_flip": x_flip, "fit": fit, "val": val, "test": test, "pca": pca}
+
+
+def show_preprocessing(ctx, data, feats: dict[str, Any]) -> None:
+    """The seed's figure 0: a few test faces through every stage, and back from their PCA scores."""
+    cfg, test = ctx.cfg, feats["test"]
+    rows = np.sort(np.random.default_rng(cfg.seed).choice(test, min(cfg.preview_faces, len(test)), replace=False))
+    faces, t = data.images[rows], data.targets  # (n, 3, 64, 64) uint8, as loaded
+    labels = [f"age {t['age'][i]}, {CLASSES['gender'][t['gender'][i]]},\n{CLASSES['ethnicity'][t['race'][i]]}"
+              for i in rows]
+    figures.show_preprocessing(ctx, faces, pixel_stages(faces, cfg.pool), feats["pca"], labels, cfg.standardize)
 
 
 # -- models ----------------------------------------------------------------------------
@@ -177,7 +248,8 @@ def build_mlp(tc: TaskConfig, n_in: int, n_out: int, seed: int, init: str | None
     optimizer = {"name": tc.optimizer, "lr": tc.lr, "weight_decay": tc.weight_decay}
     if tc.optimizer == "sgd":
         optimizer["momentum"] = tc.momentum
-    model.compile(loss=tc.loss, optimizer=optimizer, metrics=["accuracy"] if tc.loss == "cross_entropy" else [])
+    # a classifier logs accuracy whatever its loss: argmax of the outputs (one-hot targets under MSE)
+    model.compile(loss=tc.loss, optimizer=optimizer, metrics=["accuracy"] if n_out > 1 else [])
     return model
 
 
@@ -205,10 +277,29 @@ def encode_targets(task: str, tc: TaskConfig, y: np.ndarray, fit: np.ndarray) ->
     return y, None
 
 
+class Trained(NamedTuple):
+    model: Any
+    history: Any
+    scale: Any      # (mean, std) of the age targets; None for a classifier
+    kept_epoch: int  # the epoch whose weights the model ends with
+
+
+def curve_monitor(model, feats: dict[str, Any], y: np.ndarray, task: str, scale: Any):
+    """Per-epoch age RMSE in years (training, validation, test) or accuracy (training, test), each
+    predicted as at test time; the test split is only watched."""
+    from nnlab.training.evaluation import EvaluateSets
+
+    parts = ("fit", "val", "test") if task == "age" else ("fit", "test")  # the loop logs val_accuracy already
+    sets = {"train" if p == "fit" else p: (feats[p], y[feats[p]]) for p in parts}
+    metrics = {"rmse_years": rmse} if task == "age" else {"accuracy": accuracy}
+    return EvaluateSets(sets, lambda rows: predict(model, feats, rows, task, scale), metrics)
+
+
 def train_task(ctx, task: str, feats: dict[str, Any], y: np.ndarray, tc: TaskConfig, *, name: str | None = None,
                init: str | None = None, schedule: str | None = None, epochs: int | None = None,
-               early_stop: bool = True):
-    """Fit one MLP on the training part (plus mirrored faces) and return (model, history, scale)."""
+               early_stop: bool = True, curves: bool = False) -> Trained:
+    """Fit one MLP on the training part (plus mirrored faces). With ``curves`` the history also gets
+    the columns of :func:`curve_monitor`."""
     from nnlab.training.callbacks import EarlyStopping
 
     x, fit, val = feats["x"], feats["fit"], feats["val"]
@@ -220,11 +311,15 @@ def train_task(ctx, task: str, feats: dict[str, Any], y: np.ndarray, tc: TaskCon
     model = build_mlp(tc, x.shape[1], n_out, ctx.cfg.seed, init)
     epochs = epochs or tc.epochs
     cbs = lr_callbacks(tc, schedule)
-    if early_stop:
-        cbs.append(EarlyStopping(monitor=tc.monitor, patience=tc.patience))
+    stopper = EarlyStopping(monitor=tc.monitor, patience=tc.patience) if early_stop else None
+    monitor = curve_monitor(model, feats, y, task, scale) if curves else None
+    cbs += [cb for cb in (stopper, monitor) if cb is not None]
     history = model.fit(xs, ts, epochs=epochs, batch_size=tc.batch_size, validation_data=(x[val], t[val]),
                         callbacks=cbs + ctx.callbacks(epochs, name or task))
-    return model, history, scale
+    if monitor is not None:
+        monitor.add_to(history)
+    kept = stopper.best_epoch if stopper is not None and stopper.best_epoch is not None else history.epochs[-1]
+    return Trained(model, history, scale, int(kept))
 
 
 def predict(model, feats: dict[str, Any], rows: np.ndarray, task: str, scale: Any) -> np.ndarray:
@@ -239,118 +334,83 @@ def predict(model, feats: dict[str, Any], rows: np.ndarray, task: str, scale: An
     return out
 
 
-def rmse(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2)))
+# -- baselines, evaluation ---------------------------------------------------------------
+def baselines(task: str, feats: dict[str, Any], y: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """scikit-learn on the same (unmirrored) features: test-split predictions by name.
 
-
-# -- baselines, figures ----------------------------------------------------------------
-def baseline(task: str, feats: dict[str, Any], y: np.ndarray, seed: int) -> tuple[str, np.ndarray]:
-    """scikit-learn on the same (unmirrored) features: Ridge for age, LogisticRegression else."""
+    Age: ``ridge`` and ``logistic``, a LogisticRegression with the integer ages as classes that
+    predicts the most probable age (the seed's baseline); the classifiers: ``logistic``.
+    """
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.preprocessing import StandardScaler
 
     x, fit, test = feats["x"], feats["fit"], feats["test"]
-    if task == "age":
-        return "ridge", Ridge(alpha=1.0).fit(x[fit], y[fit]).predict(x[test])
+    out = {"ridge": Ridge(alpha=1.0).fit(x[fit], y[fit]).predict(x[test])} if task == "age" else {}
     scaler = StandardScaler().fit(x[fit])
     clf = LogisticRegression(max_iter=1000, random_state=seed).fit(scaler.transform(x[fit]), y[fit])
-    return "logistic", clf.predict(scaler.transform(x[test]))
+    out["logistic"] = clf.predict(scaler.transform(x[test]))
+    return out
 
 
-def age_scatter(y_true: np.ndarray, y_pred: np.ndarray, title: str):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(4.2, 4.0), dpi=100, layout="constrained")
-    ax = fig.subplots()
-    ax.scatter(y_true, y_pred, s=3, alpha=0.25)
-    top = float(max(y_true.max(), y_pred.max(), 1))
-    ax.plot([0, top], [0, top], "k--", lw=1, label="perfect")
-    ax.set_xlabel("true age (years)")
-    ax.set_ylabel("predicted age (years)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return fig
+def loss_label(task: str, tc: TaskConfig) -> str:
+    if task == "age":
+        return {"zscore": "MSE of the z-scored age", "std": "MSE of age / std",
+                "none": "MSE (years²)"}[tc.scale_target]
+    return {"mse": "MSE on one-hot targets", "cross_entropy": "softmax cross-entropy (nats)"}[tc.loss]
 
 
-def evaluate_task(ctx, task: str, feats, y, model, scale) -> dict[str, Any]:
-    """Record the task's test metric, its figure and its baseline; return a table row."""
+def evaluate_task(ctx, task: str, feats, y, trained: Trained) -> dict[str, Any]:
+    """Record the task's test and training metrics, its figure and its baselines; return a table row."""
     from nnlab.metrics.classification import confusion_matrix
     from nnlab.reporting.figures import confusion_figure
 
-    test = feats["test"]
-    kind, base_pred = baseline(task, feats, y, ctx.cfg.seed)
-    out = predict(model, feats, test, task, scale)
+    fit, test, model, scale = feats["fit"], feats["test"], trained.model, trained.scale
+    base = baselines(task, feats, y, ctx.cfg.seed)
+    out, train_out = predict(model, feats, test, task, scale), predict(model, feats, fit, task, scale)
+    ctx.record(**{f"{task}_kept_epoch": trained.kept_epoch, f"{task}_epochs": len(trained.history)})
     if task == "age":
-        train_pred = predict(model, feats, feats["fit"], task, scale)
-        mlp, base = rmse(out, y[test]), rmse(base_pred, y[test])
-        ctx.record(age_rmse=mlp, age_mae=float(np.mean(np.abs(out - y[test]))),
-                   age_rmse_train=rmse(train_pred, y[feats["fit"]]), age_rmse_ridge=base)
+        mlp, train = rmse(y[test], out), rmse(y[fit], train_out)
+        scores = {f"{k}_test": rmse(y[test], v) for k, v in base.items()}
+        ctx.record(age_rmse=mlp, age_mae=float(np.mean(np.abs(out - y[test]))), age_rmse_train=train,
+                   age_rmse_ridge=scores["ridge_test"], age_rmse_logistic=scores["logistic_test"])
         ctx.figure("age-scatter", age_scatter(y[test], out, f"age on the test split: RMSE {mlp:.2f} years"),
                    "predicted vs true age, test split")
-        return {"task": task, "metric": "RMSE (years)", "mlp": mlp, "baseline": kind, "baseline_value": base}
+        return {"task": task, "metric": "RMSE (years)", "mlp_test": mlp, "mlp_train": train, **scores}
     pred = out.argmax(axis=1)
-    mlp, base = float(np.mean(pred == y[test])), float(np.mean(base_pred == y[test]))
-    ctx.record(**{f"{task}_accuracy": mlp, f"{task}_accuracy_{kind}": base})
+    mlp, train_acc = accuracy(y[test], out), accuracy(y[fit], train_out)
+    logistic = float(np.mean(base["logistic"] == y[test]))
+    ctx.record(**{f"{task}_accuracy": mlp, f"{task}_accuracy_train": train_acc, f"{task}_accuracy_logistic": logistic})
     cm = confusion_matrix(y[test], pred, num_classes=len(CLASSES[task]))
     ctx.figure(f"{task}-confusion", confusion_figure(cm, CLASSES[task], f"{task}: test accuracy {mlp:.3f}"),
                f"{task} confusion matrix on the test split (rows: true)")
-    return {"task": task, "metric": "accuracy", "mlp": mlp, "baseline": kind, "baseline_value": base}
-
-
-# -- studies -----------------------------------------------------------------------------
-def run_studies(ctx, feats, y_age: np.ndarray) -> None:
-    """Seed 000's studies on the age task with its 35-6-1 LeakyReLU SGD-momentum network."""
-    from nnlab.reporting.figures import overlay_figure
-
-    cfg = ctx.cfg
-    tc = TaskConfig(**_seed_task(hidden=[35, 6], output_activation="leaky_relu"))
-    feats = {**feats, "x_flip": None}
-    epochs = cfg.study_epochs
-    runs = {}
-    for init in ("zeros", "tiny", "small", "large", "he_normal"):
-        model, h, _ = train_task(ctx, "age", feats, y_age, tc, name=f"init-{init}", init=init, epochs=epochs,
-                                 early_stop=False)
-        runs[init] = h
-        if init == "zeros":
-            w = model.state_dict()["0.weight"]  # (35, k): every hidden unit's incoming weights
-            ctx.record(zero_init_final_loss=float(h["loss"][-1]), zero_init_weight_abs_max=float(np.abs(w).max()),
-                       zero_init_units_distinct=int(len(np.unique(np.round(w, 12), axis=0))))
-    ctx.figure("study-zero-init", overlay_figure({k: runs[k] for k in ("zeros", "small")}, keys=["loss", "val_loss"],
-                                                  title="zero vs small random initialisation (age)"),
-               "Zero initialisation: every hidden unit stays identical (zero) and only the output bias learns, "
-               "so the loss stalls where a constant prediction leaves it.")
-    ctx.figure("study-init-scale", overlay_figure(runs, keys=["loss", "val_loss"], log_y=True,
-                                                  title="initialisation scale (age)"),
-               "Initial weights ~N(0, s^2): tiny 1e-3, small 1e-2, large 1e-1, He; zeros for reference.")
-    ctx.record(**{f"init_{k}_val_loss": float(min(h["val_loss"])) for k, h in runs.items()})
-    lr_runs = {"constant": train_task(ctx, "age", feats, y_age, tc, name="lr-constant", schedule="constant",
-                                      epochs=epochs, early_stop=False)[1],
-               "decaying (auto)": runs["small"]}
-    ctx.figure("study-lr", overlay_figure(lr_runs, keys=["loss", "val_loss", "lr"],
-                                          title="constant vs decaying learning rate (age)"),
-               f"Constant rate {tc.lr + tc.lr_floor:g} vs the automatic decay {tc.lr:g}/epoch + {tc.lr_floor:g}.")
-    ctx.record(lr_constant_val_loss=float(min(lr_runs["constant"]["val_loss"])),
-               lr_decaying_val_loss=float(min(runs["small"]["val_loss"])))
+    return {"task": task, "metric": "accuracy", "mlp_test": mlp, "mlp_train": train_acc, "logistic_test": logistic}
 
 
 @experiment("utkface-mlp", "seed 000: age, ethnicity, gender from PCA of greyscale UTKFace; NumPy MLP vs sklearn",
-            config=UTKFaceMLPConfig, presets={"seed": SEED_PRESET}, smoke=SMOKE, objective=("age_rmse", "min"))
+            config=UTKFaceMLPConfig, presets={"seed": SEED_PRESET}, smoke=SMOKE, objective=("age_rmse", "min"),
+            about=ABOUT, metrics=METRICS)
 def run(ctx) -> None:
+    from nnlab.experiments.utkface_mlp_studies import run_activation_study, run_studies
+
     cfg = ctx.cfg
     unknown = [t for t in cfg.tasks if t not in TASKS]
     if unknown:
         raise ConfigError(f"unknown task(s) {unknown}; known: {', '.join(TASKS)}")
     data = synthetic_utkface(cfg.synthetic_size, cfg.seed) if ctx.smoke else ctx.data("utkface")
     feats = make_features(ctx, data)
+    show_preprocessing(ctx, data, feats)
     rows = []
     for task in cfg.tasks:
         tc = getattr(cfg, task)
         y = np.asarray(data.targets[TASKS[task]])
-        model, history, scale = train_task(ctx, task, feats, y, tc)
-        ctx.history(history, name=task, caption=f"{task}: training and validation loss per epoch")
-        rows.append(evaluate_task(ctx, task, feats, y, model, scale))
-        ctx.note(f"```\n{model.summary()}\n```", title=f"{task} network")
-    ctx.table("mlp-vs-baseline", rows, "MLP vs scikit-learn on the same PCA features, test split")
+        trained = train_task(ctx, task, feats, y, tc, curves=True)
+        ctx.history(trained.history, name=task, plot=False)  # one row per epoch, the curve columns included
+        figures.show_curves(ctx, task, trained.history, trained.kept_epoch, loss_label(task, tc), tc.monitor,
+                            cfg.flip)
+        rows.append(evaluate_task(ctx, task, feats, y, trained))
+        ctx.note(f"```\n{trained.model.summary()}\n```", title=f"{task} network")
+    ctx.table("mlp-vs-baseline", rows, "MLP vs scikit-learn on the same PCA features: test split, and the MLP on "
+              "its training part (ridge for age only; logistic regression predicts the most probable age)")
     if cfg.studies:
         run_studies(ctx, feats, np.asarray(data.targets["age"]))
+        run_activation_study(ctx, feats, np.asarray(data.targets["race"]))
