@@ -20,14 +20,28 @@ def _metrics(run_dir):
 def test_autoencoder_smoke_run_writes_its_figures_and_metrics(tmp_path):
     run_dir = run_experiment("mnist-autoencoder", smoke=True, out=tmp_path / "ae")
     metrics = _metrics(run_dir)
-    assert metrics["status"] == "ok" and metrics["wall_s"] < 60
+    assert metrics["status"] == "ok" and metrics["wall_s"] > 0
     assert {"test_mse", "code_accuracy", "code_accuracy_frozen", "pca30_mse"} <= set(metrics)
     assert 0 < metrics["test_mse"] < 0.25 and 0 <= metrics["code_accuracy"] <= 1
     figures = {p.stem for p in (run_dir / "figures").iterdir()}
     assert {"reconstructions", "autoencoder-curves", "classifier-curves", "confusion"} <= figures
+    assert {"class-counts", "samples", "autoencoder-iterations", "test-batch-accuracy"} <= figures  # figs 2, 3, 9, 20
     table = (run_dir / "tables" / "per-class.csv").read_text().splitlines()
     assert table[0] == "class,precision,recall,f1,support" and len(table) == 12  # header, 10 digits, macro
     assert {"model.npz", "classifier.npz"} <= {p.name for p in run_dir.iterdir()}
+    # the loss of every iteration: 2 epochs of 256 images in batches of 32
+    iterations = (run_dir / "autoencoder-iterations.csv").read_text().splitlines()
+    assert iterations[0] == "iteration,epoch,step,loss" and len(iterations) == 1 + 16 == 1 + metrics["ae_iterations"]
+    assert iterations[9].startswith("9,2,0,")
+    epochs = (run_dir / "tables" / "autoencoder-epochs.csv").read_text().splitlines()
+    assert epochs[0] == "epoch,train_mse,test_mse,seed_train_mse" and epochs[1].endswith(",0.0352")
+    assert 0 < metrics["train_mse"] < 0.25 and 0 <= metrics["code_train_accuracy"] <= 1
+    # accuracy per test batch: 128 test digits in batches of 32
+    lo, mean, hi = (metrics[f"test_batch_accuracy_{k}"] for k in ("min", "mean", "max"))
+    assert 0 <= lo <= mean <= hi <= 1 and mean == pytest.approx(metrics["code_accuracy"])  # equal batches
+    exp = EXPERIMENTS["mnist-autoencoder"]
+    undescribed = [k for k, v in metrics.items() if isinstance(v, (int, float)) and exp.describe(k) is None]
+    assert not undescribed and exp.about
 
 
 def test_autoencoder_seed_preset_is_the_seed_setting():
@@ -35,6 +49,33 @@ def test_autoencoder_seed_preset_is_the_seed_setting():
     assert cfg.hidden == [500, 200, 100] and cfg.code_size == 30 and cfg.classifier.hidden == [20, 15]
     assert (cfg.train.lr, cfg.train.weight_decay, cfg.train.batch_size, cfg.train.epochs) == (1e-3, 1e-5, 100, 10)
     assert cfg.snapshot_epochs == [1, 5, 9] and cfg.classifier.finetune_epochs == 0
+    assert (cfg.classifier.lr, cfg.classifier.weight_decay, cfg.test_batch_size) == (1e-3, 1e-5, 100)
+
+
+@pytest.mark.parametrize("preset, weight_decay", [("seed", 1e-5), (None, 0.0)])
+def test_the_classifier_weight_decay_reaches_its_optimizer(preset, weight_decay):
+    from types import SimpleNamespace
+
+    from nnlab.experiments.exp_mnist_autoencoder import train_classifier
+
+    cfg = resolve_config(EXPERIMENTS["mnist-autoencoder"], preset=preset, overrides=["classifier.epochs=1"])
+    ctx = SimpleNamespace(cfg=cfg, callbacks=lambda epochs, name="": [], history=lambda *a, **k: None)
+    rng = np.random.default_rng(0)
+    codes, labels = rng.standard_normal((64, 30)).astype(np.float32), rng.integers(0, 10, 64)
+    clf, _ = train_classifier(ctx, codes, labels, codes, labels)
+    assert clf.optimizer.weight_decay == weight_decay
+
+
+def test_batch_accuracies_split_a_shuffled_test_set():
+    from nnlab.experiments.exp_mnist_autoencoder import batch_accuracies
+
+    y = np.arange(10) % 2
+    right = batch_accuracies(y, y, 4, seed=0)
+    assert right.tolist() == [1.0, 1.0, 1.0]                                   # 4 + 4 + 2
+    half = batch_accuracies(np.zeros(10, int), y, 5, seed=0)
+    assert half.mean() == pytest.approx(0.5) and len(half) == 2
+    assert batch_accuracies(np.zeros(10, int), y, 5, seed=0).tolist() == half.tolist()      # seeded
+    assert batch_accuracies(y, np.arange(10) // 5, 10, seed=0).tolist() == [0.6]      # one batch: 6 of 10 agree
 
 
 def test_reconstruction_snapshots_keep_the_asked_epochs():
@@ -54,7 +95,7 @@ def test_reconstruction_snapshots_keep_the_asked_epochs():
 def test_batch_size_smoke_run_writes_its_figures_and_metrics(tmp_path):
     run_dir = run_experiment("batch-size", smoke=True, out=tmp_path / "bs")
     metrics = _metrics(run_dir)
-    assert metrics["status"] == "ok" and metrics["wall_s"] < 60
+    assert metrics["status"] == "ok" and metrics["wall_s"] > 0
     assert {"final_test_accuracy", "test_accuracy_batch16", "test_accuracy_batch64", "grad_max_abs_diff_float32",
             "grad_max_abs_diff_float64", "peak_kib_full", "peak_kib_accumulated"} <= set(metrics)
     figures = {p.stem for p in (run_dir / "figures").iterdir()}
@@ -110,3 +151,5 @@ def test_the_autoencoder_also_trains_on_the_torch_engine(tmp_path, monkeypatch):
     assert metrics["status"] == "ok" and 0 < metrics["test_mse"] < 0.25
     assert "engine: torch" in (run_dir / "config.yaml").read_text()
     assert (run_dir / "figures" / "reconstructions.png").is_file()
+    assert (run_dir / "figures" / "autoencoder-iterations.png").is_file()    # the torch loop reports its steps too
+    assert len((run_dir / "autoencoder-iterations.csv").read_text().splitlines()) == 1 + 16

@@ -36,6 +36,26 @@ def test_smoke_run_records_the_headline_metrics_and_every_figure(tmp_path, monke
     assert per_model | {"samples", "augmented", "class-counts", "transfer-pretrain-curves"} <= figures
     counts = (run_dir / "tables" / "class-counts.csv").read_text().splitlines()
     assert counts[0] == "class,before,added,after" and counts[-1].startswith("total,")
+    # Q5.3: the light VGG against VGG16, counted at the input used (32 px in the smoke run)
+    costs = (run_dir / "tables" / "network-costs.csv").read_text().splitlines()
+    assert costs[0] == "network,input,classes,parameters,mult_adds_M,size_MB,params_vs_light" and len(costs) == 5
+    assert metrics["vgg16_params"] > 10 * metrics["vgg_params"] and metrics["vgg16_params_ratio"] > 10
+    # Q5.4: the CAM regions of right and wrong predictions, per class and in all, for both networks
+    for key in ("vgg", "transfer"):
+        regions = (run_dir / "tables" / f"{key}-cam-regions.csv").read_text().splitlines()
+        assert regions[0] == "class,right_n,wrong_n,centre_right,centre_wrong,lower_right,lower_wrong"
+        assert len(regions) == 1 + 7 + 1 and regions[-1].startswith("all,")
+    notes = {item["title"]: item["text"] for item in json.loads((run_dir / "manifest.json").read_text())
+             if item["kind"] == "note"}
+    assert {"Augmentation", "The light VGG against VGG16", "Transfer learning: what was pretrained on what",
+            "vgg: what the class activation maps suggest", "transfer: what the class activation maps suggest"} <= set(notes)
+    assert "Mirror" in notes["Augmentation"] and "vertical flips" in notes["Augmentation"]
+    assert f"{metrics['n_train']:,} training images before augmentation" in notes["Augmentation"]
+    assert "UTKFace" in notes["Transfer learning: what was pretrained on what"]
+    # every number the run records is described for the report
+    exp = EXPERIMENTS["expression"]
+    undescribed = [k for k, v in metrics.items() if isinstance(v, (int, float)) and exp.describe(k) is None]
+    assert not undescribed and exp.about
     assert {"vgg.pt", "transfer.pt"} <= {p.name for p in run_dir.iterdir()}
     # a saved network comes back from the run folder alone, as the benchmarks rebuild it
     import torch
@@ -69,7 +89,9 @@ def test_input_size_128_upsamples_inside_the_network():
     net, params = ex.build_light_vgg(cfg, 7)
     assert isinstance(net[0], torch.nn.Upsample)
     assert net(torch.zeros(2, 1, 48, 48)).shape == (2, 7)
-    assert len(ex.conv_relus(net)) == 10                           # two per stage, five stages
+    from nnlab.experiments.expression_cam import conv_relus
+
+    assert len(conv_relus(net)) == 10                              # two per stage, five stages
 
 
 def test_vgg16_backbone_without_weights_fails_early_naming_the_file(tmp_path, monkeypatch):
@@ -156,3 +178,141 @@ def test_age_band_pretraining_labels_split_each_gender_ethnicity_class_in_three(
         assert x.shape == (6, 1, 48, 48) and np.array_equal(y, expected), task
         assert len(names) == (30 if task == "gender_race_age" else 10)
     assert names[y[1]] == "male-other-<25" and names[y[4]] == "male-black-40+" and names[y[3]] == "female-asian-25-39"
+
+
+def test_the_seed_preset_enlarges_the_training_set_offline_as_the_seed_asks():
+    from nnlab.experiments.expression_notes import augmentation_note
+    from nnlab.torchlib.augment import RandomAffine
+
+    ex = _exp()
+    cfg = resolve_config(EXPERIMENTS["expression"], preset="seed")
+    assert cfg.augment_copies == 1 and not cfg.augment and cfg.balance_to == 0
+    faces = ex.synthetic_faces(21, 7, 0)                                       # 3 per class
+    fit, report = ex.offline_augmentation(cfg, faces, RandomAffine())
+    assert len(fit) == 42 and report["before"] == dict.fromkeys(faces.class_names, 3)
+    assert report["after"] == dict.fromkeys(faces.class_names, 6) and sum(report["added"].values()) == 21
+    assert not np.array_equal(fit.images[21:], fit.images[:21])                # the copies are augmented views
+    note = augmentation_note(cfg, report["before"], report["after"], cfg.epochs)
+    assert "21 training images before augmentation and 42 after" in note and "1 augmented copy" in note
+    assert "fresh random view" not in note                                    # no online augmentation here
+    default = resolve_config(EXPERIMENTS["expression"])
+    assert "stored count stays 42" in augmentation_note(default, report["before"], report["after"], 50)
+
+
+def test_network_costs_count_parameters_and_multiply_adds_of_both_vggs():
+    from nnlab.experiments.expression_notes import network_costs
+
+    cfg = resolve_config(EXPERIMENTS["expression"])                            # 64 px, BatchNorm, 4 poolings
+    rows = network_costs(cfg, 7)
+    assert [r["parameters"] for r in rows[1:4:2]] == [3_744_664, 138_357_544]  # the paper's and ImageNet's
+    assert abs(rows[3]["mult_adds_M"] - 15_470) < 10                           # VGG16 at 224: 15.47 G multiply-adds
+    assert rows[0]["params_vs_light"] == 1.0 and rows[2]["params_vs_light"] > 10
+    assert rows[3]["size_MB"] == round(4 * 138_357_544 / 2 ** 20, 1)
+
+
+def test_multiply_adds_match_a_count_of_the_torch_twin(torch_one_thread):
+    import torch
+
+    from nnlab.experiments.expression_notes import multiply_adds
+    from nnlab.models import create_model
+    from nnlab.torchlib import to_torch
+
+    spec = create_model("light_vgg", input_size=32, in_channels=1, num_classes=7, pools=4)
+    net = to_torch(spec.build(seed=0))
+    counted = []
+
+    def hook(module, inputs, output):
+        if isinstance(module, torch.nn.Conv2d):
+            counted.append(output[0].numel() * module.in_channels * module.kernel_size[0] * module.kernel_size[1])
+        else:
+            counted.append(module.in_features * module.out_features)
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    net.eval()(torch.zeros(1, 1, 32, 32))
+    for h in handles:
+        h.remove()
+    assert multiply_adds(spec.model, (1, 32, 32)) == sum(counted) > 0
+
+
+def test_face_crop_keeps_the_centre_and_bad_values_are_config_errors(tmp_path):
+    from nnlab.data.preprocess import resize
+
+    ex = _exp()
+    faces = ex.synthetic_faces(7, 7, 0).images                                  # (7, 1, 48, 48) uint8
+    assert ex.crop_faces(faces, 1.0) is faces
+    half = ex.crop_faces(faces, 0.5)
+    assert half.shape == faces.shape and half.dtype == np.uint8
+    np.testing.assert_array_equal(half, resize(faces[..., 12:36, 12:36], (48, 48)))
+    for override in ("face_crop=0.3", "cam_box=1.2", "augment_copies=-1"):
+        with pytest.raises(ConfigError, match=override.split("=")[0]):
+            run_experiment("expression", overrides=[override], out=tmp_path / override.split("=")[0])
+
+
+def _rows(centre_right, centre_wrong, lower_right, lower_wrong):
+    row = {"class": "all", "right_n": 10, "wrong_n": 10, "centre_right": centre_right, "centre_wrong": centre_wrong,
+           "lower_right": lower_right, "lower_wrong": lower_wrong}
+    return [{**row, "class": "happy"}, row]
+
+
+def test_cam_advice_follows_the_numbers():
+    from nnlab.experiments.expression_cam import cam_advice
+
+    assert "face_crop" in cam_advice(_rows(0.60, 0.50, 0.5, 0.5), 0.6, 0.36, "vgg")     # wrong ones look at the border
+    assert "input_size" in cam_advice(_rows(0.50, 0.60, 0.5, 0.5), 0.6, 0.36, "vgg")    # wrong ones stare at the centre
+    assert "the mouth" in cam_advice(_rows(0.60, 0.60, 0.45, 0.55), 0.6, 0.36, "vgg")   # wrong ones lean on the mouth
+    assert "erase" in cam_advice(_rows(0.60, 0.60, 0.55, 0.45), 0.6, 0.36, "vgg")
+    same = cam_advice(_rows(0.60, 0.59, 0.5, 0.51), 0.6, 0.36, "vgg")
+    assert "same places" in same and "face_crop" not in same
+    assert "too few" in cam_advice(_rows(0.6, None, 0.5, None), 0.6, 0.36, "vgg")
+
+
+def test_cam_regions_measure_where_the_grad_cam_mass_lies(torch_one_thread):
+    """A network whose Grad-CAM at its ReLU is the image itself: bright centres give centre
+    share 1, bright borders 0, and the upper or lower half shows in ``lower``."""
+    import torch
+    from torch import nn
+
+    from nnlab.experiments.expression_cam import cam_regions, region_masks
+
+    net = nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1, 2))
+    with torch.no_grad():
+        net[0].weight.fill_(1.0)
+        net[4].weight.copy_(torch.tensor([[1.0], [2.0]]))                     # class 1 always wins, alpha > 0
+        net[4].bias.zero_()
+    masks = region_masks(48, 0.5)
+    assert masks["centre"].sum() == 24 * 24 and (masks["upper"] | masks["lower"]).sum() == 24 * 24
+    x = np.zeros((8, 1, 48, 48), np.float32)
+    x[:4, 0] = masks["lower"]                                                  # right: the lower face only
+    x[4:, 0] = ~masks["centre"]                                                # wrong: the border only
+    y = np.ones(8, np.int64)
+    pred = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    rows = cam_regions(net, "1", x, y, pred, ["a", "b"], per_kind=10, box=0.5, seed=0)
+    assert [r["class"] for r in rows] == ["a", "b", "all"] and rows[0]["right_n"] == rows[0]["wrong_n"] == 0
+    b = rows[1]
+    assert (b["right_n"], b["wrong_n"]) == (4, 4)
+    assert b["centre_right"] == pytest.approx(1.0, abs=0.02) and b["centre_wrong"] == pytest.approx(0.0, abs=0.02)
+    assert b["lower_right"] == pytest.approx(1.0, abs=0.02)
+
+
+def test_the_vgg16_backbone_loads_a_torchvision_file(tmp_path, torch_one_thread):
+    """``backbone: vgg16`` with ``vgg16_weights``: the convolutions come from the file (the first
+    summed over RGB for grey faces), the rest starts fresh; the network takes 48 px faces."""
+    import torch
+
+    from nnlab.experiments.expression_notes import transfer_note
+    from tests.torchlib.vgg16_file import write_vgg16_file
+
+    path = tmp_path / "vgg16-397923af.pth"
+    state = write_vgg16_file(path, classifier=False)
+    ex = _exp()
+    cfg = resolve_config(EXPERIMENTS["expression"], overrides=["backbone=vgg16", f"vgg16_weights={path}",
+                                                               "input_size=32"])
+    ex.check_config(cfg)                                                       # the file is there: no error
+    net, params = ex.build_vgg16(cfg, 7)
+    weights = net.state_dict()
+    assert isinstance(net[0], torch.nn.Upsample)                              # 48 px faces, upsampled to 32
+    assert torch.equal(weights["1.0.0.weight"], state["features.0.weight"].float().sum(1, keepdim=True))
+    assert torch.equal(weights["1.0.28.bias"], state["features.28.bias"].float())
+    assert params == sum(p.numel() for p in net.parameters()) and net(torch.zeros(2, 1, 48, 48)).shape == (2, 7)
+    note = transfer_note(cfg, 7, None, "", 0)
+    assert str(path) in note and "summed over RGB" in note

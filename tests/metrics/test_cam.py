@@ -59,3 +59,19 @@ def test_overlay_blends_into_rgb():
     np.testing.assert_allclose(hot, 1.0)
     with pytest.raises(ValueError, match="size="):
         overlay(image, np.zeros((2, 2)))
+
+
+def test_mass_share_counts_the_mass_inside_the_region():
+    from nnlab.metrics.cam import mass_share
+
+    mask = np.zeros((4, 4), bool)
+    mask[1:3, 1:3] = True                                          # the centre, a quarter of the area
+    maps = np.stack([np.ones((4, 4)), mask * 2.0, np.zeros((4, 4)), np.eye(4)])  # (N=4, 4, 4)
+    share = mass_share(maps, mask)
+    np.testing.assert_allclose(share[[0, 1, 3]], [0.25, 1.0, 0.5])  # even: the area; inside only: 1; diagonal 2 of 4
+    assert np.isnan(share[2])                                      # no mass: looks nowhere
+    assert mass_share(maps[1], mask) == 1.0 and mass_share(maps[1], ~mask) == 0.0
+    with pytest.raises(ValueError, match="non-negative"):
+        mass_share(-maps, mask)
+    with pytest.raises(ValueError, match="does not match"):
+        mass_share(maps, mask[:3])

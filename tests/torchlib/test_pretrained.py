@@ -7,9 +7,9 @@ torch = pytest.importorskip("torch")
 
 from nnlab.engine.errors import DataError, WeightsMismatchError  # noqa: E402
 from nnlab.models import vgg16  # noqa: E402
-from nnlab.models.vgg import VGG16_CFG  # noqa: E402
 from nnlab.torchlib import to_torch  # noqa: E402
 from nnlab.torchlib.pretrained import load_vgg16_weights  # noqa: E402
+from tests.torchlib.vgg16_file import write_vgg16_file  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -18,19 +18,8 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 def torchvision_file(tmp_path_factory):
     """The features and the last classifier layer of a torchvision vgg16 state dict (float16 to
     keep the file small), with torchvision's names and shapes."""
-    g = torch.Generator().manual_seed(0)
-    state, c, i = {}, 3, 0
-    for v in VGG16_CFG:
-        if v == "M":
-            i += 1
-            continue
-        state[f"features.{i}.weight"] = (torch.randn(v, c, 3, 3, generator=g) * 0.05).half()
-        state[f"features.{i}.bias"] = (torch.randn(v, generator=g) * 0.05).half()
-        c, i = v, i + 2
-    state["classifier.6.weight"] = torch.zeros(1000, 4096, dtype=torch.half)
-    state["classifier.6.bias"] = torch.zeros(1000, dtype=torch.half)
     path = tmp_path_factory.mktemp("vgg") / "vgg16.pth"
-    torch.save(state, path)
+    state = write_vgg16_file(path)
     return path, state
 
 

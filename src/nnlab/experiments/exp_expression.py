@@ -7,9 +7,12 @@ scaled to [0, 1]. A seeded, stratified ``val_fraction`` of the training images i
 for the curves; the test set is used for the final numbers only.
 
 Augmentation: classes of the training part with fewer than ``balance_to`` images are topped
-up offline with augmented copies (``augment_offline``; FER2013's disgust, 392 -> 1,000), and
-every training batch is augmented online by :class:`~nnlab.torchlib.augment.RandomAffine` (mirror, rotation, zoom,
-shift), so each epoch sees fresh views.
+up offline with augmented copies (``augment_offline``; FER2013's disgust, 392 -> 1,000), every
+image can get ``augment_copies`` augmented copies offline (the seed's protocol of an enlarged
+training set, used by preset ``seed``), and every training batch is augmented online by
+:class:`~nnlab.torchlib.augment.RandomAffine` (mirror, rotation, zoom, shift), so each epoch
+sees fresh views. The report says which transforms and why, and gives the counts before and
+after and three augmented faces per class under every preset.
 
 Models (``models``):
 
@@ -32,8 +35,14 @@ softmax of views of each face: its mirror image (``tta_flip``) and, with ``tta_s
 face moved by s pixels up, down, left and right (reflected borders): ten views at the defaults,
 like the ten crops of Khaireddin & Chen. ``<model>_plain_accuracy`` records the face alone. For each model: curves, ROC curves
 and AUC per class, the confusion matrix, the parameter count and Grad-CAM maps of two right
-and two wrong test predictions per class. Headline metrics: ``vgg_accuracy``,
-``transfer_accuracy``, ``macro_auc`` (the transferred model's), ``vgg_macro_auc``.
+and two wrong test predictions per class, and where the Grad-CAM mass of up to
+``cam_analysis`` right and wrong predictions per class lies (face centre against border, eyes
+against mouth) with the improvement those numbers suggest (``face_crop`` is one, wired here).
+The light VGG is compared with VGG16 in parameters, multiply-adds and megabytes (seed Q5.3).
+Headline metrics: ``vgg_accuracy``, ``transfer_accuracy``, ``macro_auc`` (the transferred
+model's), ``vgg_macro_auc``; the helpers for the notes and the CAM analysis are in
+:mod:`nnlab.experiments.expression_notes` and
+:mod:`nnlab.experiments.expression_cam`.
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ from typing import Any
 import numpy as np
 
 from nnlab.engine.errors import ConfigError
+from nnlab.experiments.expression_cam import cam_analysis, cam_figure
+from nnlab.experiments.expression_notes import augmentation_note, cost_note, network_costs, transfer_note
 from nnlab.experiments.registry import experiment
 
 log = logging.getLogger(__name__)
@@ -67,8 +78,10 @@ class ExpressionConfig:
     val_fraction: float = 0.1      # stratified hold-out of the training images, for the curves
     train_limit: int = 0           # use a stratified N of the training images (0: all)
     test_limit: int = 0            # use a stratified N of the test images (0: all)
+    face_crop: float = 1.0         # keep the central fraction of each face's side, resized back to 48 (all splits)
     # augmentation
     balance_to: int = 1000         # offline: top up classes below this many training images (0: none)
+    augment_copies: int = 0        # offline: then give every training image this many augmented copies
     augment: bool = True           # online: a fresh RandomAffine view of every training image each epoch
     degrees: float = 10.0          # rotation range +-
     zoom: float = 0.1              # scale range 1 +- zoom
@@ -99,16 +112,21 @@ class ExpressionConfig:
     shown_per_class: int = 3       # samples and augmented samples per class
     cam_per_kind: int = 2          # right and wrong test predictions per class in the CAM figure
     cam_relu: int = -3             # conv ReLU whose output Grad-CAM uses (-3: the last of stage 4, 8x8 at 64 px)
+    cam_analysis: int = 100        # right and wrong test predictions per class whose CAM regions are measured (0: off)
+    cam_box: float = 0.6           # the "face centre" of the CAM analysis: this central fraction of each side
     synthetic_size: int = 210      # training images of the smoke set (test: half as many)
 
 
-SEED_PRESET = {  # seed 003 Q5 as far as it goes: the paper's network at 128 px, plain, no TTA; cheaper
-    "input_size": 128, "batch_norm": False, "pools": 5, "tta_flip": False, "tta_shift": 0, "balance_to": 0, "epochs": 10,
+# seed 003 Q5 as far as it goes: the paper's network at 128 px, plain, no TTA; cheaper. Augmentation as the seed
+# asks it: a training set enlarged offline by one augmented copy of every face (counts before and after), no online views
+SEED_PRESET = {
+    "input_size": 128, "batch_norm": False, "pools": 5, "tta_flip": False, "tta_shift": 0, "balance_to": 0,
+    "augment_copies": 1, "augment": False, "epochs": 10,
     "pretrain_epochs": 3, "finetune_epochs": 10, "lr": 1e-4, "finetune_lr": 1e-4, "weight_decay": 0.0,
     "train_limit": 8400, "warmup_epochs": 0,
 }
 SMOKE = {"epochs": 2, "pretrain_epochs": 1, "finetune_epochs": 2, "batch_size": 32, "balance_to": 20, "pretrain_limit": 100,
-         "synthetic_size": 112, "input_size": 32, "cam_relu": -1}
+         "synthetic_size": 112, "input_size": 32, "cam_relu": -1, "cam_analysis": 6}
 
 
 # -- data -----------------------------------------------------------------------------
@@ -147,10 +165,25 @@ def load_expressions(ctx):
         images = s.images if s.images.shape[1] == 1 else to_grayscale(s.images)
         if images.shape[-2:] != (NATIVE_SIZE, NATIVE_SIZE):
             images = resize(images, (NATIVE_SIZE, NATIVE_SIZE))
-        sets.append(_replace_images(s, images))
+        sets.append(_replace_images(s, crop_faces(images, cfg.face_crop)))
     if list(sets[0].class_names) != list(sets[1].class_names):
         raise ConfigError(f"train and test classes differ: {sets[0].class_names} vs {sets[1].class_names}")
     return sets[0], sets[1]
+
+
+def crop_faces(images: np.ndarray, keep: float) -> np.ndarray:
+    """The central ``keep`` of each side of every face, resized back to the full side (bilinear);
+    ``keep`` 1 returns the images unchanged.
+
+    Shapes: (N, C, S, S) -> (N, C, S, S), same dtype.
+    """
+    if keep >= 1:
+        return images
+    from nnlab.data.preprocess import resize
+
+    side = images.shape[-1]
+    margin = int(round(side * (1 - keep) / 2))
+    return resize(images[..., margin:side - margin, margin:side - margin], (side, side))
 
 
 def _replace_images(imageset, images: np.ndarray, index: np.ndarray | None = None):
@@ -181,7 +214,6 @@ def prepare(ctx, train, test) -> dict[str, Any]:
     """
     from dataclasses import replace
 
-    from nnlab.data.augment import augment_offline
     from nnlab.data.preprocess import scale01, split_indices
     from nnlab.reporting.figures import sample_grid
     from nnlab.reporting.vision import count_bars
@@ -196,29 +228,45 @@ def prepare(ctx, train, test) -> dict[str, Any]:
     ctx.figure("samples", sample_grid(train, per_class=cfg.shown_per_class, seed=cfg.seed),
                f"{cfg.shown_per_class} training faces per class, greyscale {NATIVE_SIZE}x{NATIVE_SIZE}")
     shown = _per_class(fit.labels, cfg.shown_per_class, cfg.seed)
-    augmented = online(fit.images[shown], np.random.default_rng(cfg.seed))         # (k, 1, 48, 48) uint8
+    view = online if cfg.augment else transform
+    augmented = view(fit.images[shown], np.random.default_rng(cfg.seed))           # (k, 1, 48, 48) uint8
     shown_set = replace(_replace_images(fit, augmented, shown), name=f"{train.name or 'faces'} augmented")
+    used = ("online, a fresh view in every epoch" if cfg.augment else "offline copies" if
+            cfg.balance_to > 0 or cfg.augment_copies > 0 else "not used in this run")
     ctx.figure("augmented", sample_grid(shown_set, per_class=cfg.shown_per_class, seed=cfg.seed),
-               f"augmented training faces, {cfg.shown_per_class} per class: {_describe(cfg)}")
-    if cfg.balance_to > 0:
-        fit, report = augment_offline(fit, transform, per_class_target=cfg.balance_to, seed=cfg.seed)
-    else:
-        before = {n: int(c) for n, c in zip(fit.class_names, np.bincount(fit.labels, minlength=len(fit.class_names)))}
-        report = {"before": before, "added": dict.fromkeys(before, 0), "after": dict(before)}
+               f"augmented training faces, {cfg.shown_per_class} per class ({used}): {_describe(cfg, cfg.augment)}")
+    fit, report = offline_augmentation(cfg, fit, transform)
     rows = [{"class": k, "before": report["before"][k], "added": report["added"][k], "after": report["after"][k]}
             for k in report["before"]]
     rows.append({"class": "total", **{c: sum(r[c] for r in rows) for c in ("before", "added", "after")}})
-    ctx.table("class-counts", rows, f"training images per class before and after the offline top-up to"
-              f" {cfg.balance_to} (the {len(val_idx)} validation images are held out first)")
+    ctx.table("class-counts", rows, f"training images per class before and after offline augmentation (top-up to"
+              f" {cfg.balance_to}, then {cfg.augment_copies} augmented copies of every image; the {len(val_idx)}"
+              " validation images are held out first)")
     ctx.figure("class-counts", count_bars({"before": report["before"], "after": report["after"]},
                                           "training images per class, before and after augmentation"),
-               "training images per class before and after the offline top-up; online augmentation then shows"
-               " a fresh random view of every image in every epoch")
+               "training images per class before and after offline augmentation"
+               + ("; online augmentation then shows a fresh random view of every image in every epoch" if cfg.augment
+                  else ""))
+    ctx.note(augmentation_note(cfg, report["before"], report["after"], cfg.epochs), title="Augmentation")
     ctx.record(n_train=len(fit_idx), n_train_augmented=len(fit), n_val=len(val_idx), n_test=len(test))
     return {"x_fit": scale01(fit.images), "y_fit": fit.labels.astype(np.int64),
             "x_val": scale01(val.images), "y_val": val.labels.astype(np.int64),
             "x_test": scale01(test.images), "y_test": test.labels.astype(np.int64),
             "classes": list(train.class_names), "transform": transform, "online": online}
+
+
+def offline_augmentation(cfg, fit, transform):
+    """``fit`` topped up to ``balance_to`` per class, then with ``augment_copies`` augmented
+    copies of every image; and the counts (``before``, ``added``, ``after`` per class)."""
+    from nnlab.data.augment import augment_offline
+
+    counts = fit.class_counts()
+    if cfg.balance_to > 0:
+        fit, _ = augment_offline(fit, transform, per_class_target=cfg.balance_to, seed=cfg.seed)
+    if cfg.augment_copies > 0:
+        fit, _ = augment_offline(fit, transform, copies=cfg.augment_copies, seed=cfg.seed + 1)
+    after = fit.class_counts()
+    return fit, {"before": counts, "added": {k: after[k] - counts[k] for k in counts}, "after": after}
 
 
 def online_transform(cfg, affine):
@@ -243,9 +291,10 @@ def _per_class(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
-def _describe(cfg) -> str:
+def _describe(cfg, online: bool = True) -> str:
     return (f"mirror (p 0.5), rotation +-{cfg.degrees:g} deg, zoom 1+-{cfg.zoom:g}, shift +-{cfg.shift:g}"
-            " of the side, reflected borders" + (f"; then random erasing (p {cfg.erase:g})" if cfg.erase > 0 else ""))
+            " of the side, reflected borders"
+            + (f"; then random erasing (p {cfg.erase:g})" if cfg.erase > 0 and online else ""))
 
 
 # -- models ---------------------------------------------------------------------------
@@ -326,6 +375,12 @@ def check_config(cfg) -> None:
         raise ConfigError(f"tta_shift must be in [0, {NATIVE_SIZE // 2}) pixels, got {cfg.tta_shift}")
     if not 0 < cfg.val_fraction < 1:
         raise ConfigError(f"val_fraction must be in (0, 1), got {cfg.val_fraction}")
+    if not 0.5 <= cfg.face_crop <= 1:
+        raise ConfigError(f"face_crop must be in [0.5, 1] (the kept fraction of each side), got {cfg.face_crop}")
+    if not 0 < cfg.cam_box < 1:
+        raise ConfigError(f"cam_box must be in (0, 1), got {cfg.cam_box}")
+    if cfg.augment_copies < 0 or cfg.cam_analysis < 0:
+        raise ConfigError(f"augment_copies and cam_analysis must be >= 0, got {cfg.augment_copies}, {cfg.cam_analysis}")
     if "transfer" in cfg.models and cfg.backbone == "vgg16":
         path = Path(cfg.vgg16_weights).expanduser() if cfg.vgg16_weights else None
         if path is None or not path.is_file():
@@ -511,55 +566,54 @@ def evaluate(ctx, key: str, model: dict[str, Any], data: dict[str, Any]) -> dict
     ctx.figure(f"{key}-confusion", confusion_figure(cm, classes, f"{key}: test accuracy {acc:.3f}"),
                f"{key}: confusion matrix on the test faces (rows: true class)")
     cam_figure(ctx, key, model["net"], x, y, pred, classes)
+    if cfg.cam_analysis > 0:
+        cam_analysis(ctx, key, model["net"], x, y, pred, classes)
     return {"model": key, "network": model["what"], "params": model["params"], "epochs": model["epochs"],
             "test_accuracy": round(acc, 4), "macro_auc": round(roc["macro_auc"], 4)}
 
 
-def conv_relus(net) -> list[str]:
-    """Names of the ReLU modules before the first Flatten: the convolutional trunk's."""
-    from torch import nn
+ABOUT = """Seed 003's question 5: recognising seven facial expressions in FER2013's 48x48 greyscale faces. A
+light VGG (Hewitt & Gunes 2018) is trained from scratch and compared with a network pretrained on another
+face task and fine-tuned; the report shows the data and its augmentation, the training curves, ROC curves
+and confusion matrices on the test faces, what each network costs, and class activation maps of right and
+wrong predictions with the improvement they suggest."""
 
-    names = []
-    for name, module in net.named_modules():
-        if isinstance(module, nn.Flatten):
-            break
-        if isinstance(module, nn.ReLU):
-            names.append(name)
-    return names
-
-
-def cam_figure(ctx, key: str, net, x: np.ndarray, y: np.ndarray, pred: np.ndarray, classes: list[str]) -> None:
-    """Grad-CAM of ``cam_per_kind`` right and wrong test predictions per class (rows = classes)."""
-    from nnlab.reporting.vision import cam_grid
-    from nnlab.torchlib.cam import grad_cam_maps
-
-    cfg = ctx.cfg
-    relus = conv_relus(net)
-    layer = relus[max(-len(relus), min(cfg.cam_relu, len(relus) - 1))]
-    rng = np.random.default_rng(cfg.seed)
-    k = cfg.cam_per_kind
-    picks = []                                                                      # (class, index or -1)
-    for c in range(len(classes)):
-        for hit in (True, False):
-            pool = np.flatnonzero((y == c) & ((pred == c) == hit))
-            chosen = list(rng.choice(pool, min(k, len(pool)), replace=False)) if len(pool) else []
-            picks.extend((c, hit, int(i)) for i in chosen + [-1] * (k - len(chosen)))
-    index = np.array([i for _, _, i in picks if i >= 0], dtype=np.int64)
-    maps, _ = grad_cam_maps(net, layer, x[index], size=x.shape[-2:])                # (M, 48, 48), predicted class
-    cam_of = dict(zip(index.tolist(), maps))
-    cells: list[list] = [[] for _ in classes]
-    for c, hit, i in picks:
-        cells[c].append(None if i < 0 else (x[i, 0], cam_of[i], f"{'right' if hit else 'wrong'}: {classes[pred[i]]}"))
-    cols = [f"right {j + 1}" for j in range(k)] + [f"wrong {j + 1}" for j in range(k)]
-    ctx.figure(f"{key}-cam", cam_grid(cells, classes, cols, f"{key}: Grad-CAM at {layer!r} for the predicted class"),
-               f"{key}: Grad-CAM (Selvaraju et al. 2017) of the predicted class at ReLU {layer!r}, for {k} right and"
-               f" {k} wrong test predictions per true class (rows); captions give the prediction; an empty panel"
-               " means the class has too few such predictions")
+METRICS = {
+    "vgg_accuracy": ("light VGG from scratch: test accuracy (test-time views averaged)", "fraction"),
+    "transfer_accuracy": ("pretrained and fine-tuned network: test accuracy (test-time views averaged)", "fraction"),
+    "macro_auc": ("transferred network: macro one-vs-rest ROC AUC on the test faces", ""),
+    "pretrain_val_accuracy": ("UTKFace pretraining: accuracy on its held-out faces after the last epoch", "fraction"),
+    "pretrain_s": ("seconds spent pretraining on UTKFace", "s"),
+    "pretrain_faces": ("UTKFace faces the backbone was pretrained on", "count"),
+    "n_train": ("training faces before augmentation (validation part held out)", "count"),
+    "n_train_augmented": ("training faces after offline augmentation", "count"),
+    "n_val": ("held-out validation faces (for the curves)", "count"),
+    "n_test": ("test faces", "count"),
+    "vgg16_params": ("parameters of VGG16 at the input used here (1 channel, the expression classes)", "count"),
+    "vgg16_params_ratio": ("VGG16's parameters over the light VGG's, at the same input", ""),
+    "vgg16_mult_adds_m": ("VGG16 at the input used here: multiply-adds per face, in millions", ""),
+    "vgg_mult_adds_m": ("light VGG as trained here: multiply-adds per face, in millions", ""),
+    "{model}_cam_centre_right": ("{model}: share of Grad-CAM mass on the face centre, right predictions", "fraction"),
+    "{model}_cam_centre_wrong": ("{model}: share of Grad-CAM mass on the face centre, wrong predictions", "fraction"),
+    "{model}_cam_lower_right": ("{model}: share of the centre's CAM mass on its lower half (mouth), right"
+                                " predictions", "fraction"),
+    "{model}_cam_lower_wrong": ("{model}: share of the centre's CAM mass on its lower half (mouth), wrong"
+                                " predictions", "fraction"),
+    "{model}_plain_accuracy": ("{model}: test accuracy on the faces alone (no test-time views)", "fraction"),
+    "{model}_val_accuracy": ("{model}: accuracy on the held-out validation faces after the last epoch", "fraction"),
+    "{model}_macro_auc": ("{model}: macro one-vs-rest ROC AUC on the test faces", ""),
+    "{model}_micro_auc": ("{model}: micro-averaged one-vs-rest ROC AUC on the test faces", ""),
+    "{model}_auc_per_class": ("{model}: one-vs-rest ROC AUC of each class on the test faces", ""),
+    "{model}_params": ("{model}: trainable parameters", "count"),
+    "{model}_epoch_s": ("{model}: seconds per training epoch", "s"),
+    "{model}_train_s": ("{model}: seconds spent training on the expressions", "s"),
+    "{model}_accuracy": ("{model}: test accuracy (test-time views averaged)", "fraction"),
+}
 
 
 @experiment("expression", "seed 003 Q5: facial expressions (FER2013) with the light VGG and a transferred network",
             config=ExpressionConfig, presets={"seed": SEED_PRESET}, smoke=SMOKE,
-            objective=("transfer_accuracy", "max"), engines=("torch",))
+            objective=("transfer_accuracy", "max"), engines=("torch",), about=ABOUT, metrics=METRICS)
 def run(ctx) -> None:
     cfg = ctx.cfg
     check_config(cfg)
@@ -576,7 +630,21 @@ def run(ctx) -> None:
     if "transfer" in cfg.models:
         ctx.record(macro_auc=ctx.metrics["transfer_macro_auc"])
     ctx.table("models", rows, "parameters, epochs, seconds per epoch and test results of each network")
+    compare_costs(ctx, len(data["classes"]))
+    if "transfer" in cfg.models:
+        ctx.note(transfer_note(cfg, len(data["classes"]), ctx.metrics.get("pretrain_faces"), task_words(cfg),
+                               len(pretrain_classes(cfg))), title="Transfer learning: what was pretrained on what")
     ctx.note(setting_note(cfg, data), title="Setting")
+
+
+def compare_costs(ctx, num_classes: int) -> None:
+    """The seed's Q5.3: the light VGG against VGG16 in parameters, multiply-adds and megabytes."""
+    rows = network_costs(ctx.cfg, num_classes)
+    ctx.table("network-costs", rows, "parameters, multiply-adds of one forward pass (convolutions and dense layers)"
+              " and float32 size of the light VGG and VGG16, at the input used here and as published")
+    ctx.record(vgg16_params=rows[2]["parameters"], vgg16_mult_adds_m=rows[2]["mult_adds_M"],
+               vgg_mult_adds_m=rows[0]["mult_adds_M"], vgg16_params_ratio=rows[2]["params_vs_light"])
+    ctx.note(cost_note(rows, ctx.metrics), title="The light VGG against VGG16")
 
 
 def _describe_tta(cfg) -> str:
@@ -589,14 +657,17 @@ def _describe_tta(cfg) -> str:
 
 def setting_note(cfg, data: dict[str, Any]) -> str:
     return (
-        f"{cfg.dataset}: {len(data['y_fit']):,} training images after the offline top-up (validation"
+        f"{cfg.dataset}: {len(data['y_fit']):,} training images after offline augmentation (validation"
         f" {len(data['y_val']):,}, test {len(data['y_test']):,}), greyscale {NATIVE_SIZE} px in [0, 1], network input"
-        f" {cfg.input_size} px. Online augmentation: {_describe(cfg) if cfg.augment else 'none'}. Light VGG"
+        f" {cfg.input_size} px{f', the central {cfg.face_crop:.0%} of each side' if cfg.face_crop < 1 else ''}."
+        f" Online augmentation: {_describe(cfg) if cfg.augment else 'none'}. Light VGG"
         f" (batch_norm {cfg.batch_norm}, dropout {cfg.dropout:g}); AdamW lr {cfg.lr:g}, weight decay"
         f" {cfg.weight_decay:g}, batch {cfg.batch_size}, {cfg.epochs} epochs, cosine schedule with"
-        f" {cfg.warmup_epochs} warm-up epoch(s). Transfer: backbone {cfg.backbone}"
-        + (f", pretrained {cfg.pretrain_epochs} epochs on UTKFace {task_words(cfg)}" if cfg.backbone == "light_vgg"
-           else f" from {cfg.vgg16_weights}")
-        + f", fine-tuned {cfg.finetune_epochs or cfg.epochs} epochs at lr {cfg.finetune_lr:g}. Test predictions"
-        f" {_describe_tta(cfg)}. Anchors: humans about"
+        f" {cfg.warmup_epochs} warm-up epoch(s)."
+        + ((f" Transfer: backbone {cfg.backbone}"
+            + (f", pretrained {cfg.pretrain_epochs} epochs on UTKFace {task_words(cfg)}" if cfg.backbone == "light_vgg"
+               else f" from {cfg.vgg16_weights}")
+            + f", fine-tuned {cfg.finetune_epochs or cfg.epochs} epochs at lr {cfg.finetune_lr:g}.")
+           if "transfer" in cfg.models else "")
+        + f" Test predictions {_describe_tta(cfg)}. Anchors: humans about"
         " 65% on FER2013, a tuned VGG 73.28% (Khaireddin & Chen 2021).")

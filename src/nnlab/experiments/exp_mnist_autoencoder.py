@@ -1,16 +1,20 @@
 """``mnist-autoencoder``: the seed-004 autoencoder 784-500-200-100-30 and its code classifier.
 
 The autoencoder (ReLU, linear 30-unit code, sigmoid output) learns to reconstruct MNIST with
-MSE; a small 30-20-15-10 classifier then learns the digit from the 30-d code. The report shows
-reconstructions of fixed test digits at epochs 1, 5 and 9, the loss curves, the classifier's
-curves, its confusion matrix and per-class precision/recall/F1, beside a PCA-30 baseline.
+MSE; a small 30-20-15-10 classifier then learns the digit from the 30-d code. The report
+follows the seed's figures: the training digits per class (fig 2) and five random digits (fig
+3), the loss per epoch (figs 8, 10) and per iteration (fig 9, also as a CSV), reconstructions
+of fixed test digits at epochs 1, 5 and 9 (fig 11), the classifier's curves (figs 14-18), its
+accuracy on each test batch of 100 (fig 20), its confusion matrix (fig 21) and per-class
+precision/recall/F1, beside a PCA-30 baseline.
 
 Preset ``seed`` is the seed's setting (Adam 1e-3 with weight decay 1e-5, batch 100, 10 epochs;
-the classifier on raw codes, Adam 1e-3, 10 epochs). The default improves on it without changing
-either architecture: no weight decay, lr 2e-3 with a cosine decay, standardised codes, a longer
-classifier run, then a short joint fine-tuning of encoder + classifier (cross-entropy through
-the 30-d code; the classifier still reads only the code). ``code_accuracy`` is the accuracy after
-fine-tuning when it runs, and ``code_accuracy_frozen`` the one on the autoencoder's own codes.
+the classifier on raw codes, Adam 1e-3 with weight decay 1e-5, 10 epochs). The default
+improves on it without changing either architecture: no weight decay, lr 2e-3 with a cosine
+decay, standardised codes, a longer classifier run, then a short joint fine-tuning of encoder +
+classifier (cross-entropy through the 30-d code; the classifier still reads only the code).
+``code_accuracy`` is the accuracy after fine-tuning when it runs, and ``code_accuracy_frozen``
+the one on the autoencoder's own codes.
 """
 
 from __future__ import annotations
@@ -23,9 +27,16 @@ import numpy as np
 
 from nnlab.engine import Sequential
 from nnlab.engine.schedules import Constant, CosineWarmup
-from nnlab.experiments.mnist_data import load_mnist
+from nnlab.experiments.autoencoder_figures import (
+    batch_accuracy_figure,
+    digit_samples_figure,
+    iteration_loss_figure,
+    reconstruction_figure,
+)
+from nnlab.experiments.mnist_data import flatten, mnist_sets
 from nnlab.experiments.registry import experiment
 from nnlab.models import create_model, encoder_of
+from nnlab.training.batch_history import BatchHistory
 from nnlab.training.callbacks import Callback, LearningRateScheduler
 
 log = logging.getLogger(__name__)
@@ -46,6 +57,7 @@ class ClassifierTraining:
     hidden: list[int] = field(default_factory=lambda: [20, 15])  # the seed's 30-20-15-10
     standardize: bool = True     # zero-mean, unit-variance codes (statistics of the training codes)
     lr: float = 1e-2             # Adam's peak learning rate
+    weight_decay: float = 0.0    # Adam's L2 penalty, also when fine-tuning (the seed: 1e-5)
     schedule: str = "cosine"     # "constant" or "cosine" (down to 0)
     batch_size: int = 128
     epochs: int = 60             # the classifier is tiny: an epoch on 60k codes takes ~0.05 s
@@ -63,16 +75,18 @@ class AutoencoderConfig:
     classifier: ClassifierTraining = field(default_factory=ClassifierTraining)
     snapshot_epochs: list[int] = field(default_factory=lambda: [1, 5, 9])  # reconstructions shown
     shown: int = 10                       # test digits in the reconstruction figure
+    samples: int = 5                      # random training digits shown with their labels (the seed's fig 3)
+    test_batch_size: int = 100            # the classifier's accuracy is also shown per test batch of this size
     pca_baseline: bool = True             # scikit-learn PCA(code_size) reconstruction MSE
     train_limit: int = 0                  # use only the first N training images (0: all)
 
 
 SEED_PRESET = {
     "train": {"lr": 1e-3, "weight_decay": 1e-5, "schedule": "constant", "batch_size": 100, "epochs": 10},
-    "classifier": {"standardize": False, "lr": 1e-3, "schedule": "constant", "batch_size": 100, "epochs": 10,
-                   "finetune_epochs": 0},
+    "classifier": {"standardize": False, "lr": 1e-3, "weight_decay": 1e-5, "schedule": "constant", "batch_size": 100,
+                   "epochs": 10, "finetune_epochs": 0},
 }
-SMOKE = {"train": {"epochs": 2, "batch_size": 32}, "snapshot_epochs": [1, 2], "shown": 4,
+SMOKE = {"train": {"epochs": 2, "batch_size": 32}, "snapshot_epochs": [1, 2], "shown": 4, "test_batch_size": 32,
          "classifier": {"epochs": 2, "finetune_epochs": 1}}
 
 
@@ -102,25 +116,6 @@ def lr_callback(schedule: str, lr: float, epochs: int, min_lr: float = 0.0) -> L
     raise ConfigError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
 
 
-def reconstruction_figure(originals: np.ndarray, snapshots: dict[int, np.ndarray]):
-    """Originals in the top row, one row of reconstructions per snapshot epoch below."""
-    from matplotlib.figure import Figure
-
-    rows = [("original", originals)] + [(f"epoch {e}", r) for e, r in sorted(snapshots.items())]
-    n = len(originals)
-    fig = Figure(figsize=(1.0 * n + 1.2, 1.0 * len(rows) + 0.4), dpi=100, layout="constrained")
-    axes = fig.subplots(len(rows), n, squeeze=False)
-    for r, (name, images) in enumerate(rows):
-        for c in range(n):
-            ax = axes[r][c]
-            ax.imshow(np.clip(images[c].reshape(28, 28), 0, 1), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle("test digits (top) and their reconstructions", fontsize=10)
-    return fig
-
-
 def pca_mse(x_train: np.ndarray, x_test: np.ndarray, components: int, seed: int) -> float:
     """Test MSE of the best linear code of the same size: PCA fitted on the training images."""
     from sklearn.decomposition import PCA
@@ -130,13 +125,31 @@ def pca_mse(x_train: np.ndarray, x_test: np.ndarray, components: int, seed: int)
     return float(np.mean((recon - x_test) ** 2))
 
 
+#: the seed's figure 8: the autoencoder's training loss in epochs 1..10
+SEED_EPOCH_MSE = (0.0352, 0.0276, 0.0233, 0.0222, 0.0210, 0.0199, 0.0191, 0.0173, 0.0169, 0.0165)
+
+
+def data_figures(ctx, train) -> None:
+    """The seed's figures 2 and 3: training digits per class, and random digits with labels."""
+    from nnlab.reporting.figures import class_counts_bar
+
+    cfg = ctx.cfg
+    counts = class_counts_bar(train, f"{train.name}/{train.split}: digits per class ({len(train):,} in all)")
+    counts.axes[0].set_xlabel("digit")
+    ctx.figure("class-counts", counts, "training images per digit (the seed's figure 2)")
+    pick = np.random.default_rng(cfg.seed).choice(len(train), min(cfg.samples, len(train)), replace=False)
+    ctx.figure("samples", digit_samples_figure(train.images[pick], train.labels[pick],
+                                               f"{len(pick)} random training digits and their labels"),
+               f"{len(pick)} random training digits with their labels (the seed's figure 3)")
+
+
 def train_autoencoder(ctx, x_train, x_test):
     cfg, tr = ctx.cfg, ctx.cfg.train
     ae = create_model("mnist_autoencoder", hidden=tuple(cfg.hidden), code_size=cfg.code_size).build(seed=cfg.seed)
     ae.compile(loss="mse", optimizer={"name": "adam", "lr": tr.lr, "weight_decay": tr.weight_decay})
     shown = np.random.default_rng(cfg.seed).choice(len(x_test), min(cfg.shown, len(x_test)), replace=False)
-    snaps = ReconstructionSnapshots(ae, x_test[shown], cfg.snapshot_epochs)
-    callbacks = [lr_callback(tr.schedule, tr.lr, tr.epochs, tr.min_lr), snaps, *ctx.callbacks(tr.epochs)]
+    snaps, batches = ReconstructionSnapshots(ae, x_test[shown], cfg.snapshot_epochs), BatchHistory()
+    callbacks = [lr_callback(tr.schedule, tr.lr, tr.epochs, tr.min_lr), snaps, batches, *ctx.callbacks(tr.epochs)]
     start = time.perf_counter()
     if ctx.engine == "torch":  # the same network and callbacks on PyTorch; weights come back after
         from nnlab.torchlib import Trainer, to_torch
@@ -152,10 +165,21 @@ def train_autoencoder(ctx, x_train, x_test):
         h = ae.fit(x_train, x_train, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=(x_test, x_test),
                    callbacks=callbacks)
     seconds = time.perf_counter() - start
-    ctx.history(h, "autoencoder", caption="autoencoder: MSE per epoch (validation = the 10k test images, "
-                "monitored only, never used for selection) and the learning rate")
+    ctx.history(h, "autoencoder", caption="autoencoder: MSE per epoch (the seed's figures 8 and 10; validation ="
+                " the 10k test images, monitored only, never used for selection) and the learning rate")
+    batches.to_csv(ctx.out / "autoencoder-iterations.csv")
+    ctx.figure("autoencoder-iterations", iteration_loss_figure(batches, "autoencoder: training MSE of every batch"),
+               f"autoencoder: the training MSE of each of the {len(batches):,} batches ({ctx.engine} engine; the seed's"
+               " figure 9), with a running mean; dotted lines mark where each epoch begins. The numbers are in"
+               " autoencoder-iterations.csv")
+    rows = [{"epoch": e, "train_mse": round(float(tr_mse), 5), "test_mse": round(float(te_mse), 5),
+             "seed_train_mse": SEED_EPOCH_MSE[e - 1] if e <= len(SEED_EPOCH_MSE) else None}
+            for e, tr_mse, te_mse in zip(h.epochs, h["loss"], h["val_loss"])]
+    ctx.table("autoencoder-epochs", rows, "autoencoder MSE per epoch: training (mean over the epoch's batches),"
+              " test after the epoch, and the seed's training loss (its figure 8)")
     ctx.figure("reconstructions", reconstruction_figure(x_test[shown], snaps.snapshots),
-               f"fixed test digits and their reconstructions at epochs {sorted(snaps.snapshots)}")
+               f"fixed test digits and their reconstructions at epochs {sorted(snaps.snapshots)} (the seed's figure 11)")
+    ctx.record(train_mse=float(h["loss"][-1]), ae_iterations=len(batches))
     return ae, seconds
 
 
@@ -165,10 +189,12 @@ def train_classifier(ctx, codes_train, y_train, codes_test, y_test):
     if c.standardize:
         codes_train, codes_test = (codes_train - mean) / std, (codes_test - mean) / std
     clf = create_model("code_classifier", code_size=ctx.cfg.code_size, hidden=tuple(c.hidden)).build(seed=ctx.cfg.seed)
-    clf.compile(loss="cross_entropy", optimizer={"name": "adam", "lr": c.lr}, metrics=["accuracy"])
+    clf.compile(loss="cross_entropy", optimizer={"name": "adam", "lr": c.lr, "weight_decay": c.weight_decay},
+                metrics=["accuracy"])
     h = clf.fit(codes_train, y_train, epochs=c.epochs, batch_size=c.batch_size, validation_data=(codes_test, y_test),
                 callbacks=[lr_callback(c.schedule, c.lr, c.epochs), *ctx.callbacks(c.epochs, "classifier")])
-    ctx.history(h, "classifier", caption="code classifier on the frozen codes (validation = test set)")
+    ctx.history(h, "classifier", caption="code classifier on the frozen codes: loss and accuracy per epoch (the"
+                " seed's figures 14-18; validation = test set)")
     return clf, (mean, std) if c.standardize else None
 
 
@@ -186,7 +212,8 @@ def finetune(ctx, ae, clf, scaling, x_train, y_train, x_test, y_test):
         head_state = {**head_state, "0.weight": w, "0.bias": b}
     state.update({f"1.{k}": v for k, v in head_state.items()})
     joint.load_state_dict(state)
-    joint.compile(loss="cross_entropy", optimizer={"name": "adam", "lr": c.finetune_lr}, metrics=["accuracy"])
+    joint.compile(loss="cross_entropy", optimizer={"name": "adam", "lr": c.finetune_lr, "weight_decay": c.weight_decay},
+                  metrics=["accuracy"])
     h = joint.fit(x_train, y_train, epochs=c.finetune_epochs, batch_size=c.batch_size, validation_data=(x_test, y_test),
                   callbacks=[lr_callback("cosine", c.finetune_lr, c.finetune_epochs, c.finetune_min_lr),
                              *ctx.callbacks(c.finetune_epochs, "finetune")])
@@ -194,29 +221,77 @@ def finetune(ctx, ae, clf, scaling, x_train, y_train, x_test, y_test):
     return joint
 
 
+def batch_accuracies(predicted: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> np.ndarray:
+    """Accuracy of each batch of ``batch_size`` test samples in a seeded random order (the
+    seed's test loader shuffles); the last batch may be smaller.
+
+    Shapes: predicted (N,), y (N,) -> (ceil(N / batch_size),).
+    """
+    order = np.random.default_rng(seed).permutation(len(y))
+    hits = (np.asarray(predicted) == np.asarray(y))[order].astype(np.float64)
+    return np.array([hits[i:i + batch_size].mean() for i in range(0, len(hits), batch_size)])
+
+
 def report_classification(ctx, logits: np.ndarray, y_test: np.ndarray, title: str) -> float:
     from nnlab.metrics import confusion_matrix, precision_recall_f1
     from nnlab.reporting.figures import confusion_figure
 
+    cfg = ctx.cfg
     names = [str(d) for d in range(logits.shape[1])]
     cm = confusion_matrix(y_test, logits, num_classes=logits.shape[1])
-    ctx.figure("confusion", confusion_figure(cm, names, title=title), f"{title}: rows true, columns predicted")
+    ctx.figure("confusion", confusion_figure(cm, names, title=title),
+               f"{title}: rows true, columns predicted (the seed's figure 21)")
     prf = precision_recall_f1(y_test, logits, num_classes=logits.shape[1])
     rows = [{"class": n, "precision": round(float(prf["precision"][k]), 4), "recall": round(float(prf["recall"][k]), 4),
              "f1": round(float(prf["f1"][k]), 4), "support": int(prf["support"][k])} for k, n in enumerate(names)]
     rows.append({"class": "macro", "precision": round(prf["macro_precision"], 4), "recall": round(prf["macro_recall"], 4),
                  "f1": round(prf["macro_f1"], 4), "support": int(prf["support"].sum())})
     ctx.table("per-class", rows, f"{title}: per-class precision, recall and F1 on the test set")
-    ctx.record(code_macro_f1=prf["macro_f1"])
+    per_batch = batch_accuracies(logits.argmax(1), y_test, cfg.test_batch_size, cfg.seed)
+    ctx.figure("test-batch-accuracy", batch_accuracy_figure(per_batch, cfg.test_batch_size,
+                                                            f"{title}: accuracy on each test batch"),
+               f"{title}: accuracy on each of the {len(per_batch)} test batches of up to {cfg.test_batch_size}"
+               " digits in a random order (the seed's figure 20), and their mean (the seed's figure 19: 93%)")
+    ctx.record(code_macro_f1=prf["macro_f1"], test_batch_accuracy_mean=float(per_batch.mean()),
+               test_batch_accuracy_min=float(per_batch.min()), test_batch_accuracy_max=float(per_batch.max()),
+               test_batch_accuracy_std=float(per_batch.std()))
     return float(np.trace(cm) / cm.sum())
+
+
+ABOUT = """The autoencoder of seed 004 squeezes each 28x28 MNIST digit through a 30-number code
+(784-500-200-100-30 and back) and learns to rebuild it; a tiny 30-20-15-10 network then tells the digit
+from the code alone. The report shows the data, the reconstruction loss per epoch and per iteration,
+reconstructions improving over the epochs, and how well the 30 numbers keep the digit's identity: test
+accuracy, accuracy per test batch and the confusion matrix."""
+
+METRICS = {
+    "test_mse": ("autoencoder reconstruction MSE on the 10,000 test digits", "MSE"),
+    "train_mse": ("autoencoder training MSE in the final epoch (mean over its batches)", "MSE"),
+    "pca{size}_mse": ("test MSE of PCA with {size} components, the best linear code of that size", "MSE"),
+    "ae_train_s": ("seconds spent training the autoencoder", "s"),
+    "ae_epoch_s": ("seconds per autoencoder epoch", "s"),
+    "ae_iterations": ("autoencoder optimizer steps (batches) over all epochs", "count"),
+    "code_accuracy_frozen": ("code classifier accuracy on the test digits, autoencoder's own codes", "fraction"),
+    "code_accuracy_finetuned": ("test accuracy after fine-tuning encoder and classifier together", "fraction"),
+    "code_accuracy": ("code classifier accuracy on the 10,000 test digits (after fine-tuning when it runs)",
+                      "fraction"),
+    "code_train_accuracy": ("the same classifier's accuracy on the training digits after training", "fraction"),
+    "code_macro_f1": ("macro-averaged F1 of the code classifier on the test digits", ""),
+    "test_batch_accuracy_mean": ("mean of the accuracies of the test batches", "fraction"),
+    "test_batch_accuracy_min": ("lowest accuracy of a test batch", "fraction"),
+    "test_batch_accuracy_max": ("highest accuracy of a test batch", "fraction"),
+    "test_batch_accuracy_std": ("standard deviation of the test batches' accuracies", "fraction"),
+}
 
 
 @experiment("mnist-autoencoder", "seed-004 MNIST autoencoder 784-500-200-100-30 and a 30-20-15-10 code classifier",
             config=AutoencoderConfig, presets={"seed": SEED_PRESET}, smoke=SMOKE, objective=("test_mse", "min"),
-            engines=("numpy", "torch"))
+            engines=("numpy", "torch"), about=ABOUT, metrics=METRICS)
 def run(ctx) -> None:
     cfg = ctx.cfg
-    x_train, y_train, x_test, y_test = load_mnist(ctx)
+    train, test = mnist_sets(ctx)
+    data_figures(ctx, train)
+    (x_train, y_train), (x_test, y_test) = flatten(train), flatten(test)
     log.info("training on %d images, testing on %d", len(x_train), len(x_test))
     ae, seconds = train_autoencoder(ctx, x_train, x_test)
     recon = ae.predict(x_test)
@@ -227,10 +302,10 @@ def run(ctx) -> None:
     ctx.save_model(ae, "model")
 
     encoder = encoder_of(ae)
-    codes_test = encoder.predict(x_test)  # (N, code_size)
-    clf, scaling = train_classifier(ctx, encoder.predict(x_train), y_train, codes_test, y_test)
+    codes_train, codes_test = encoder.predict(x_train), encoder.predict(x_test)  # (N, code_size)
+    clf, scaling = train_classifier(ctx, codes_train, y_train, codes_test, y_test)
     if scaling is not None:
-        codes_test = (codes_test - scaling[0]) / scaling[1]
+        codes_train, codes_test = (codes_train - scaling[0]) / scaling[1], (codes_test - scaling[0]) / scaling[1]
     frozen_logits = clf.predict(codes_test)
     frozen = float(np.mean(frozen_logits.argmax(1) == y_test))
     ctx.record(code_accuracy_frozen=frozen)
@@ -239,17 +314,25 @@ def run(ctx) -> None:
         joint = finetune(ctx, ae, clf, scaling, x_train, y_train, x_test, y_test)
         ctx.save_model(joint, "encoder_classifier")
         accuracy = report_classification(ctx, joint.predict(x_test), y_test, "fine-tuned encoder + code classifier")
-        ctx.record(code_accuracy=accuracy, code_accuracy_finetuned=accuracy)
+        ctx.record(code_accuracy=accuracy, code_accuracy_finetuned=accuracy,
+                   code_train_accuracy=float(np.mean(joint.predict(x_train).argmax(1) == y_train)))
     else:
         accuracy = report_classification(ctx, frozen_logits, y_test, "code classifier (frozen codes)")
-        ctx.record(code_accuracy=accuracy)
-    ctx.note(
-        f"Autoencoder {'-'.join(map(str, [x_train.shape[1], *cfg.hidden, cfg.code_size]))} (and mirrored), MSE, "
+        ctx.record(code_accuracy=accuracy, code_train_accuracy=float(np.mean(clf.predict(codes_train).argmax(1) == y_train)))
+    ctx.note(setting_note(cfg, x_train.shape[1], frozen, accuracy), title="Setting")
+
+
+def setting_note(cfg, inputs: int, frozen: float, accuracy: float) -> str:
+    c = cfg.classifier
+    return (
+        f"Autoencoder {'-'.join(map(str, [inputs, *cfg.hidden, cfg.code_size]))} (and mirrored), MSE, "
         f"Adam lr {cfg.train.lr:g} ({cfg.train.schedule}), weight decay {cfg.train.weight_decay:g}, batch "
         f"{cfg.train.batch_size}, {cfg.train.epochs} epochs. Code classifier {cfg.code_size}-"
-        f"{'-'.join(map(str, cfg.classifier.hidden))}-10 on {'standardised ' if cfg.classifier.standardize else ''}"
-        f"codes: accuracy {frozen:.4f} on the frozen codes"
-        + (f"; after {cfg.classifier.finetune_epochs} epochs of joint fine-tuning of encoder and classifier "
+        f"{'-'.join(map(str, c.hidden))}-10 on {'standardised ' if c.standardize else ''}codes, Adam lr {c.lr:g}"
+        f" ({c.schedule}), weight decay {c.weight_decay:g}, batch {c.batch_size}, {c.epochs} epochs: accuracy"
+        f" {frozen:.4f} on the frozen codes"
+        + (f"; after {c.finetune_epochs} epochs of joint fine-tuning of encoder and classifier "
            f"(the classifier still reads only the {cfg.code_size}-d code) {accuracy:.4f}."
-           if cfg.classifier.finetune_epochs > 0 else ".")
-        + " The seed reported test MSE 0.0165 and 93% accuracy.", title="Setting")
+           if c.finetune_epochs > 0 else ".")
+        + " The seed reported a training MSE of 0.0165 in epoch 10 (its figure 8), a test (validation) MSE of"
+        " about 0.02 (figure 10) and 93% test accuracy (figure 19).")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+DIGITS = [str(d) for d in range(10)]
+
 
 def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Smoke-test stand-ins for MNIST: 10 random blurred templates plus noise, in [0, 1].
@@ -22,15 +24,34 @@ def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(images, 0, 1).astype(np.float32), labels.astype(np.int64)
 
 
-def load_mnist(ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x_train, y_train, x_test, y_test): images flattened to (N, 784) float32 in [0, 1]."""
+def mnist_sets(ctx):
+    """(train, test) :class:`~nnlab.data.dataset.ImageSet` s: MNIST from the data root, the
+    first ``train_limit`` training images when that is set; under ``--smoke``, 256 + 128
+    :func:`synthetic_digits`.
+
+    Shapes: images (N, 1, 28, 28), uint8 for MNIST, float32 in [0, 1] for the stand-ins.
+    """
+    from nnlab.data.dataset import ImageSet
+
     if ctx.smoke:
         x, y = synthetic_digits(384, ctx.cfg.seed)
-        return x[:256], y[:256], x[256:], y[256:]
-    from nnlab.data.preprocess import scale01
-
+        x = x.reshape(-1, 1, 28, 28)                                             # (384, 1, 28, 28)
+        return (ImageSet(x[:256], y[:256], DIGITS, name="synthetic digits", split="train"),
+                ImageSet(x[256:], y[256:], DIGITS, name="synthetic digits", split="test"))
     train, test = ctx.data("mnist", "train"), ctx.data("mnist", "test")
     if ctx.cfg.train_limit:
         train = train.subset(slice(0, ctx.cfg.train_limit))
-    flat = [scale01(s.images).reshape(len(s), -1) for s in (train, test)]  # (N, 784)
-    return flat[0], train.labels, flat[1], test.labels
+    return train, test
+
+
+def flatten(imageset) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels): images as (N, C*H*W) float32 in [0, 1], labels (N,) int64."""
+    from nnlab.data.preprocess import scale01
+
+    return scale01(imageset.images).reshape(len(imageset), -1), np.asarray(imageset.labels, dtype=np.int64)
+
+
+def load_mnist(ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_test, y_test): images flattened to (N, 784) float32 in [0, 1]."""
+    train, test = mnist_sets(ctx)
+    return (*flatten(train), *flatten(test))

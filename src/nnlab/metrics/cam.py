@@ -126,3 +126,24 @@ def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.5,
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     heat = matplotlib.colormaps[colormap](np.clip(cam, 0.0, 1.0))[..., :3]  # (H, W, 3)
     return np.clip((1.0 - alpha) * np.clip(img, 0.0, 1.0) + alpha * heat, 0.0, 1.0)
+
+
+def mass_share(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The share of each map's total mass that lies inside ``mask``.
+
+    ``maps`` are non-negative (Grad-CAM's, or CAMs after a ReLU); ``mask`` is a boolean (H, W)
+    region, e.g. the centre of a face. A map with no mass at all gives NaN (it looks nowhere).
+    A map spread evenly gives the mask's area fraction, the chance level to compare with.
+
+    Shapes: maps (H, W) -> float; (N, H, W) -> (N,); mask (H, W) bool.
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    mask = np.asarray(mask, dtype=bool)
+    if maps.shape[-2:] != mask.shape:
+        raise ValueError(f"mass_share: mask {mask.shape} does not match maps {maps.shape[-2:]}")
+    if (maps < 0).any():
+        raise ValueError("mass_share needs non-negative maps (apply a ReLU or normalize_map first)")
+    total = maps.sum(axis=(-2, -1))
+    inside = (maps * mask).sum(axis=(-2, -1))
+    share = np.divide(inside, total, out=np.full_like(total, np.nan), where=total > 0)
+    return float(share) if share.ndim == 0 else share
