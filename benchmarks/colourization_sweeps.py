@@ -28,11 +28,12 @@ GRIDS = {
     "lr": [1, 0.1, 0.01, 0.001, 0.0001, 0.00001],
     "kernel_size": [3, 5, 7],
 }
-SEED = {
-    "num_filters": {16: 0.55, 32: 0.564, 48: 0.564, 64: 0.574, 80: 0.561, 96: 0.568, 128: 0.565},
-    "lr": {10: 0.398, 1: 0.612, 0.1: 0.54, 0.01: 0.576, 0.001: 0.564, 0.0001: 0.457},
-    "kernel_size": {},  # the seed names 3 the best without a table
-}
+
+def seed_table(key: str) -> dict[float, float]:
+    """The seed's U-Net table for ``key`` (none for the kernel size: the seed names 3 best, no table)."""
+    from nnlab import seeds
+
+    return dict(seeds.SWEEPS["unet"].get(key, []))
 
 
 def main() -> None:
@@ -65,7 +66,7 @@ def main() -> None:
             row = rows.get(float(value), {})
             acc = row.get("unet_accuracy")
             points.append({key: value, "unet_accuracy": float(acc) if acc else None,
-                           "seed_accuracy": SEED[key].get(value), "state": row.get("state", "NOT RUN")})
+                           "seed_accuracy": seed_table(key).get(value), "state": row.get("state", "NOT RUN")})
         if not args.smoke:
             update_result("colourization_sweeps", key, lambda old: {
                 "points": points, "wall_s": round(wall, 1), "workers": args.workers, "cpus": os.cpu_count(),

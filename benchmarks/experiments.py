@@ -6,8 +6,8 @@ Runs each named experiment with its default (improved) config through the same p
 ``nnlab run`` (run folders under ``runs/benchmarks/``) and merges the figures into
 ``benchmarks/results/experiments.json`` as ``{name: {metric: value, "wall_s": seconds}}``
 (accuracies as fractions); entries of experiments not run this time are kept. It prints the
-figures next to the seeds' numbers and the targets. With no names, it runs every experiment
-listed in HEADLINES.
+figures next to the seeds' numbers and the targets (both from :mod:`nnlab.seeds`). With no
+names, it runs every experiment that has a number there.
 
 ``--set KEY=VALUE`` overrides a setting as in ``nnlab run``. With ``--set models=[...]`` an
 experiment that trains its networks independently (the same seed, data and schedule whatever
@@ -32,24 +32,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, update_result  # noqa: E402
 
-#: experiment -> {metric: (seed's number, target, "min"|"max")}; None where the seed gives none
-HEADLINES: dict[str, dict[str, tuple[float | None, float | str | None, str]]] = {
-    "mnist-autoencoder": {"test_mse": (0.0165, 0.009, "min"), "code_accuracy": (0.93, 0.975, "max")},
-    "utkface-mlp": {"age_rmse": (13.0, 11.5, "min"), "ethnicity_accuracy": (0.65, 0.75, "max"),
-                    "gender_accuracy": (0.86, 0.88, "max")},
-    "colourization": {"base_accuracy": (0.447, 0.45, "max"), "unet_accuracy": (0.564, 0.57, "max"),
-                      "residual_accuracy": (0.705, 0.71, "max")},
-    # targets "beat bicubic": the published bicubic PSNRs (MATLAB imresize) stand in for our own,
-    # which the run records as set*_x*_psnr_bicubic (ours: 33.69 on Set5 x2)
-    "super-resolution": {"set5_x2_psnr_bicubic": (None, None, "max"), "set5_x2_psnr_mlp": (None, 33.66, "max"),
-                         "set5_x2_psnr_cnn": (None, 35.5, "max"), "set14_x2_psnr_cnn": (None, 30.24, "max"),
-                         "set5_x4_psnr_cnn": (None, 28.42, "max")},
-    # a target that names another metric: beat that metric's value in the same entry
-    "expression": {"vgg_accuracy": (None, 0.66, "max"), "transfer_accuracy": (None, "vgg_accuracy", "max"),
-                   "macro_auc": (None, 0.90, "max")},
-    "utkface-cnn": {"age_rmse": (None, 8.0, "min"), "gender_accuracy": (None, 0.91, "max"),
-                    "ethnicity_accuracy": (None, 0.81, "max")},
-}
+def headlines() -> dict[str, dict[str, tuple[float | None, float | str | None, str | None]]]:
+    """experiment -> {metric: (the seed's number, nnlab's target, "min"|"max"|"eq"|None)}, from
+    :mod:`nnlab.seeds` (the one list of what the seeds report and what nnlab aims for)."""
+    from nnlab import seeds
+
+    out: dict[str, dict[str, tuple]] = {}
+    for n in seeds.NUMBERS:
+        if not n.experiment.startswith("exercise:"):
+            out.setdefault(n.experiment, {})[n.metric] = (n.value, n.target, n.mode)
+    return out
 
 
 def with_part(old: dict, part: dict, metrics: dict, keys) -> dict:
@@ -77,17 +69,37 @@ def target_line(metric: str, spec: tuple, entry: dict) -> str:
     value = entry.get(metric)
     relative = isinstance(target, str)
     bound = entry.get(target) if relative else target
+    if mode is None:
+        return f"  {metric:<24} {value if value is None else f'{value:.4f}':>10}   seed {seed}   (reference)"
     sign, meets = {("min", False): ("<=", operator.le), ("max", False): (">=", operator.ge),
+                   ("eq", False): ("=", operator.eq),
                    ("min", True): ("<", operator.lt), ("max", True): (">", operator.gt)}[mode, relative]
     ok = value is not None and bound is not None and meets(value, bound)
     said = f"{target} ({bound if bound is None else f'{bound:.4f}'})" if relative else target
-    return (f"  {metric:<20} {value if value is None else f'{value:.4f}':>10}   seed {seed}   target"
+    return (f"  {metric:<24} {value if value is None else f'{value:.4f}':>10}   seed {seed}   target"
             f" {sign} {said}   {'' if target is None else 'met' if ok else 'NOT met'}")
+
+
+def record_default(name: str, run_dir: Path, wall: float, overrides: list[str] = ()) -> dict:
+    """Merge a finished default run of ``name`` into ``experiments.json`` (its headline metrics,
+    run folder, wall time, cores and thread settings) and return the entry. With ``--set
+    models=[...]`` among the overrides the run is one part of the entry (see :func:`with_part`)."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    keys = headlines().get(name) or {k: None for k, v in metrics.items() if isinstance(v, (int, float))
+                                     and not isinstance(v, bool) and k != "wall_s"}
+    run_info = {"run": str(run_dir), "wall_s": round(wall, 1), "cpus": os.cpu_count(),
+                "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
+    if any(o.replace(" ", "").startswith("models=") for o in overrides):   # one part of the entry
+        part = {"overrides": list(overrides), "metrics": [k for k in keys if k in metrics], **run_info}
+        return update_result("experiments", name, lambda old: with_part(old, part, metrics, keys))
+    return update_result("experiments", name, lambda old: {k: metrics.get(k) for k in keys} | run_info | (
+        {"overrides": list(overrides)} if overrides else {}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="*", help="experiments to run (default: every one in HEADLINES)")
+    parser.add_argument("names", nargs="*", help="experiments to run (default: every one with a headline in"
+                                                 " nnlab.seeds)")
     parser.add_argument("--data-dir", default=os.environ.get("NNLAB_DATA"))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting (repeatable); with models=[...] the entry is measured in parts")
@@ -98,7 +110,8 @@ def main() -> None:
     from nnlab.experiments import load_all, run_experiment
 
     known = load_all()
-    names = args.names or list(HEADLINES)
+    heads = headlines()
+    names = args.names or list(heads)
     unknown = [n for n in names if n not in known]
     if unknown:
         raise SystemExit(f"unknown experiments {unknown}; known: {', '.join(sorted(known))}")
@@ -107,19 +120,9 @@ def main() -> None:
         start = time.perf_counter()
         run_dir = run_experiment(name, data_dir=args.data_dir, root="runs/benchmarks", overrides=args.overrides)
         wall = time.perf_counter() - start
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-        keys = HEADLINES.get(name) or {k: None for k, v in metrics.items() if isinstance(v, (int, float))
-                                       and not isinstance(v, bool) and k != "wall_s"}
-        run_info = {"run": str(run_dir), "wall_s": round(wall, 1), "cpus": os.cpu_count(),
-                    "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
-        if any(o.replace(" ", "").startswith("models=") for o in args.overrides):   # one part of the entry
-            part = {"overrides": args.overrides, "metrics": [k for k in keys if k in metrics], **run_info}
-            entry = update_result("experiments", name, lambda old: with_part(old, part, metrics, keys))
-        else:
-            entry = update_result("experiments", name, lambda old: {k: metrics.get(k) for k in keys} | run_info | (
-                {"overrides": args.overrides} if args.overrides else {}))
+        entry = record_default(name, run_dir, wall, args.overrides)
         print(f"\n{name}  ({wall:.0f} s on {os.cpu_count()} cores, {run_dir})")
-        for metric, spec in (HEADLINES.get(name) or {}).items():
+        for metric, spec in (heads.get(name) or {}).items():
             print(target_line(metric, spec, entry))
     print(f"\n-> {path}")
 

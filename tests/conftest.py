@@ -39,3 +39,22 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory):
+    """Every experiment run once with --smoke, under its default and its seed preset, two at a
+    time: (experiment, preset) -> run folder. Shared by the smoke, report and lab-book tests, so
+    each smoke run happens once per test session. No data files are read (NNLAB_DATA unset)."""
+    from nnlab.experiments import load_all
+    from nnlab.experiments.many import run_many
+
+    experiments = {n: e for n, e in load_all().items() if n != "dummy-test"}
+    jobs = [(n, p) for n, e in sorted(experiments.items()) for p in (None, *(["seed"] if "seed" in e.presets else []))]
+    with pytest.MonkeyPatch.context() as mp:  # the spawned workers inherit this environment
+        mp.delenv("NNLAB_DATA", raising=False)
+        mp.setenv("NNLAB_CACHE", str(tmp_path_factory.mktemp("smoke-cache")))
+        runs = run_many(jobs, tmp_path_factory.mktemp("smoke-runs"), smoke=True, workers=2)
+    failed = [job for job in jobs if job not in runs]
+    assert not failed, f"smoke runs failed: {failed}"
+    return runs

@@ -86,3 +86,62 @@ def test_summary_of_a_model_by_name(capsys):
     assert "Total parameters: 86,784" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="neither a spec file nor a model"):
         main(["summary", "no_such_model"])
+
+
+def test_exercise_listing_names_the_theory_exercises(capsys):
+    assert main(["exercise"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("why-conv", "batchnorm", "residual-gradients", "receptive-field", "deconv-projection"):
+        assert f"  {name} " in listing
+
+
+def test_exercise_conv_pool_reads_filters_and_image(tmp_path, capsys):
+    import numpy as np
+
+    sobel = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=float)
+    np.save(tmp_path / "sobel.npy", np.stack([sobel, sobel.T]))
+    image = "[[0, 0, 9, 9], [0, 0, 9, 9], [0, 0, 9, 9], [0, 0, 9, 9]]"
+    assert main(["exercise", "conv-pool", "--filters", str(tmp_path / "sobel.npy"), "--image", image,
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "convolution with 2 filters" in out and "[NO ]" not in out
+    # column 1 of the Sobel-x map at row 1 (interior): (0 + 0 + 0) - (9 + 18 + 9) = -36
+    assert "-36" in out
+    (tmp_path / "stacked.txt").write_text("0 0 0\n0 1 0\n0 0 0\n")
+    assert main(["exercise", "conv-pool", "--filters", str(tmp_path / "stacked.txt"), "--out", str(tmp_path)]) == 0
+    assert "reproduces the image" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--filters", "[[1, 2], [3, 4], [5, 6]]"], r"--filters .*got shape \(3, 2\)"),
+    (["--filters", "MISSING/f.npy"], r"--filters .*f.npy: file not found"),
+    (["--image", "[1, 2, 3]"], r"--image .*must be 2-D"),
+    (["--filters", "[[a, b], [c, d]]"], r"--filters .*not a rectangular array of numbers"),
+], ids=["bad-shape", "missing-file", "bad-image", "not-numbers"])
+def test_exercise_bad_arrays_give_one_line_and_exit_code_2(tmp_path, capsys, args, message):
+    args = [a.replace("MISSING", str(tmp_path / "nowhere")) for a in args]
+    with pytest.raises(SystemExit) as exc:
+        main(["exercise", "conv-pool", *args, "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and re.search(message, err) and "Traceback" not in err
+
+
+def test_exercise_options_that_do_not_apply_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["exercise", "why-conv", "--filters", "[[1]]", "--out", str(tmp_path)])
+    assert exc.value.code == 2 and "--filters applies to conv-pool" in capsys.readouterr().err
+
+
+def test_exercise_batchnorm_says_which_images_it_used(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("NNLAB_DATA", raising=False)
+    assert main(["exercise", "batchnorm", "--data-dir", str(tmp_path), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "CIFAR-10 was not found" in out and "synthetic colour images" in out
+    assert (tmp_path / "batchnorm.png").is_file()
+
+
+def test_exercise_batchnorm_on_real_cifar(tmp_path, capsys, data_dir):
+    assert main(["exercise", "batchnorm", "--data-dir", str(data_dir), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "800 CIFAR-10 training horses" in out and "[NO ]" not in out

@@ -116,6 +116,37 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_book(args: argparse.Namespace) -> int:
+    from nnlab.reporting.book import EXPERIMENTS, build_book
+    from nnlab.reporting.runs import find_runs, find_sweeps, newest_runs, read_run
+
+    out = Path(args.out or ("runs/book-smoke" if args.smoke else "runs/book"))
+    if args.smoke:
+        from nnlab.experiments.many import run_many
+
+        jobs = [(name, preset) for name, presets in EXPERIMENTS.items() for preset in presets]
+        print(f"running {len(jobs)} smoke runs ({args.jobs} at a time) into {out / 'smoke-runs'} ...", flush=True)
+        folders = run_many(jobs, out / "smoke-runs", smoke=True, data_dir=args.data_dir, workers=args.jobs)
+        runs = {key: r for key, path in folders.items() if (r := read_run(path)) is not None}
+        failed = [f"{n} ({p or 'default'})" for n, p in jobs if (n, p) not in runs]
+        if failed:
+            raise SystemExit(f"nnlab: smoke runs failed: {', '.join(failed)} (their run.log says why)")
+        sweeps = []
+    else:
+        runs = newest_runs(find_runs(args.runs_dir))
+        sweeps = find_sweeps(args.runs_dir)
+        for folder in args.runs:
+            record = read_run(folder)
+            if record is None:
+                raise SystemExit(f"nnlab: {folder} is not a run folder (no config.yaml with a run: section)")
+            if record.status != "ok":
+                raise SystemExit(f"nnlab: {folder}: the run did not finish (status {record.status})")
+            runs[record.key] = record
+    html_path, md_path = build_book(runs, out, smoke=args.smoke, data_dir=args.data_dir, sweeps=sweeps)
+    print(f"lab book: {html_path} (Markdown: {md_path}); built from {len(runs)} runs")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from nnlab.engine.errors import ConfigError, DataError
     from nnlab.experiments.sweep import parse_grid, read_results, run_sweep
@@ -238,17 +269,25 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_exercise(args: argparse.Namespace) -> int:
+    from nnlab.engine.errors import ConfigError, DataError, ShapeError
     from nnlab.exercises import EXERCISES, run
+    from nnlab.exercises.inputs import exercise_inputs
 
     if not args.name:
         print("worked exercises (nnlab exercise NAME):")
+        width = max(map(len, EXERCISES))
         for name, fn in EXERCISES.items():
             doc = (fn.__doc__ or "").strip().splitlines()
-            print(f"  {name:16s} {doc[0] if doc else ''}")
+            print(f"  {name:{width}s} {doc[0] if doc else ''}")
         return 0
     if args.name not in EXERCISES:
         raise SystemExit(f"nnlab: unknown exercise {args.name!r}; known: {', '.join(EXERCISES)}")
-    result = run(args.name, out_dir=Path(args.out))
+    try:  # a bad --filters/--image (missing file, wrong shape) is one line and exit code 2
+        kwargs = exercise_inputs(args.name, filters=args.filters, image=args.image, data_dir=args.data_dir)
+        result = run(args.name, out_dir=Path(args.out), **kwargs)
+    except (ConfigError, ShapeError, DataError) as exc:
+        print(f"nnlab exercise {args.name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     print(result.text)  # ends with the exercise's checks
     if result.figure_path:
         print(f"wrote {result.figure_path}")
@@ -320,6 +359,22 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(p, "every point", "the sweep folder (default runs/sweeps/NAME/TIMESTAMP)")
     p.set_defaults(func=cmd_sweep)
 
+    p = sub.add_parser("book", help="the lab book: every seed homework answered from the newest runs",
+                       description="Write one self-contained HTML lab book (and its Markdown twin) with a chapter"
+                                   " per seed homework (000-004) and one beyond them. Each question is answered"
+                                   " from the newest finished run of its experiment under --runs-dir (or the"
+                                   " RUN_DIRs named), with the seed's number beside nnlab's seed-preset and"
+                                   " default numbers. --smoke first runs every experiment on tiny synthetic"
+                                   " data and builds the book from those runs.")
+    p.add_argument("runs", nargs="*", metavar="RUN_DIR", help="use these runs (newest of each experiment/preset"
+                                                              " otherwise)")
+    p.add_argument("--out", help="folder of the book (default runs/book, or runs/book-smoke with --smoke)")
+    p.add_argument("--runs-dir", default="runs", help="where to look for runs and sweeps (default runs)")
+    p.add_argument("--smoke", action="store_true", help="run every experiment with --smoke first (about a minute)")
+    p.add_argument("--jobs", type=int, default=2, help="smoke runs side by side (default 2)")
+    p.add_argument("--data-dir", help="where the data sets are (the batch-normalisation answer reads CIFAR-10)")
+    p.set_defaults(func=cmd_book)
+
     p = sub.add_parser("models", help="list the model definitions with their parameter counts",
                        description="Every network of nnlab.models at its default size: name, parameters,"
                                    " input shape and what it is.")
@@ -338,6 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    " every number and the checks, and write its figure. Without NAME: the list.")
     p.add_argument("name", nargs="?")
     p.add_argument("--out", default="runs/exercises", help="folder for the figure (default runs/exercises)")
+    p.add_argument("--filters", metavar="FILE|VALUES",
+                   help="conv-pool's filters: .npy, .txt/.csv (filters stacked), .yaml/.json (a nested list),"
+                        " or the nested list inline, e.g. '[[0,1,0],[1,-4,1],[0,1,0]]'")
+    p.add_argument("--image", metavar="FILE|VALUES",
+                   help="the 2-D image of conv-pool or deconv-projection, in the same forms as --filters")
+    p.add_argument("--data-dir", help="where CIFAR-10 is, for batchnorm and deconv-projection (default: NNLAB_DATA,"
+                                      " then the cache; without it they use synthetic images)")
     p.set_defaults(func=cmd_exercise)
 
     data = sub.add_parser("data", help="list, look at and fetch the data sets",

@@ -4,15 +4,14 @@ import json
 
 import pytest
 
-from nnlab.experiments import load_all, run_experiment
+from nnlab.experiments import load_all
 
 NAMES = sorted(n for n in load_all() if n != "dummy-test")
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_smoke_run_writes_a_complete_run_folder(name, tmp_path, monkeypatch):
-    monkeypatch.delenv("NNLAB_DATA", raising=False)  # smoke runs must need no data files
-    run_dir = run_experiment(name, smoke=True, out=tmp_path / name)
+def test_smoke_run_writes_a_complete_run_folder(name, smoke_runs):
+    run_dir = smoke_runs[(name, None)]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "ok"
     assert (run_dir / "config.yaml").is_file() and (run_dir / "run.log").is_file()
@@ -50,3 +49,24 @@ def test_a_run_stopped_by_sigterm_still_writes_its_metrics(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "failed" and "SIGTERM" in metrics["error"], err.decode()[-500:]
     assert (out / "report.html").is_file()
+
+
+@pytest.mark.parametrize("key", [(n, p) for n in NAMES for p in (None, "seed")], ids=lambda k: f"{k[0]}-{k[1]}")
+def test_every_recorded_metric_is_described_in_the_report(key, smoke_runs):
+    """A reader sees a description and a unit for every number, the seed's value beside the ones the
+    seed reports, and a banner saying a smoke run's numbers mean nothing."""
+    if key not in smoke_runs:
+        pytest.skip(f"{key[0]} has no seed preset")
+    run_dir = smoke_runs[key]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["about"], f"{key[0]} has no about text"
+    undescribed = [r["key"] for r in summary["metrics"] if not r["description"]]
+    assert not undescribed, f"{key[0]}: metrics without a description: {undescribed}"
+    report = (run_dir / "report.md").read_text()
+    assert "**Smoke run.**" in report and summary["about"][:60] in report
+    head = report.split("## Results")[0]
+    assert "## Metrics" in head and "| metric | value |" in head
+    for row in summary["metrics"]:
+        assert f"`{row['key']}`" in head
+        if row["seed"] is not None:
+            assert "| seed | target | met |" in head

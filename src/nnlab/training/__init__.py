@@ -16,9 +16,13 @@ from nnlab.training.callbacks import (
     ProgressBar,
     TrainerLike,
 )
+from nnlab.training.batch_history import BatchHistory
+from nnlab.training.batch_schedule import BatchSizeScheduler, BatchSizeSteps
+from nnlab.training.evaluation import EvaluateSets
 from nnlab.training.history import History
 
 __all__ = [
+    "BatchHistory", "BatchSizeScheduler", "BatchSizeSteps", "EvaluateSets",
     "Callback", "CallbackList", "CSVLogger", "EarlyStopping", "EpochLogger", "History",
     "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "TrainerLike",
 ]

@@ -1,0 +1,155 @@
+"""Chapter 001: homework 2: why CNNs, batch normalisation, residual learning; then colourization
+of CIFAR-10 horses with a base CNN, a U-Net and residual blocks (the CSC321 assignment)."""
+
+from __future__ import annotations
+
+from nnlab import seeds
+from nnlab.reporting.book.context import BookContext, Chapter, Question
+from nnlab.reporting.render import format_value, table
+
+EXP = "colourization"
+NAMES = {"base": "base model", "unet": "U-Net", "residual": "residual network"}
+
+
+def q_why_cnn(b: BookContext) -> list[str]:
+    _, text = b.exercise("why-conv")
+    return [
+        "The seed answers that CNNs cut the number of parameters without losing quality and find edges. The"
+        " number behind the first claim: a convolution's weights are shared by every position of the image,"
+        " so its parameter count depends on the filter size and the channels, not on the image size, where a"
+        " dense layer producing the same output needs a weight for every input-output pair. Sharing also makes"
+        " the layer translation equivariant (a shifted image gives a shifted feature map; `nnlab exercise"
+        " equivariance`), which is the right prior for images, where a horse is a horse wherever it stands."
+        " The seed's 'reducing the dimension' is the pooling's work, not the convolution's.\n",
+        text]
+
+
+def q_batchnorm(b: BookContext) -> list[str]:
+    _, text = b.exercise("batchnorm", data_dir=b.data_dir) if b.data_dir else b.exercise("batchnorm")
+    return [
+        "For every channel, batch normalisation subtracts the batch's mean and divides by its standard deviation"
+        " (plus a small epsilon), then scales by a learned gamma and shifts by a learned beta. During training it"
+        " keeps running averages of the mean and the variance (an exponential moving average: new = (1 -"
+        " momentum) * old + momentum * batch, momentum 0.1 in PyTorch's meaning), and at evaluation it"
+        " normalises with those instead of the batch's. The seed's 'trains gamma and beta with the EMA' mixes"
+        " the two: gamma and beta are learned by gradient descent; the EMA only tracks the statistics. Shown"
+        " on a real batch:\n",
+        text,
+        "What it buys: each layer's input keeps a stable scale while the layers below it change, so higher"
+        " learning rates train without diverging, and the network is less sensitive to its initialisation"
+        " (Ioffe and Szegedy, 2015; Santurkar et al., 2018 show it smooths the loss landscape).\n"]
+
+
+def q_residual(b: BookContext) -> list[str]:
+    _, text = b.exercise("residual-gradients")
+    return [
+        "A residual block outputs x + f(x), so its Jacobian is I + f'(x): the gradient reaching a block is the"
+        " gradient of the block above plus that gradient passed through f. Through a stack of plain layers the"
+        " gradient is a product of Jacobians, which shrinks (or grows) geometrically with depth; with residual"
+        " connections there is always the identity path, so the first layers receive a gradient of the same"
+        " order as the last. Measured on the same deep network with and without the additions:\n",
+        text,
+        "The seed also quotes Veit et al. (2016): a ResNet behaves like an ensemble of many shallow paths, and"
+        " most of its gradient flows through the short ones. That is the same identity path seen from the"
+        " other side, not a contradiction: the residual connections do keep the gradient from vanishing, by"
+        " giving it short routes.\n"]
+
+
+def _model_table(b: BookContext, keys: list[str]) -> str:
+    return b.compare([f"001.{k}_{m}" for k in keys for m in ("accuracy", "val_loss", "train_loss")])
+
+
+def _sweep(b: BookContext, model: str, key: str) -> list[str]:
+    """The seed's sweep table beside nnlab's sweep of the seed preset, where one was run."""
+    seed_points = dict(seeds.SWEEPS.get(model, {}).get(key, []))
+    sweep = b.sweep(EXP, key, "seed", [f"models=[{model}]"])
+    ours: dict[float, float] = {}
+    if sweep is not None:
+        for row in sweep.rows:
+            value = row.get(f"{model}_accuracy")
+            if row.get("state") == "COMPLETE" and value not in (None, ""):
+                ours[float(row[key])] = float(value)
+    values = sorted(set(seed_points) | set(ours), key=float)
+    rows = [{key: format_value(v, ""), "seed": format_value(seed_points.get(v), "fraction")
+             if v in seed_points else "-", "nnlab (seed preset)": format_value(ours.get(float(v)), "fraction")
+             if float(v) in ours else "not run"} for v in values]
+    command = (f"nnlab sweep colourization --preset seed --set 'models=[{model}]' --grid {key}="
+               + ",".join(format_value(v, "") for v in values))
+    where = f"from the sweep in `{sweep.path}`" if sweep else f"no sweep found: `{command}` runs it"
+    return [f"**{NAMES[model]}, {key}** ({where}):\n", table(rows) if rows else "(the seed gives no table)\n"]
+
+
+def q_base(b: BookContext) -> list[str]:
+    out = [
+        "The seed's base model (an encoder-decoder CNN without skips), trained 30 epochs. nnlab's seed preset"
+        " keeps the seed's network, optimiser and budget; the default trains the same network longer-lived"
+        " (wider, a cosine schedule, mirrored and shifted images):\n",
+        _model_table(b, ["base"]),
+        b.figure(EXP, "base-curves", preset="seed"),
+        "The seed's sweeps of the base model (validation accuracy), beside nnlab's:\n"]
+    for key in ("num_filters", "lr"):
+        out += _sweep(b, "base", key)
+    return out
+
+
+def q_feature_maps(b: BookContext) -> list[str]:
+    return ["The seed draws the feature maps of one layer for one image. nnlab hooks the layer's output (a"
+            " forward hook on the torch module) and draws its first channels:\n",
+            b.figure(EXP, "feature-maps", preset="seed"), b.figure(EXP, "feature-maps")]
+
+
+def q_unet(b: BookContext) -> list[str]:
+    out = [
+        "The U-Net concatenates each encoder stage's output into the decoder stage of the same resolution.",
+        _model_table(b, ["unet"]),
+        b.figure(EXP, "unet-curves", preset="seed"),
+        "The seed's U-Net sweeps (its tables) beside nnlab's sweeps of the seed preset:\n"]
+    for key in ("num_filters", "lr", "kernel_size"):
+        out += _sweep(b, "unet", key)
+    out += ["The skip connections carry the full-resolution grey image to the decoder, which is what per-pixel"
+            " colour needs: the gap between the base model and the U-Net is that information.\n",
+            b.figure(EXP, "curves-overlay", preset="seed")]
+    return out
+
+
+def q_residual_net(b: BookContext) -> list[str]:
+    return [
+        "Residual blocks add each block's input to its output along the base/U-Net path (the seed: 25 epochs).",
+        _model_table(b, ["residual"]),
+        b.figure(EXP, "residual-curves", preset="seed"),
+        b.figure(EXP, "curves-overlay"),
+        b.figure(EXP, "colourized"),
+        b.run_table(EXP, "seed-comparison", preset="seed"),
+        f"Reference: a lookup table from a pixel's grey level alone to a colour class scores"
+        f" {b.value(EXP, 'lookup_accuracy', 'fraction')} of the validation pixels (default run): a network has"
+        " to beat it to have learnt anything about context.\n",
+    ]
+
+
+CHAPTER = Chapter(
+    id="001",
+    title="CNNs, batch normalisation, residual learning; colourization",
+    intro="Homework 2 of a deep-learning course: three theory questions (why CNNs for images, what batch"
+          " normalisation does, why residual learning prevents vanishing gradients), then the CSC321"
+          " colourization assignment: a greyscale 32x32 CIFAR-10 horse in, one of 24 colours per pixel out,"
+          " with a base CNN, a U-Net and residual blocks, and sweeps of the number of filters, the learning"
+          " rate and the kernel size. nnlab's experiment is `colourization`; the theory answers are `nnlab"
+          " exercise why-conv`, `batchnorm` and `residual-gradients`.",
+    experiments=(EXP,),
+    questions=[
+        Question("Q1", "Why CNNs for images", "What are the advantages of CNNs in image processing?", q_why_cnn,
+                 theory=True),
+        Question("Q2", "Batch normalisation", "Explain briefly what happens in batch normalisation and its"
+                 " benefits in deep networks.", q_batchnorm, theory=True),
+        Question("Q3", "Residual learning and vanishing gradients", "Explain why residual learning prevents"
+                 " vanishing gradients.", q_residual, theory=True),
+        Question("P1", "The base model and its sweeps", "Train the base model with kernel 3 and different numbers"
+                 " of filters, learning rates and kernel sizes; the base model after 30 epochs: validation loss"
+                 " 1.5197, accuracy 44.7%.", q_base),
+        Question("P2", "Feature maps", "Compute and show the feature maps of a layer.", q_feature_maps),
+        Question("P3", "The U-Net", "The U-Net with the same sweeps; after 30 epochs: validation loss 1.2101,"
+                 " accuracy 56.4%; compare with the base model.", q_unet),
+        Question("P4", "Residual blocks", "Each layer's input added to its output; after 25 epochs: training loss"
+                 " 0.9064, validation loss 0.8474, accuracy 70.5%.", q_residual_net),
+    ],
+)
