@@ -52,8 +52,8 @@ def machine() -> dict:
     model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                   if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     return {"cpu": model, "cpus": os.cpu_count(), "avx2": " avx2" in flags, "avx512f": " avx512f" in flags,
-            "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
-            "numpy": info.get("numpy"), "blas": info.get("numpy_blas"), "git": git_revision()}
+            "numpy": info.get("numpy"), "blas": info.get("numpy_blas"), "git": git_revision(),
+            "threads": "per run, under runs (unset: NumPy and torch use every core)"}
 
 
 def record_run(name: str, label: str, run_dir: Path, wall: float | None) -> None:
@@ -61,7 +61,8 @@ def record_run(name: str, label: str, run_dir: Path, wall: float | None) -> None
     if metrics.get("status") != "ok":
         raise SystemExit(f"{run_dir}: the run did not finish (status {metrics.get('status')})")
     entry = {"run": str(run_dir), "wall_s": round(wall, 1) if wall else metrics.get("wall_s"),
-             "recorded": datetime.now().isoformat(timespec="seconds"),
+             "recorded": datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+             "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
              "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
     update_result("seed_reproduction", "runs", lambda old: {**old, name: {**old.get(name, {}), label: entry}})
 

@@ -126,7 +126,11 @@ def cmd_book(args: argparse.Namespace) -> int:
 
         jobs = [(name, preset) for name, presets in EXPERIMENTS.items() for preset in presets]
         print(f"running {len(jobs)} smoke runs ({args.jobs} at a time) into {out / 'smoke-runs'} ...", flush=True)
-        folders = run_many(jobs, out / "smoke-runs", smoke=True, data_dir=args.data_dir, workers=args.jobs)
+        try:
+            folders = run_many(jobs, out / "smoke-runs", smoke=True, data_dir=args.data_dir, workers=args.jobs)
+        except KeyboardInterrupt:
+            print("nnlab: book --smoke interrupted; no book was written", file=sys.stderr)
+            return 130
         runs = {key: r for key, path in folders.items() if (r := read_run(path)) is not None}
         failed = [f"{n} ({p or 'default'})" for n, p in jobs if (n, p) not in runs]
         if failed:

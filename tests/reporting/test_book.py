@@ -41,7 +41,7 @@ def test_the_book_sets_the_seed_numbers_beside_nnlab_and_says_it_is_smoke(smoke_
     _, text, _ = smoke_book
     assert "**Built from smoke runs.**" in text
     assert "| homework | quantity | seed | nnlab, seed preset | nnlab, default | target | verdict |" in text
-    assert "13 years" in text and "70.50%" in text and "7,904" in text  # seeds 000, 001 and 003
+    assert "13.00 years" in text and "70.50%" in text and "7,904" in text  # seeds 000, 001 and 003
 
 
 def test_a_book_without_runs_says_which_command_makes_each(tmp_path):

@@ -37,4 +37,5 @@ def test_values_are_written_in_their_units():
     assert format_value(0.75532, "fraction") == "75.53%"
     assert format_value(10.8250155, "years") == "10.83 years"
     assert format_value(10240, "count") == "10,240" and format_value(61.234, "s") == "61.2 s"
-    assert format_value(0.0059311, "MSE") == "0.005931" and format_value(None, "years") == "-"
+    assert format_value(0.0059311, "MSE") == "0.0059311" and format_value(1.5197, "nats") == "1.5197"
+    assert format_value(None, "years") == "-" and cell("000") == "000"

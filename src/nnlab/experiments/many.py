@@ -20,6 +20,9 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _init_worker() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
     logging.getLogger("nnlab").setLevel(logging.WARNING)
 
 
@@ -53,7 +56,8 @@ def run_many(jobs: Sequence[tuple[str, str | None]], root: str | Path, *, smoke:
     saved = {v: os.environ.get(v) for v in THREAD_VARS}
     os.environ.update({v: "1" for v in THREAD_VARS})  # read by NumPy's BLAS when a worker imports it
     try:
-        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context, initializer=_init_worker) as pool:
+        pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context, initializer=_init_worker)
+        try:
             futures = [pool.submit(_run_one, *a) for a in args]
             for future in as_completed(futures):
                 name, preset, out, error = future.result()
@@ -62,6 +66,10 @@ def run_many(jobs: Sequence[tuple[str, str | None]], root: str | Path, *, smoke:
                 else:
                     log.info("%s (%s) done: %s", name, preset or "default", out)
                     done[(name, preset)] = Path(out)
+        except KeyboardInterrupt:  # the runs not started are dropped; the running ones end on their own
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     finally:
         for var, value in saved.items():
             if value is None:

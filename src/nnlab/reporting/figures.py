@@ -96,8 +96,10 @@ def _metric_groups(keys: list[str]) -> list[str]:
 
 
 def _finish_panel(ax, xlabel: str, title: str, log_y: bool = False) -> None:
-    """The common dress of a curves panel: labels, optional log scale, grid, legend."""
-    ax.set_xlabel(xlabel)
+    """The common dress of a curves panel: both axes labelled (the y axis by the quantity the
+    panel shows), optional log scale, grid, legend."""
+    ax.set_xlabel("epoch" if xlabel == "epoch" else xlabel.replace("_", " "))
+    ax.set_ylabel(title.replace("val_", "validation ").replace("_", " ") + (" (log scale)" if log_y else ""))
     ax.set_title(title, fontsize=10)
     if log_y:
         ax.set_yscale("log")
@@ -190,5 +192,7 @@ def decision_regions(panels: dict[str, Any], x: np.ndarray, y: np.ndarray, exten
         ax.contour(g1, g2, p, levels=[0.5], colors="k", linewidths=1.2)
         ax.scatter(x[:, 0], x[:, 1], c=np.where(np.asarray(y) == 1, colours[1], colours[0]), s=8)
         ax.set_title(title, fontsize=9)
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
         ax.set_aspect("equal")
     return fig

@@ -26,7 +26,7 @@ td:not(:first-child){font-variant-numeric:tabular-nums}
 img{max-width:100%;border:1px solid #eee;display:block;margin:.8em 0 .2em}
 p:has(> img) + p > em:only-child{color:#555;font-size:.9em}
 pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}code{background:#f4f4f4;padding:0 .2em}
-blockquote{margin:1em 0;padding:.5em 1em;border-left:4px solid #e0a800;background:#fff8e1}
+blockquote{margin:1em 0;padding:.4em 1em;border-left:4px solid #4a78b5;background:#f3f6fb}
 .toc{columns:2;font-size:.92em}
 """
 
@@ -96,6 +96,8 @@ def cell(value: Any) -> str:
 
 def _number(text: str) -> float | int | None:
     """The number a CSV cell holds, or None (a word, a list, ...)."""
+    if len(text) > 1 and text.startswith("0") and text.isdigit():
+        return None  # "000" is a name (a seed document), not the number 0
     try:
         return int(text)
     except ValueError:
@@ -128,7 +130,8 @@ def figure(path: str, caption: str, alt: str = "") -> str:
 
 def format_value(value: Any, unit: str) -> str:
     """A metric's value in its unit, for a reader: fractions as percentages, counts with
-    thousands separators, seconds to 0.1 s, the rest to 4 significant digits."""
+    thousands separators, seconds to 0.1 s, years and dB to two decimals, the rest to 5
+    significant digits."""
     if value is None:
         return "-"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -141,5 +144,5 @@ def format_value(value: Any, unit: str) -> str:
         return f"{int(round(value)):,}"
     if unit == "s":
         return f"{value:,.1f} s"
-    text = f"{value:.4g}"
+    text = f"{value:.2f}" if unit in ("years", "dB") else f"{value:.5g}"
     return f"{text} {unit}" if unit and unit not in ("MSE", "nats", "nats per pixel", "AUC") else text

@@ -152,7 +152,12 @@ def report_markdown(run_dir: str | Path) -> str:
     parts.append(f"Run folder `{run_dir}`: preset {cell(meta.get('preset'))}, engine {cell(meta.get('engine'))},"
                  f" started {cell(meta.get('started'))}, git {cell(meta.get('git'))},"
                  f" wall time {format_value(metrics.get('wall_s'), 's')}.\n")
-    parts += ["## Metrics\n", metrics_markdown(summary, metrics)]
+    parts.append("## Metrics\n")
+    if meta.get("preset") == "seed":
+        parts.append("This run uses the homework's own settings (`--preset seed`): read its numbers against the"
+                     " seed's. The targets are those of nnlab's improved default (`nnlab run"
+                     f" {name}`), so a seed-preset run is not expected to meet them.\n")
+    parts.append(metrics_markdown(summary, metrics))
     results = manifest_markdown(run_dir, manifest)
     if results:
         parts += ["## Results\n", *results]

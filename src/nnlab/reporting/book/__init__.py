@@ -87,8 +87,9 @@ def book_markdown(ctx: BookContext) -> str:
         for q in chapter.questions:
             parts.append(f"### {q.id}. {q.title}\n")
             parts.append("> " + " ".join(q.asks.split()) + "\n")
+            ctx.said.clear()
             try:
-                parts += q.answer(ctx)
+                parts += [block for block in q.answer(ctx) if block]
             except Exception as exc:  # one broken answer must not cost the whole book
                 log.exception("book: %s %s failed", chapter.id, q.id)
                 parts.append(f"**This answer could not be built: {type(exc).__name__}: {exc}**\n")

@@ -122,7 +122,7 @@ def q_residual_net(b: BookContext) -> list[str]:
         b.run_table(EXP, "seed-comparison", preset="seed"),
         f"Reference: a lookup table from a pixel's grey level alone to a colour class scores"
         f" {b.value(EXP, 'lookup_accuracy', 'fraction')} of the validation pixels (default run): a network has"
-        " to beat it to have learnt anything about context.\n",
+        " to beat it to have learnt anything about context.\n" if b.run(EXP) else "",
     ]
 
 

@@ -57,8 +57,10 @@ class BookContext:
     data_dir: str | None = None
     sweeps: list[SweepRecord] = field(default_factory=list)
     _exercises: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _manifests: dict[Path, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     figures_made: list[Path] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    said: set[tuple[str, str | None]] = field(default_factory=set)  # runs already said missing in this question
 
     # -- runs ---------------------------------------------------------------------------------
     def run(self, experiment: str, preset: str | None = None) -> RunRecord | None:
@@ -67,12 +69,17 @@ class BookContext:
     def command(self, experiment: str, preset: str | None = None) -> str:
         return f"nnlab run {experiment}{' --preset ' + preset if preset else ''}{' --smoke' if self.smoke else ''}"
 
-    def missing_text(self, experiment: str, preset: str | None = None, what: str = "") -> str:
+    def missing_text(self, experiment: str, preset: str | None = None) -> str:
+        """Which command makes a missing run: said once per question (the rest of what the
+        question would show from that run is left out silently)."""
         cmd = self.command(experiment, preset)
         if cmd not in self.missing:
             self.missing.append(cmd)
-        return (f"*Not in this book yet{': ' + what if what else ''}: no finished run of {experiment}"
-                f" ({PRESET_LABEL.get(preset, preset)}) was found. `{cmd}` produces it.*\n")
+        if (experiment, preset) in self.said:
+            return ""
+        self.said.add((experiment, preset))
+        return (f"*Not in this book yet: this answer needs a finished run of {experiment}"
+                f" ({PRESET_LABEL.get(preset, preset)}), and none was found. `{cmd}` produces it.*\n")
 
     def metric(self, experiment: str, key: str, preset: str | None = None) -> float | None:
         run = self.run(experiment, preset)
@@ -96,7 +103,7 @@ class BookContext:
         """A run's figure ``name`` copied into the book, with its caption (or ``caption``)."""
         run = self.run(experiment, preset)
         if run is None:
-            return self.missing_text(experiment, preset, f"figure {name}")
+            return self.missing_text(experiment, preset)
         item = self._manifest_item(run, "figure", name)
         if item is None:
             return (f"*The {experiment} run at `{run.path}` has no figure {name!r}: it was made by an older"
@@ -114,7 +121,7 @@ class BookContext:
         """A run's table ``name`` (its CSV) as Markdown, with its caption."""
         run = self.run(experiment, preset)
         if run is None:
-            return self.missing_text(experiment, preset, f"table {name}")
+            return self.missing_text(experiment, preset)
         item = self._manifest_item(run, "table", name)
         if item is None:
             return f"*The {experiment} run at `{run.path}` has no table {name!r}.*\n"
@@ -125,14 +132,14 @@ class BookContext:
     def note(self, experiment: str, title: str, preset: str | None = None) -> str:
         run = self.run(experiment, preset)
         if run is None:
-            return self.missing_text(experiment, preset, f"note {title}")
+            return self.missing_text(experiment, preset)
         item = self._manifest_item(run, "note", title, key="title")
         return item["text"].strip() + "\n" if item else f"*The {experiment} run has no note {title!r}.*\n"
 
-    @staticmethod
-    def _manifest_item(run: RunRecord, kind: str, name: str, key: str = "name") -> dict[str, Any] | None:
-        manifest = load_run(run.path)[2]
-        return next((i for i in manifest if i.get("kind") == kind and i.get(key) == name), None)
+    def _manifest_item(self, run: RunRecord, kind: str, name: str, key: str = "name") -> dict[str, Any] | None:
+        if run.path not in self._manifests:  # read once per run, not once per figure
+            self._manifests[run.path] = load_run(run.path)[2]
+        return next((i for i in self._manifests[run.path] if i.get("kind") == kind and i.get(key) == name), None)
 
     def sweep(self, experiment: str, key: str, preset: str | None, overrides: Sequence[str] = ()) -> SweepRecord | None:
         """The newest real (not smoke) sweep of ``experiment`` over ``key`` alone with these settings."""
