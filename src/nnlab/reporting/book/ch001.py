@@ -94,7 +94,7 @@ def q_base(b: BookContext) -> list[str]:
 
 def q_feature_maps(b: BookContext) -> list[str]:
     return ["The seed draws the feature maps of one layer for one image. nnlab hooks the layer's output (a"
-            " forward hook on the torch module) and draws its first channels:\n",
+            " forward hook on the torch module) and draws its first channels.\n",
             b.figure(EXP, "feature-maps", preset="seed"), b.figure(EXP, "feature-maps")]
 
 

@@ -4,6 +4,7 @@ gradients, dilated convolution, and facial expressions with a transferred and a 
 from __future__ import annotations
 
 from nnlab.reporting.book.context import BookContext, Chapter, Question
+from nnlab.reporting.render import table
 
 EXP = "expression"
 
@@ -54,8 +55,8 @@ def q_dilation(b: BookContext) -> list[str]:
 
 def q_augment(b: BookContext) -> list[str]:
     return [
-        "Images scaled to [0, 1]. Three training faces per class, three augmented ones, and the class counts"
-        " before and after augmentation, under the seed preset and the default:\n",
+        b.lead(EXP, "Images scaled to [0, 1]. Three training faces per class, three augmented ones, and the class"
+               " counts before and after augmentation, under the seed preset and the default:\n", "seed"),
         b.figure(EXP, "samples", preset="seed"),
         b.figure(EXP, "augmented", preset="seed"),
         b.run_table(EXP, "class-counts", preset="seed"),
@@ -77,20 +78,36 @@ def q_light_vgg(b: BookContext) -> list[str]:
     return [
         b.compare(["expr.vgg_accuracy"]),
         b.figure(EXP, "vgg-curves"), b.figure(EXP, "vgg-roc"), b.figure(EXP, "vgg-confusion"),
-        "Parameters of the light VGG against VGG16, counted:\n",
+        "Parameters of the light VGG against VGG16, counted by the engine from their definitions"
+        " (`nnlab models`), as the paper and ImageNet size them:\n",
+        _parameter_table(),
+        b.lead(EXP, "And as this run trained them (its input size and classes), with their multiply-adds:\n"),
         b.run_table(EXP, "network-costs"),
         b.note(EXP, "The light VGG against VGG16"),
         b.run_table(EXP, "models"),
-        "The seed preset (the paper's network at 128 px, no batch normalisation, no test-time views):\n",
+        b.lead(EXP, "The seed preset (the paper's network at 128 px, no batch normalisation, no test-time"
+               " views):\n", "seed"),
         b.run_table(EXP, "models", preset="seed"),
     ]
+
+
+def _parameter_table() -> str:
+    from nnlab.models import create_model
+
+    rows = []
+    for name, what in (("light_vgg", "light VGG (Hewitt & Gunes 2018): 3x128x128 in, 8 classes"),
+                       ("vgg16", "VGG16 (Simonyan & Zisserman 2015): 3x224x224 in, 1,000 classes")):
+        params = create_model(name).num_parameters()
+        rows.append({"network": what, "parameters": f"{params:,}", "float32 size": f"{4 * params / 2 ** 20:.1f} MB"})
+    ratio = create_model("vgg16").num_parameters() / create_model("light_vgg").num_parameters()
+    return table(rows) + f"\nVGG16 has {ratio:.0f} times the light VGG's parameters.\n"
 
 
 def q_cam(b: BookContext) -> list[str]:
     return [
         "A class activation map weights the last convolutional feature maps by how much each raises the class"
-        " score (Grad-CAM: the gradient of the score averaged over the map) and shows where the network looked."
-        " Two right and two wrong predictions per class:\n",
+        " score (Grad-CAM: the gradient of the score averaged over the map) and shows where the network looked.\n",
+        b.lead(EXP, "Two right and two wrong predictions per class:\n"),
         b.figure(EXP, "vgg-cam"),
         b.run_table(EXP, "vgg-cam-regions"),
         b.note(EXP, "vgg: what the class activation maps suggest"),

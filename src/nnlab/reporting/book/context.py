@@ -81,6 +81,11 @@ class BookContext:
         return (f"*Not in this book yet: this answer needs a finished run of {experiment}"
                 f" ({PRESET_LABEL.get(preset, preset)}), and none was found. `{cmd}` produces it.*\n")
 
+    def lead(self, experiment: str, text: str, preset: str | None = None) -> str:
+        """``text`` (words that introduce what a run shows) if that run exists, else nothing: a
+        missing run is announced once, without sentences that lead to nothing."""
+        return text if self.run(experiment, preset) is not None else ""
+
     def metric(self, experiment: str, key: str, preset: str | None = None) -> float | None:
         run = self.run(experiment, preset)
         value = run.metrics.get(key) if run else None
