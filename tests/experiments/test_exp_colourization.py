@@ -36,7 +36,8 @@ def test_config_has_the_sweep_keys_and_the_seed_setting():
     cfg = resolve_config(exp, preset="seed", overrides=["num_filters=16", "lr=0.01", "kernel_size=5"])
     assert (cfg.num_filters, cfg.lr, cfg.kernel_size) == (16, 0.01, 5)
     cfg = resolve_config(exp, preset="seed")
-    assert (cfg.lr, cfg.batch_size, cfg.epochs, cfg.num_colours) == (1e-3, 100, 25, 24)
+    assert (cfg.lr, cfg.batch_size, cfg.epochs, cfg.residual_epochs, cfg.num_colours) == (1e-3, 100, 30, 25, 24)
+    assert (cfg.palette, cfg.residual_layout, cfg.unet_layout) == ("csc321", "seed", "seed")
     assert cfg.models == ["base", "unet", "residual"] and exp.engines == ("torch",)
     assert cfg.unet_layout == "seed" and cfg.standardise is False              # CSC321's U-Net, grey in [0, 1]
     assert cfg.flip is False and cfg.shift == 0                                # no augmentation
@@ -63,9 +64,11 @@ def test_lookup_accuracy_is_the_best_grey_level_table():
     from nnlab.experiments.exp_colourization import lookup_accuracy
 
     rng = np.random.default_rng(0)
-    grey = rng.integers(0, 4, (50, 1, 4, 4)) / 3.0                      # four grey levels
+    grey = rng.integers(0, 4, (50, 1, 4, 4)) / 4.0                      # four grey levels, in units of 1/4
     # the class is a function of the grey level: the table gets every pixel right
-    assert lookup_accuracy(grey, (grey[:, 0] * 3).astype(int), grey, (grey[:, 0] * 3).astype(int), levels=4) == 1.0
+    cls = np.rint(grey[:, 0] * 4).astype(int)
+    assert lookup_accuracy(grey, cls, grey, cls, levels=4) == 1.0
+    assert lookup_accuracy(grey, cls, grey, (cls + 1) % 4, levels=4) == 0.0
     # level 0 is class 0 in 3 of 4 training pixels, so the table says 0; validation is all class 1 there
     g = np.zeros((1, 1, 1, 4))
     y = np.array([[[0, 0, 0, 1]]])
@@ -73,15 +76,22 @@ def test_lookup_accuracy_is_the_best_grey_level_table():
     assert lookup_accuracy(g, y, g, y, levels=4) == 0.75
 
 
-def test_greyscale_is_the_channel_mean_and_quantise_picks_the_nearest_colour():
-    from nnlab.experiments.exp_colourization import greyscale, quantise
+def test_greyscale_and_colour_classes_follow_the_assignment():
+    """The assignment divides pixels by 256, takes the RGB mean as input and gives each pixel the
+    nearest palette row (rows in units of 1/256): a palette times 256 through ``quantize`` is that."""
+    from nnlab.data.preprocess import quantize
+    from nnlab.experiments.exp_colourization import greyscale
 
     images = np.zeros((1, 3, 1, 2), dtype=np.uint8)           # two pixels
     images[0, :, 0, 0] = (255, 0, 0)                            # red
     images[0, :, 0, 1] = (30, 30, 240)                          # nearly blue
-    np.testing.assert_allclose(greyscale(images)[0, 0, 0], [1 / 3, 300 / 765], rtol=1e-6)
-    colours = np.array([[0, 0, 1], [1, 0, 0], [0.5, 0.5, 0.5]], dtype=np.float32)
-    assert quantise(images, colours).tolist() == [[[1, 0]]]
+    np.testing.assert_allclose(greyscale(images)[0, 0, 0], [85 / 256, 100 / 256], rtol=1e-6)
+    rng = np.random.default_rng(0)
+    palette = rng.random((24, 3))                               # rows in [0, 1] of units 1/256
+    pixels = rng.integers(0, 256, (5, 3, 8, 8)).astype(np.uint8)
+    xs = pixels / 256.0                                         # the assignment's process(..., max_pixel=256)
+    dists = np.linalg.norm(xs[None] - palette.reshape(24, 1, 3, 1, 1), axis=2)  # its _get_rgb_cat
+    np.testing.assert_array_equal(quantize(pixels, palette * 256), dists.argmin(0))
 
 
 def test_pixel_accuracy_equals_a_hand_computation():

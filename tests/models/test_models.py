@@ -51,6 +51,7 @@ SMALL = [
     ("colour_base", {"num_filters": 8}, (1, 32, 32), (24, 32, 32)),
     ("colour_unet", {"num_filters": 8, "input_size": 16}, (1, 16, 16), (24, 16, 16)),
     ("colour_residual", {"num_filters": 8, "input_size": 16}, (1, 16, 16), (24, 16, 16)),
+    ("colour_residual_seed", {"num_filters": 8, "input_size": 16}, (1, 16, 16), (24, 16, 16)),
     ("colour_unet_full", {"num_filters": 8, "input_size": 16}, (1, 16, 16), (24, 16, 16)),
     ("light_vgg", {"input_size": 48}, (3, 48, 48), (8,)),
     ("light_vgg", {"input_size": 32, "in_channels": 1, "num_classes": 7, "batch_norm": True}, (1, 32, 32), (7,)),
@@ -86,6 +87,7 @@ def test_parameter_counts_at_the_defaults():
         "colour_base": 86_784,
         "colour_unet": 112_344,
         "colour_residual": 498_648,
+        "colour_residual_seed": 120_360,
         "colour_unet_full": 472_376,
         "light_vgg": 3_744_664,
         "vgg16": 138_357_544,
@@ -186,6 +188,21 @@ def test_colour_residual_is_a_unet_of_residual_blocks_with_full_resolution_ends(
     assert d1.output_shape((96, 32, 32)) == (32, 32, 32)                   # cat(up(d2), e1) -> nf, full resolution
     assert model.output_shape((1, 32, 32)) == (24, 32, 32)
     assert count_parameters(colour_residual(kernel_size=5), (1, 32, 32)) > 498_648
+
+
+def test_colour_residual_seed_is_the_seed_unet_with_a_shortcut_around_every_stage():
+    from nnlab.models import colour_residual_seed, colour_unet
+
+    seed_res, unet = colour_residual_seed(), colour_unet()
+    blocks = [m for m in seed_res.modules() if isinstance(m, Residual)]
+    assert len(blocks) == 5                                                # down1, down2, rf, up1, up2
+    assert sum(b.projection is None for b in blocks) == 1                  # rf keeps its shape: identity
+    assert sum(isinstance(m, Concat) for m in seed_res.modules()) == 3     # the seed U-Net's three skips
+    assert seed_res.output_shape((1, 32, 32)) == (24, 32, 32)
+    # the seed U-Net's weights plus a 1x1 convolution (no bias) and BN where a stage changes the shape
+    projections = [(1, 32), (32, 64), (128, 32), (64, 24)]
+    extra = sum(cin * cout + 2 * cout for cin, cout in projections)
+    assert count_parameters(seed_res, (1, 32, 32)) - count_parameters(unet, (1, 32, 32)) == extra
 
 
 def test_colour_unet_full_is_the_residual_graph_without_the_additions():

@@ -11,9 +11,6 @@ in place from the official ``cifar-10-python.tar.gz``.
 
 from __future__ import annotations
 
-import codecs
-import io
-import pickle
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,46 +18,17 @@ import numpy as np
 
 from nnlab.data.dataset import ImageSet
 from nnlab.data.errors import DataFormatError
+from nnlab.data.safe_pickle import safe_loads
 from nnlab.data.images import ImageSource
-
-_RECONSTRUCT = np.zeros(1).__reduce__()[0]  # numpy's array reconstructor, found without private imports
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    # Python 3 writes bytes at protocol 2 as codecs.encode(str, "latin1"): data, not code
-    ("_codecs", "encode"): codecs.encode,
-}
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the globals CIFAR batches need."""
-
-    def __init__(self, file: Any, source: str) -> None:
-        super().__init__(file, encoding="bytes")
-        self.source = source
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise DataFormatError(self.source, f"refusing to load {module}.{name}: a CIFAR batch holds only"
-                                               " NumPy arrays, lists, bytes and numbers") from None
-
-
 def load_pickle(data: bytes, source: str) -> dict[str, Any]:
     """Unpickle a CIFAR batch safely; keys come back as ``str``."""
-    try:
-        obj = RestrictedUnpickler(io.BytesIO(data), source).load()
-    except DataFormatError:
-        raise
-    except Exception as exc:  # truncated or corrupt pickles raise many different errors
-        raise DataFormatError(source, f"not a readable CIFAR pickle (truncated or corrupt?): {type(exc).__name__}: {exc}") from None
+    obj = safe_loads(data, source, what="CIFAR pickle", holds="NumPy arrays, lists, bytes and numbers")
     if not isinstance(obj, dict):
         raise DataFormatError(source, f"expected a dict, found {type(obj).__name__}")
     return {k.decode("latin1") if isinstance(k, bytes) else str(k): v for k, v in obj.items()}

@@ -27,6 +27,16 @@ _MNIST = (
     RemoteFile("t10k-labels-idx1-ubyte.gz", MNIST_URL + "t10k-labels-idx1-ubyte.gz",
                sha256="f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", size=4542),
 )
+_CSC321_URL = ("https://raw.githubusercontent.com/IsaacCodes/ConvNetColorization/"
+               "9f9881f51e623add8f3bc2024e1abfe3954ec1ed/colours/")
+_CSC321 = {
+    24: RemoteFile("colour_kmeans24_cat7.npy", _CSC321_URL + "colour_kmeans24_cat7.npy", size=903,
+                   sha256="182e780824b5abd532d830e277a69aeec3b74d7e6c51e160f7295cde1e020d2e"),
+    16: RemoteFile("colour_kmeans16_cat7.npy", _CSC321_URL + "colour_kmeans16_cat7.npy", size=711,
+                   sha256="ae5d9c4bc6f5819216576a2be6a6f183ce2eae09fff082bc4dc3be851c66d7f6"),
+    32: RemoteFile("colour_kmeans32_cat7.npy", _CSC321_URL + "colour_kmeans32_cat7.npy", size=1095,
+                   sha256="bed9fa258e974df9dcb9cba88b93a5633288061aeb41537d067129fd1e3fa39d"),
+}
 _CIFAR_DIR = tuple(RemoteFile(f"cifar-10-batches-py/{n}") for n in
                    ("batches.meta", *(f"data_batch_{i}" for i in range(1, 6)), "test_batch"))
 
@@ -52,6 +62,17 @@ def _load_cifar(folder: Path, files, split: str, classes=None, **kw: Any) -> Ima
     from nnlab.data.cifar import read_cifar10
 
     return read_cifar10(folder / files[0].name.split("/")[0], split, classes=classes)
+
+
+def _load_palette(folder: Path, files, split: str, **kw: Any):
+    from nnlab.data.errors import MissingDataError
+    from nnlab.data.palettes import read_csc321_palette
+
+    path = folder / _CSC321[int(split)].name
+    if not path.exists():
+        raise MissingDataError(f"{path} not found: the CSC321 {split}-colour palette; copy"
+                               f" {path.name} from the assignment's colours/ folder there ({_CSC321_URL}{path.name})")
+    return read_csc321_palette(path)
 
 
 def _load_utkface(folder: Path, files, split: str, **kw: Any) -> ImageSet:
@@ -91,6 +112,11 @@ REGISTRY: dict[str, Entry] = {
             (RemoteFile("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
                         md5="c58f30108f718f92721af3b95e74349a", size=170498071),),
         )), ("train", "test"), "CIFAR-10: colour 32x32 in 10 classes, python pickles", _load_cifar),
+        Entry("csc321-colours", DataFiles("csc321-colours", tuple((f,) for f in _CSC321.values()),
+                                          how_to_get="The CSC321 colourization assignment's colours/ folder:"
+                                                     f" {_CSC321_URL}"),
+              tuple(str(k) for k in _CSC321), "CSC321's k-means colour palettes of the CIFAR-10 horses"
+              " (K = 24, 16, 32), pickled NumPy arrays read without running code", _load_palette),
         Entry("utkface", DataFiles("utkface", (
             (RemoteFile("UTKFace_aligned_cropped_64x64_q90.tar"),),
             (RemoteFile("UTKFace.tar.gz"),),

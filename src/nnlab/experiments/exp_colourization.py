@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 MODEL_NAMES = {"base": "colour_base", "unet": "colour_unet_full", "residual": "colour_residual"}
 #: ``unet_layout`` -> the registered model that ``unet`` names
 UNET_LAYOUTS = {"full": "colour_unet_full", "seed": "colour_unet"}
+#: ``residual_layout`` -> the registered model that ``residual`` names
+RESIDUAL_LAYOUTS = {"unet": "colour_residual", "seed": "colour_residual_seed"}
+PALETTES = ("csc321", "kmeans")
 #: each network's width when ``num_filters`` is 0 (the seed used 32 for all three)
 FILTERS = {"base": 128, "unet": 32, "residual": 32}
 HORSE = 7  # CIFAR-10 class index
@@ -66,12 +69,15 @@ class ColourizationConfig:
     num_filters: int = 0          # first-stage width nf (middle stages 2 nf); 0: each network's own, FILTERS
     kernel_size: int = 3          # every convolution's side (odd)
     unet_layout: str = "full"     # "full": two convolutions per stage, full-resolution ends; "seed": CSC321's
-    num_colours: int = 24         # k-means colour classes
+    residual_layout: str = "unet"  # "unet": nnlab's residual U-Net; "seed": the seed's U-Net, each stage's input added
+    palette: str = "csc321"       # "csc321": the assignment's colour_kmeans<K>_cat7.npy; "kmeans": fit K colours here
+    num_colours: int = 24         # colour classes (csc321: 16, 24 or 32)
     lr: float = 1e-2              # Adam's (peak) learning rate
     schedule: str = "cosine"      # "cosine" (warm-up, then a cosine decay to lr / 100) or "constant"
     warmup_epochs: int = 1        # cosine: epochs of linear warm-up
     batch_size: int = 100         # images per Adam step
     epochs: int = 25              # passes over the 5,000 training horses
+    residual_epochs: int = 0      # the residual net's passes (0: epochs); the seed trained it 25, the others 30
     kmeans_pixels: int = 100_000  # training pixels drawn for the k-means fit
     standardise: bool = True      # feed (grey - mean) / std of the training pixels (False: grey in [0, 1])
     flip: bool = True             # mirror a random half of every training batch, input and target together
@@ -84,7 +90,7 @@ class ColourizationConfig:
     feature_maps: int = 16        # channels shown
 
 
-SMOKE = {"epochs": 2, "num_filters": 4, "kmeans_pixels": 2_000, "shown": 3, "feature_maps": 4, "batch_size": 16}
+SMOKE = {"epochs": 2, "residual_epochs": 0, "num_filters": 4, "kmeans_pixels": 2_000, "shown": 3, "feature_maps": 4, "batch_size": 16}
 
 
 # -- data ---------------------------------------------------------------------------
@@ -117,19 +123,40 @@ def load_horses(ctx) -> tuple[np.ndarray, np.ndarray]:
 
 
 def greyscale(images: np.ndarray) -> np.ndarray:
-    """Mean of R, G and B in [0, 1]. Shapes: (N, 3, H, W) uint8 -> (N, 1, H, W) float32."""
-    return (images.astype(np.float32).mean(axis=1, keepdims=True) / 255.0).astype(np.float32)
+    """The assignment's input: the mean of R, G and B divided by 256, in [0, 1).
+
+    Shapes: (N, 3, H, W) uint8 -> (N, 1, H, W) float32.
+    """
+    from nnlab.data.palettes import CSC321_SCALE
+    from nnlab.data.preprocess import to_grayscale
+
+    return to_grayscale(images.astype(np.float32), "mean") / np.float32(CSC321_SCALE)
 
 
-def fit_colours(images: np.ndarray, k: int, pixels: int, seed: int) -> np.ndarray:
-    """k-means centres of ``pixels`` random training pixels, RGB in [0, 1]. Shapes: -> (k, 3)."""
-    from sklearn.cluster import MiniBatchKMeans
+def colour_palette(ctx, train: np.ndarray) -> tuple[np.ndarray, str]:
+    """The colour classes in uint8 pixel units, (K, 3) float, and where they came from.
 
-    rgb = images.transpose(0, 2, 3, 1).reshape(-1, 3).astype(np.float32) / 255.0  # (N*H*W, 3)
-    rng = np.random.default_rng(seed)
-    sample = rgb[rng.choice(len(rgb), min(pixels, len(rgb)), replace=False)]
-    km = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=4096).fit(sample)
-    return km.cluster_centers_.astype(np.float32)
+    ``palette: csc321`` reads the assignment's file (its rows are in units of 1/256, so times 256;
+    a pixel then gets the class the assignment gives it). ``kmeans`` fits ``num_colours``
+    centres to ``kmeans_pixels`` training pixels (:func:`nnlab.data.preprocess.fit_palette`).
+    A smoke run without the palette file fits k-means colours instead, and says so.
+    """
+    from nnlab.data.errors import MissingDataError
+    from nnlab.data.palettes import CSC321_SCALE, csc321_file
+    from nnlab.data.preprocess import fit_palette
+
+    cfg = ctx.cfg
+    if cfg.palette == "csc321":
+        try:
+            return (ctx.data("csc321-colours", str(cfg.num_colours)) * CSC321_SCALE,
+                    f"CSC321's {csc321_file(cfg.num_colours)} (the seed's colours)")
+        except MissingDataError as exc:
+            if not ctx.smoke:
+                raise MissingDataError(f"{exc}\n(or run with --set palette=kmeans to fit {cfg.num_colours}"
+                                       " k-means colours to the training pixels instead)") from None
+            log.warning("smoke run: no %s, fitting k-means colours instead", csc321_file(cfg.num_colours))
+    return (fit_palette(train, cfg.num_colours, seed=cfg.seed, max_pixels=cfg.kmeans_pixels),
+            f"{cfg.num_colours} k-means colours of {cfg.kmeans_pixels:,} training pixels")
 
 
 def lookup_accuracy(grey_train: np.ndarray, y_train: np.ndarray, grey_val: np.ndarray, y_val: np.ndarray,
@@ -143,24 +170,25 @@ def lookup_accuracy(grey_train: np.ndarray, y_train: np.ndarray, grey_val: np.nd
     k = int(max(y_train.max(), y_val.max())) + 1
 
     def level(grey: np.ndarray) -> np.ndarray:
-        return np.clip(np.rint(grey[:, 0] * (levels - 1)), 0, levels - 1).astype(np.int64).ravel()
+        return np.clip(np.rint(grey[:, 0] * levels), 0, levels - 1).astype(np.int64).ravel()
 
     counts = np.bincount(level(grey_train) * k + y_train.ravel(), minlength=levels * k).reshape(levels, k)
     table = counts.argmax(1)                                        # (levels,) the likeliest class per level
     return float((table[level(grey_val)] == y_val.ravel()).mean())
 
 
-def quantise(images: np.ndarray, colours: np.ndarray, chunk: int = 500) -> np.ndarray:
-    """Each pixel's nearest colour class. Shapes: (N, 3, H, W) uint8, (K, 3) -> (N, H, W) int64."""
-    out = np.empty((len(images), *images.shape[2:]), dtype=np.int64)
-    for lo in range(0, len(images), chunk):
-        rgb = images[lo:lo + chunk].transpose(0, 2, 3, 1).astype(np.float32) / 255.0  # (n, H, W, 3)
-        d = ((rgb[..., None, :] - colours) ** 2).sum(-1)                              # (n, H, W, K)
-        out[lo:lo + chunk] = d.argmin(-1)
-    return out
-
-
 # -- training -----------------------------------------------------------------------
+def model_for(cfg, key: str) -> str:
+    """The registered model that network ``key`` is under ``cfg``'s layouts."""
+    return {"unet": UNET_LAYOUTS[cfg.unet_layout], "residual": RESIDUAL_LAYOUTS[cfg.residual_layout]}.get(
+        key, MODEL_NAMES[key])
+
+
+def epochs_for(cfg, key: str) -> int:
+    """Network ``key``'s passes over the training set (``residual_epochs`` for the residual net)."""
+    return cfg.residual_epochs if key == "residual" and cfg.residual_epochs else cfg.epochs
+
+
 def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
     """Train one network on the torch engine; return (torch module, trainer, history, seconds)."""
     from nnlab.data.augment import paired_flip_and_shift
@@ -170,7 +198,8 @@ def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
 
     cfg = ctx.cfg
     x_train, y_train, x_val, y_val = data
-    model_name = UNET_LAYOUTS[cfg.unet_layout] if key == "unet" else MODEL_NAMES[key]
+    model_name = model_for(cfg, key)
+    epochs = epochs_for(cfg, key)
     spec = create_model(model_name, num_filters=cfg.num_filters or FILTERS[key], kernel_size=cfg.kernel_size,
                         num_colours=cfg.num_colours, input_size=x_train.shape[-1])
     params = spec.num_parameters()
@@ -178,17 +207,17 @@ def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
     trainer = Trainer(net, loss="cross_entropy", optimizer={"name": "adam", "lr": cfg.lr},
                       metrics=[PixelAccuracy()], seed=cfg.seed, channels_last=True)
     log.info("%s: %s, %d parameters", key, model_name, params)
-    callbacks = ctx.callbacks(cfg.epochs, key)
+    callbacks = ctx.callbacks(epochs, key)
     if cfg.schedule == "cosine":
         from nnlab.engine.schedules import CosineWarmup
         from nnlab.training.callbacks import LearningRateScheduler
 
-        warmup = min(cfg.warmup_epochs, cfg.epochs - 1)
-        callbacks.insert(0, LearningRateScheduler(CosineWarmup(cfg.lr, cfg.epochs, warmup, cfg.lr / 100)))
+        warmup = min(cfg.warmup_epochs, epochs - 1)
+        callbacks.insert(0, LearningRateScheduler(CosineWarmup(cfg.lr, epochs, warmup, cfg.lr / 100)))
     start = time.perf_counter()
     augment = ({"augment": paired_flip_and_shift(cfg.shift, 0.5 if cfg.flip else 0.0), "augment_targets": True}
                if cfg.flip or cfg.shift else {})
-    history = trainer.fit(x_train, y_train, epochs=cfg.epochs, batch_size=cfg.batch_size,
+    history = trainer.fit(x_train, y_train, epochs=epochs, batch_size=cfg.batch_size,
                           validation_data=(x_val, y_val), callbacks=callbacks, **augment)
     seconds = time.perf_counter() - start
     ctx.history(history, key, caption=f"{key}: per-pixel cross-entropy and pixel accuracy per epoch "
@@ -245,6 +274,28 @@ def samples_figure(grey: np.ndarray, truth: np.ndarray, quantised: np.ndarray, p
     return fig
 
 
+def loss_accuracy_figure(histories: dict):
+    """Validation accuracy (%) against validation cross-entropy, per epoch and network; the seed's finals as stars."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.4), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    for i, (key, h) in enumerate(histories.items()):
+        colour = f"C{i}"
+        loss, acc = np.asarray(h["val_loss"]), 100 * np.asarray(h["val_accuracy"])
+        ax.plot(loss, acc, "o-", color=colour, ms=3, lw=0.8, alpha=0.8, label=f"{key} (nnlab, per epoch)")
+        ax.plot(loss[-1:], acc[-1:], "o", color=colour, ms=9, mfc="none")
+    for i, (key, (loss, acc)) in enumerate(SEED_RESULTS.items()):
+        ax.plot([loss], [100 * acc], "*", color="k", ms=12)
+        ax.annotate(f"seed {key}", (loss, 100 * acc), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xlabel("validation cross-entropy per pixel (nats)")
+    ax.set_ylabel("validation pixel accuracy (%)")
+    ax.set_title("accuracy against loss: nnlab's epochs and the seed's final results", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
 def feature_maps(net, x: np.ndarray, layer: int) -> tuple[str, np.ndarray]:
     """The output of the ``layer``-th ReLU module of ``net`` for ``x``, via a forward hook.
 
@@ -295,6 +346,17 @@ def check_config(cfg) -> None:
         raise ConfigError(f"models must be a non-empty list of {sorted(MODEL_NAMES)}, got {cfg.models}")
     if cfg.unet_layout not in UNET_LAYOUTS:
         raise ConfigError(f"unet_layout must be one of {sorted(UNET_LAYOUTS)}, got {cfg.unet_layout!r}")
+    if cfg.residual_layout not in RESIDUAL_LAYOUTS:
+        raise ConfigError(f"residual_layout must be one of {sorted(RESIDUAL_LAYOUTS)}, got {cfg.residual_layout!r}")
+    if cfg.palette not in PALETTES:
+        raise ConfigError(f"palette must be one of {list(PALETTES)}, got {cfg.palette!r}")
+    from nnlab.data.palettes import CSC321_SIZES
+
+    if cfg.palette == "csc321" and cfg.num_colours not in CSC321_SIZES:
+        raise ConfigError(f"palette csc321 comes in num_colours {list(CSC321_SIZES)}, got {cfg.num_colours};"
+                          " use palette=kmeans for other sizes")
+    if cfg.residual_epochs < 0 or cfg.epochs < 1:
+        raise ConfigError(f"epochs must be >= 1 and residual_epochs >= 0, got {cfg.epochs} and {cfg.residual_epochs}")
     if cfg.schedule not in ("cosine", "constant"):
         raise ConfigError(f"schedule must be 'cosine' or 'constant', got {cfg.schedule!r}")
     if cfg.num_filters < 0:
@@ -330,7 +392,8 @@ METRICS = {
 @experiment("colourization", "seed-001 CSC321 colourization of CIFAR-10 horses: base CNN, U-Net, residual",
             config=ColourizationConfig, about=ABOUT, metrics=METRICS,
             presets={"seed": {"lr": 1e-3, "schedule": "constant", "warmup_epochs": 0, "num_filters": 32,
-                              "standardise": False, "unet_layout": "seed",
+                              "standardise": False, "unet_layout": "seed", "residual_layout": "seed",
+                              "epochs": 30, "residual_epochs": 25, "palette": "csc321",
                               "flip": False, "shift": 0}}, smoke=SMOKE,
             objective=("unet_accuracy", "max"),
             engines=("torch",))
@@ -340,21 +403,29 @@ def run(ctx) -> None:
     cfg = ctx.cfg
     check_config(cfg)
     train, val = load_horses(ctx)
-    colours = fit_colours(train, cfg.num_colours, cfg.kmeans_pixels, cfg.seed)  # (K, 3)
+    from nnlab.data.preprocess import quantize
+
+    palette, palette_source = colour_palette(ctx, train)            # (K, 3) in uint8 pixel units
+    colours = np.clip(palette / 255.0, 0, 1)                         # (K, 3) RGB in [0, 1], for pictures
     grey_train, grey_val = greyscale(train), greyscale(val)
-    y_train, y_val = quantise(train, colours), quantise(val, colours)
+    y_train, y_val = quantize(train, palette), quantize(val, palette)
     mean, std = (float(grey_train.mean()), float(grey_train.std()) or 1.0) if cfg.standardise else (0.0, 1.0)
     data = ((grey_train - mean) / std, y_train, (grey_val - mean) / std, y_val)  # inputs as the networks see them
     lookup = lookup_accuracy(grey_train, y_train, grey_val, y_val)
-    log.info("%d training and %d validation images, %d colours; grey-level lookup table: %.1f%%",
-             len(train), len(val), len(colours), 100 * lookup)
+    log.info("%d training and %d validation images, %s; grey-level lookup table: %.1f%%",
+             len(train), len(val), palette_source, 100 * lookup)
     ctx.record(n_train=len(train), n_val=len(val), lookup_accuracy=lookup, input_mean=mean, input_std=std)
 
     trained = {key: train_model(ctx, key, data) for key in cfg.models}
     histories = {key: h for key, (_, _, h) in trained.items()}
     ctx.table("seed-comparison", seed_comparison(histories),
-              "final validation cross-entropy and pixel accuracy beside the seed's (its own 24 colours, which we do"
-              " not have: the same loss can mean a different accuracy with another palette)")
+              "final validation cross-entropy and pixel accuracy beside the seed's"
+              + (" (on the seed's own colours)" if palette_source.startswith("CSC321") else
+                 " (the seed's colours were CSC321's; these are others, so the same loss can mean another accuracy)"))
+    ctx.figure("loss-vs-accuracy", loss_accuracy_figure(histories),
+               "validation pixel accuracy against validation cross-entropy, one point per epoch and network (the"
+               " last epoch ringed), with the seed's three final results as stars: at the seed's loss, the"
+               " accuracy nnlab's networks reach there is the one the seed's number can be held against")
     ctx.figure("curves-overlay", overlay_figure(histories, keys=["val_accuracy", "val_loss", "accuracy", "loss"],
                                                 title="the three networks"),
                "validation (and training) pixel accuracy and cross-entropy per epoch, networks overlaid")
@@ -362,7 +433,7 @@ def run(ctx) -> None:
     shown = np.sort(np.random.default_rng(cfg.seed).choice(len(val), min(cfg.shown, len(val)), replace=False))
     predictions = {key: trainer.predict(data[2][shown]).argmax(1) for key, (_, trainer, _) in trained.items()}
     ctx.figure("colourized", samples_figure(grey_val[shown], val[shown], data[3][shown], predictions, colours),
-               "greyscale input, ground truth, ground truth quantised to the k-means colours, and each network's"
+               "greyscale input, ground truth, ground truth quantised to the colour classes, and each network's"
                " per-pixel argmax colour")
 
     fkey = cfg.feature_model if cfg.feature_model in trained else cfg.models[0]
@@ -375,12 +446,20 @@ def run(ctx) -> None:
         f"CIFAR-10 horses: {len(train)} training images (the train batches) and {len(val)} validation images (the"
         f" test batch's horses). Input the mean of R, G, B in [0, 1]"
         f"{f', standardised (mean {mean:.3f}, std {std:.3f})' if cfg.standardise else ''}; target each pixel's"
-        f" nearest of {cfg.num_colours} k-means RGB colours fitted on {cfg.kmeans_pixels:,} training pixels. Per-pixel"
+        f" nearest colour of {palette_source} (pixels divided by 256 as the assignment does). Per-pixel"
         f" cross-entropy, Adam lr {cfg.lr:g} ({cfg.schedule}), batch {cfg.batch_size}"
         f"{' (half of each mirrored with its targets)' if cfg.flip else ''}"
-        f"{f' (shifted by up to {cfg.shift} px with its targets, mirrored borders)' if cfg.shift else ''}, {cfg.epochs} epochs, num_filters"
+        f"{f' (shifted by up to {cfg.shift} px with its targets, mirrored borders)' if cfg.shift else ''},"
+        f" {cfg.epochs} epochs{f' ({cfg.residual_epochs} for the residual net)' if cfg.residual_epochs else ''}, num_filters"
         f" {cfg.num_filters or FILTERS}, kernel_size {cfg.kernel_size}. `<model>_accuracy` is the validation pixel accuracy"
         " after the final epoch. The seed reported 44.7% (base), 56.4% (U-Net) and 70.5% (residual). Reference:"
         f" the best grey-level-to-colour lookup table, one pixel at a time, reaches {100 * lookup:.1f}%"
-        f" (`lookup_accuracy`). U-Net layout: {cfg.unet_layout}.",
+        f" (`lookup_accuracy`). U-Net layout: {cfg.unet_layout}; residual layout: {cfg.residual_layout}"
+        f" (`{RESIDUAL_LAYOUTS[cfg.residual_layout]}`)."
+        + (" The seed's residual net has no layer list: it says only that each layer's input is added, unchanged,"
+           " to the output of its operations, that this adds parameters, and that an epoch took 7.5 times its"
+           " U-Net's. `colour_residual_seed` reads that literally on the seed's U-Net (a shortcut around every"
+           " stage, 1x1 convolutions where the shape changes), which costs far less than 7.5 times the time;"
+           " `colour_residual`, the default, is nnlab's residual U-Net, whose full-resolution stages cost about"
+           " what the seed's did." if "residual" in cfg.models else ""),
         title="Setting")

@@ -17,6 +17,7 @@ package imports only :mod:`nnlab.engine`. The registry gives one pipeline every 
 ``colour_unet``           colourization U-Net of seed 001, concatenating skips (112,344)
 ``colour_unet_full``      classic U-Net: two convolutions per stage, full-resolution ends (472,376)
 ``colour_residual``       colourization U-Net of ResNet basic blocks, full-resolution ends (498,648)
+``colour_residual_seed``  the seed's U-Net with every stage's input added to its output (120,360)
 ``light_vgg``             light VGG of Hewitt & Gunes, 128x128x3, 8 classes (3,744,664)
 ``vgg16``                 VGG16 in torchvision's layout (138,357,544 at 224, 1000 classes)
 ``sr_mlp``                per-pixel super-resolution MLP 27-64-128-3 of seed 002 (10,499)
@@ -42,6 +43,7 @@ from nnlab.models.autoencoder import code_classifier, decoder_of, encoder_of, mn
 from nnlab.models.colourization import (
     colour_base,
     colour_residual,
+    colour_residual_seed,
     colour_unet,
     colour_unet_full,
     double_conv,
@@ -127,6 +129,9 @@ MODELS: dict[str, ModelInfo] = {
                              **_COLOUR),
     "colour_unet_full": ModelInfo(colour_unet_full, description="colourization U-Net of two-convolution stages,"
                                   " full-resolution ends", notes="colour_residual without the additions", **_COLOUR),
+    "colour_residual_seed": ModelInfo(colour_residual_seed, description="colourization: the seed's U-Net with"
+                                      " every stage's input added to its output (the seed's residual net)",
+                                      **_COLOUR),
     "colour_residual": ModelInfo(colour_residual, description="colourization U-Net of ResNet basic"
                                  " blocks", notes="our design; the seed gives no layer list", **_COLOUR),
     "light_vgg": ModelInfo(light_vgg, _image("in_channels"),
@@ -186,6 +191,7 @@ __all__ = [
     "code_classifier",
     "colour_base",
     "colour_residual",
+    "colour_residual_seed",
     "colour_unet",
     "colour_unet_full",
     "count_parameters",

@@ -33,6 +33,11 @@ defaults this network has 498,648 parameters and about 113 M multiply-adds per 3
 additive skips and half-resolution blocks (189,592 parameters), reached only 52.2% in the seed's
 25 epochs.
 
+``colour_residual_seed`` is the seed's own description taken literally: the seed's U-Net with
+each of its five stages (Conv -> [MaxPool | Upsample] -> BN -> ReLU) given a shortcut, its input
+added to the stage's output before the ReLU (through a 1x1 convolution, resampled, with BN when
+the shape changes); the final convolution stays linear (it gives the logits).
+
 ``colour_unet_full`` is the same graph with plain stages (:func:`double_conv`: Conv-BN-ReLU
 twice, no addition), the U-Net of Ronneberger et al. at two levels (472,376 parameters). It
 sees the full-resolution grey image through two convolutions after the last skip, where the
@@ -143,6 +148,39 @@ def double_conv(cin: int, cout: int, kernel_size: int = 3) -> list[Module]:
     p = _padding(kernel_size)
     return [Conv2d(cin, cout, kernel_size, padding=p, bias=False), BatchNorm2d(cout), ReLU(),
             Conv2d(cout, cout, kernel_size, padding=p, bias=False), BatchNorm2d(cout), ReLU()]
+
+
+def seed_res_stage(cin: int, cout: int, kernel_size: int = 3, resample: str = "") -> list[Module]:
+    """One stage of the seed's networks with its input added to its output: ``[Residual, ReLU]``.
+
+    ``ReLU(BN(R(Conv(x))) + S(x))`` where ``R`` is ``MaxPool2d(2)`` (``resample="down"``),
+    ``Upsample(2)`` (``"up"``) or nothing, and ``S`` the identity when the shape is kept, else
+    ``BN(R(Conv1x1(x)))``. Shapes: (N, cin, H, W) -> (N, cout, H', W'), H' = H/2, 2H or H.
+    """
+    if resample not in ("", "down", "up"):
+        raise ConfigError(f"resample must be '', 'down' or 'up', got {resample!r}")
+    r = {"": [], "down": [MaxPool2d(2)], "up": [Upsample(2)]}
+    block = [Conv2d(cin, cout, kernel_size, padding=_padding(kernel_size)), *r[resample], BatchNorm2d(cout)]
+    same = cin == cout and not resample
+    projection = None if same else [Conv2d(cin, cout, 1, bias=False), *r[resample], BatchNorm2d(cout)]
+    return [Residual(block, projection), ReLU()]
+
+
+def colour_residual_seed(num_filters: int = 32, kernel_size: int = 3, num_colours: int = 24,
+                         num_in_channels: int = 1) -> Sequential:
+    """The seed's residual network as it describes it: :func:`colour_unet` with every stage a
+    :func:`seed_res_stage` (each stage's input added to its output). Arguments as :func:`colour_base`.
+
+    Shapes: (N, num_in_channels, H, W) -> (N, num_colours, H, W), H and W divisible by 4.
+    """
+    nf, k, c, cin = num_filters, kernel_size, num_colours, num_in_channels
+    inner = Sequential([*seed_res_stage(nf, 2 * nf, k, "down"),
+                        Concat([Sequential(seed_res_stage(2 * nf, 2 * nf, k)), Identity()]),
+                        *seed_res_stage(4 * nf, nf, k, "up")])
+    middle = Sequential([*seed_res_stage(cin, nf, k, "down"), Concat([inner, Identity()]),
+                         *seed_res_stage(2 * nf, c, k, "up")])
+    return Sequential([Concat([middle, Identity()]), Conv2d(c + cin, c, k, padding=_padding(k))],
+                      name="colour_residual_seed")
 
 
 def _stage_unet(stage, nf: int, k: int, c: int, cin: int, name: str) -> Sequential:
