@@ -35,3 +35,12 @@ def test_a_target_that_names_a_metric_must_be_beaten_strictly():
 def test_every_seed_document_has_numbers_and_a_title():
     for doc in ("000", "001", "002", "003", "004"):
         assert seeds.numbers(seed=doc) and doc in seeds.HOMEWORKS
+
+
+def test_the_seed_base_log_ends_at_the_numbers_the_seed_reports():
+    log = seeds.CURVES["001.base"]
+    assert [e for e, *_ in log] == list(range(1, 31))
+    final = seeds.by_metric("colourization")
+    _, train_loss, val_loss, val_acc = log[-1]
+    assert (train_loss, val_loss, val_acc) == (final["base_train_loss"].value, final["base_val_loss"].value,
+                                               final["base_accuracy"].value)

@@ -230,6 +230,12 @@ def cmd_data_show(args: argparse.Namespace) -> int:
         data = load(args.name, args.split, data_dir=args.data_dir)
     except MissingDataError as exc:
         raise SystemExit(f"nnlab: {exc}") from None
+    if getattr(data, "ndim", 0) == 2:  # a colour palette: (K, 3) RGB in [0, 1]
+        print(f"{args.name}/{args.split or data.shape[0]}: {len(data)} colours (row i is colour class i; RGB in [0, 1])")
+        for i, rgb in enumerate(data):
+            hexcode = "".join(f"{min(255, int(v * 256)):02x}" for v in rgb)
+            print(f"  {i:3d}  {rgb[0]:.4f} {rgb[1]:.4f} {rgb[2]:.4f}  #{hexcode}")
+        return 0
     if not hasattr(data, "images"):  # a list of (name, image) of varied sizes
         print(f"{args.name}/{args.split}: {len(data)} images: " + ", ".join(f"{n} {a.shape}" for n, a in data))
         return 0

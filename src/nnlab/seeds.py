@@ -88,7 +88,7 @@ NUMBERS: tuple[SeedNumber, ...] = (
        "base CNN: validation pixel accuracy after the final epoch", "fraction", 0.45, "max"),
     _n("001.base_val_loss", "001", "Part 2: base model, 30 epochs", "colourization", "base_val_loss", 1.5197,
        "base CNN: validation cross-entropy after the final epoch", "nats per pixel", None, None,
-       "depends on the palette: reference only"),
+       "reference only"),
     _n("001.base_train_loss", "001", "Part 2: base model, 30 epochs", "colourization", "base_train_loss", 1.4972,
        "base CNN: training cross-entropy in the final epoch", "nats per pixel", None, None, "reference only"),
     _n("001.unet_accuracy", "001", "Part 2: U-Net, 30 epochs", "colourization", "unet_accuracy", 0.564,
@@ -166,6 +166,24 @@ SWEEPS: dict[str, dict[str, list[tuple[float, float | None]]]] = {
         "num_filters": [(16, 0.55), (32, 0.564), (48, 0.564), (64, 0.574), (80, 0.561), (96, 0.568), (128, 0.565)],
         "lr": [(10, 0.398), (1, 0.612), (0.1, 0.54), (0.01, 0.576), (0.001, 0.564), (0.0001, 0.457)],
     },
+}
+
+
+#: per-epoch logs a seed prints in full: (epoch, training loss, validation loss, validation accuracy).
+#: Seed 001's base model, 30 epochs (its Part 2 log).
+CURVES: dict[str, list[tuple[int, float, float, float]]] = {
+    "001.base": [
+        (1, 2.4039, 2.0882, 0.305), (2, 1.9507, 1.876, 0.354), (3, 1.8231, 1.7819, 0.382),
+        (4, 1.7588, 1.7267, 0.398), (5, 1.717, 1.6899, 0.406), (6, 1.6873, 1.6696, 0.411),
+        (7, 1.6643, 1.6505, 0.416), (8, 1.6453, 1.6412, 0.416), (9, 1.6295, 1.6246, 0.421),
+        (10, 1.6159, 1.6161, 0.421), (11, 1.6035, 1.6017, 0.426), (12, 1.593, 1.5926, 0.428),
+        (13, 1.5836, 1.577, 0.435), (14, 1.5749, 1.5708, 0.436), (15, 1.5672, 1.5721, 0.434),
+        (16, 1.5601, 1.5581, 0.439), (17, 1.5537, 1.5549, 0.439), (18, 1.5478, 1.5459, 0.442),
+        (19, 1.5421, 1.5496, 0.44), (20, 1.5369, 1.5521, 0.438), (21, 1.5319, 1.5403, 0.442),
+        (22, 1.5274, 1.5361, 0.444), (23, 1.5229, 1.5337, 0.444), (24, 1.5187, 1.5264, 0.447),
+        (25, 1.5147, 1.5159, 0.451), (26, 1.5109, 1.5301, 0.444), (27, 1.5072, 1.5215, 0.447),
+        (28, 1.5037, 1.51, 0.453), (29, 1.5004, 1.514, 0.45), (30, 1.4972, 1.5197, 0.447),
+    ],
 }
 
 

@@ -126,3 +126,48 @@ def test_shift_out_of_range_is_a_config_error():
 
     with pytest.raises(ConfigError, match="shift"):
         check_config(resolve_config(EXPERIMENTS["colourization"], overrides=["shift=16"]))
+
+
+def test_the_palette_is_csc321s_when_found_and_a_missing_file_is_named(tmp_path):
+    from types import SimpleNamespace
+
+    from nnlab.data.errors import MissingDataError
+    from nnlab.data.registry import load
+    from nnlab.experiments.exp_colourization import colour_palette
+    from nnlab.experiments.registry import EXPERIMENTS
+    from nnlab.experiments.runner import resolve_config
+    from tests.data.test_palettes import write_palette
+
+    cfg = resolve_config(EXPERIMENTS["colourization"])
+    assert cfg.palette == "csc321"
+    images = np.random.default_rng(0).integers(0, 256, (4, 3, 8, 8)).astype(np.uint8)
+
+    def ctx(smoke: bool, cfg=cfg):
+        return SimpleNamespace(cfg=cfg, smoke=smoke, data=lambda name, split: load(name, split, data_dir=tmp_path))
+
+    with pytest.raises(MissingDataError, match=r"(?s)colour_kmeans24_cat7.npy.*--set palette=kmeans"):
+        colour_palette(ctx(False), images)
+    palette, source = colour_palette(ctx(True), images)          # a smoke run fits k-means colours instead
+    assert palette.shape == (24, 3) and "k-means" in source
+    (tmp_path / "csc321-colours").mkdir()
+    codebook = np.random.default_rng(1).random((24, 3))
+    write_palette(tmp_path / "csc321-colours" / "colour_kmeans24_cat7.npy", codebook)
+    palette, source = colour_palette(ctx(False), images)
+    np.testing.assert_allclose(palette, codebook * 256)          # in uint8 pixel units, as the assignment divides
+    assert "colour_kmeans24_cat7.npy" in source
+
+
+@pytest.mark.parametrize("override, message", [
+    ("palette=lab", "palette must be one of"),
+    ("num_colours=20", "palette csc321 comes in num_colours"),
+    ("residual_layout=deep", "residual_layout must be one of"),
+    ("residual_epochs=-1", "residual_epochs >= 0"),
+])
+def test_bad_palette_and_layout_settings_are_config_errors(override, message):
+    from nnlab.engine.errors import ConfigError
+    from nnlab.experiments.exp_colourization import check_config
+    from nnlab.experiments.registry import EXPERIMENTS
+    from nnlab.experiments.runner import resolve_config
+
+    with pytest.raises(ConfigError, match=message):
+        check_config(resolve_config(EXPERIMENTS["colourization"], overrides=[override]))

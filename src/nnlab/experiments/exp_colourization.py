@@ -2,38 +2,43 @@
 
 Data: the CIFAR-10 horses (class 7). The 5,000 training horses train; the 1,000 horses of the
 CIFAR-10 test batch are the validation set (the seed's 1,000 validation images; no other
-images of the test batch are used). Input: the mean of R, G and B, one channel of 32x32,
-standardised with the training pixels' mean and standard deviation (``standardise``; the seed
-fed it in [0, 1]). Target: every pixel's nearest of ``num_colours`` (24) k-means colours in
-RGB [0, 1], fitted (MiniBatchKMeans, seeded) on ``kmeans_pixels`` training pixels drawn at
-random. Loss: the per-pixel cross-entropy over the 24 classes; metric: pixel accuracy.
+images of the test batch are used). As in the assignment, pixels are divided by 256. Input: the
+mean of R, G and B, one channel of 32x32, standardised with the training pixels' mean and
+standard deviation (``standardise``; the seed fed it in [0, 1)). Target: every pixel's nearest
+colour of the palette: ``palette: csc321`` (the default) is the assignment's own
+``colour_kmeans24_cat7.npy`` (data set ``csc321-colours``, read without running its pickle),
+the palette the seed used; ``kmeans`` fits ``num_colours`` k-means centres to ``kmeans_pixels``
+training pixels instead. Loss: the per-pixel cross-entropy over the 24 classes; metric: pixel
+accuracy.
 
 Reference: ``lookup_accuracy`` is the validation accuracy of the best table from a pixel's grey
-level alone to a colour class (fitted on the training pixels). With these colours it is about
-63%: many of the 24 colours differ mostly in brightness, so a network must reproduce the grey
-level at full resolution to beat it, and the seed's base CNN and U-Net, which see the full
-resolution only through one final convolution, stay below it.
+level alone to a colour class (fitted on the training pixels): 62.0% with CSC321's palette. Many
+of the 24 colours differ mostly in brightness, so a network must reproduce the grey level at full
+resolution to beat it, and the seed's base CNN and U-Net, which see the full resolution only
+through one final convolution, stay below it.
 
 Each network in ``models`` is built in the NumPy engine, converted with ``to_torch`` and
-trained by the torch ``Trainer`` with Adam, batch 100, 25 epochs (the seed's budget), each
-batch with a random half of its images mirrored (``flip``) and every image moved by up to 4
-pixels (``shift``, mirrored borders), each together with its colour targets. The shift is worth
-a quarter to half a point to the residual net (66.9% in the benchmark run, 67.0% in a scratch run,
-against 66.6% with the mirror alone) and keeps
-the larger networks from over-fitting: a three-level residual U-Net of 2.1 M parameters went from
-65.9% (74% on the training images) to 67.6% with it:
+trained by the torch ``Trainer`` with Adam, batch 100, 25 epochs, each batch with a random half
+of its images mirrored (``flip``) and every image moved by up to 4 pixels (``shift``, mirrored
+borders), each together with its colour targets. The shift is worth a quarter to half a point
+to the residual net and keeps the larger networks from over-fitting (a three-level residual
+U-Net of 2.1 M parameters went from 65.9% to 67.6% with it, on nnlab's own k-means colours):
 
 * ``base``: ``colour_base``, the seed's base CNN (no skips).
 * ``unet``: ``colour_unet_full`` (``unet_layout: full``), a classic U-Net of two-convolution
   stages with full-resolution ends; ``unet_layout: seed`` is the seed's ``colour_unet``.
 * ``residual``: ``colour_residual``, the same graph as ``colour_unet_full`` with every stage a
-  ResNet basic block, so the two differ only by the residual additions.
+  ResNet basic block, so the two differ only by the residual additions; ``residual_layout: seed``
+  is ``colour_residual_seed``, the seed's description taken literally (its U-Net with each
+  stage's input added to the stage's output).
 
 ``<model>_accuracy`` is the validation pixel accuracy after the **final** epoch
 (``<model>_best_accuracy`` the best epoch's, for reference only: picking the best epoch on the
 validation set flatters it). Preset ``seed`` is the seed's setting (constant lr 1e-3, 32
-filters, grey in [0, 1], the seed's U-Net, no mirroring or shifts); the default warms up for one epoch to lr 1e-2 and
-decays it along a cosine to 1e-4.
+filters, grey in [0, 1), the seed's U-Net and residual net, base and U-Net 30 epochs and the
+residual net 25, no mirroring or shifts); the default warms up for one epoch to lr 1e-2 and
+decays it along a cosine to 1e-4. ``at-the-seeds-loss`` sets the seed's three results among
+the epochs of nnlab's networks at an equal validation loss.
 """
 
 from __future__ import annotations
@@ -422,6 +427,12 @@ def run(ctx) -> None:
               "final validation cross-entropy and pixel accuracy beside the seed's"
               + (" (on the seed's own colours)" if palette_source.startswith("CSC321") else
                  " (the seed's colours were CSC321's; these are others, so the same loss can mean another accuracy)"))
+    from nnlab.metrics.curves import at_reference_losses
+
+    ctx.table("at-the-seeds-loss", at_reference_losses(histories, {f"seed {k}": v for k, v in SEED_RESULTS.items()}),
+              "for each of the seed's final results (validation loss, accuracy), the epoch of nnlab's networks whose"
+              " validation loss is nearest to the seed's, and its accuracy (difference = seed - nnlab): at an equal"
+              " loss, equally measured accuracies should be close")
     ctx.figure("loss-vs-accuracy", loss_accuracy_figure(histories),
                "validation pixel accuracy against validation cross-entropy, one point per epoch and network (the"
                " last epoch ringed), with the seed's three final results as stars: at the seed's loss, the"

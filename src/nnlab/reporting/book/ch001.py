@@ -9,6 +9,8 @@ from nnlab.reporting.render import format_value, table
 
 EXP = "colourization"
 NAMES = {"base": "base model", "unet": "U-Net", "residual": "residual network"}
+#: the settings of the sweeps ``benchmarks/colourization_sweeps.py`` runs, besides the network
+SWEEP_SETTINGS = ["palette=csc321"]
 
 
 def q_why_cnn(b: BookContext) -> list[str]:
@@ -62,7 +64,7 @@ def _model_table(b: BookContext, keys: list[str]) -> str:
 def _sweep(b: BookContext, model: str, key: str) -> list[str]:
     """The seed's sweep table beside nnlab's sweep of the seed preset, where one was run."""
     seed_points = dict(seeds.SWEEPS.get(model, {}).get(key, []))
-    sweep = b.sweep(EXP, key, "seed", [f"models=[{model}]"])
+    sweep = b.sweep(EXP, key, "seed", [f"models=[{model}]", *SWEEP_SETTINGS])
     ours: dict[float, float] = {}
     if sweep is not None:
         for row in sweep.rows:
@@ -73,10 +75,15 @@ def _sweep(b: BookContext, model: str, key: str) -> list[str]:
     rows = [{key: format_value(v, ""), "seed": format_value(seed_points.get(v), "fraction")
              if v in seed_points else "-", "nnlab (seed preset)": format_value(ours.get(float(v)), "fraction")
              if float(v) in ours else "not run"} for v in values]
-    command = (f"nnlab sweep colourization --preset seed --set 'models=[{model}]' --grid {key}="
+    command = (f"nnlab sweep colourization --preset seed --set 'models=[{model}]' --set palette=csc321 --grid {key}="
                + ",".join(format_value(v, "") for v in values))
     where = f"from the sweep in `{sweep.path}`" if sweep else f"no sweep found: `{command}` runs it"
-    return [f"**{NAMES[model]}, {key}** ({where}):\n", table(rows) if rows else "(the seed gives no table)\n"]
+    gap = [ours[float(v)] - seed_points[v] for v in seed_points if float(v) in ours]
+    summary = (f"Where both exist, nnlab's seed preset is {format_value(sum(gap) / len(gap) * 100, '')} points"
+               f" {'above' if sum(gap) >= 0 else 'below'} the seed on average.\n" if gap else "")
+    if not seed_points:
+        summary += "The seed gives no table for this sweep, only that a kernel of 3 was best.\n"
+    return [f"**{NAMES[model]}, {key}** ({where}):\n", table(rows) if rows else "", summary]
 
 
 def q_base(b: BookContext) -> list[str]:
@@ -86,8 +93,10 @@ def q_base(b: BookContext) -> list[str]:
         " (wider, a cosine schedule, mirrored and shifted images):\n",
         _model_table(b, ["base"]),
         b.figure(EXP, "base-curves", preset="seed"),
+        "The seed prints its base model's whole log; nnlab's base runs beside it, epoch by epoch:\n",
+        _seed_base_figure(b),
         "The seed's sweeps of the base model (validation accuracy), beside nnlab's:\n"]
-    for key in ("num_filters", "lr"):
+    for key in ("num_filters", "lr", "kernel_size"):
         out += _sweep(b, "base", key)
     return out
 
@@ -112,11 +121,85 @@ def q_unet(b: BookContext) -> list[str]:
     return out
 
 
+def _histories(b: BookContext, key: str) -> dict:
+    """Network ``key``'s per-epoch history in the seed-preset and default runs that exist."""
+    from nnlab.training.history import History
+
+    out = {}
+    for preset, label in (("seed", "seed preset"), (None, "default")):
+        run = b.run(EXP, preset)
+        if run is not None and (run.path / f"{key}.csv").is_file():
+            out[f"nnlab {label}"] = History.from_csv(run.path / f"{key}.csv")
+    return out
+
+
+def _seed_base_figure(b: BookContext) -> str:
+    """The seed's 30-epoch base log beside nnlab's base runs: loss and accuracy per epoch, accuracy against loss."""
+    from matplotlib.figure import Figure
+
+    ours = _histories(b, "base")
+    if not ours:
+        return ""
+    log = seeds.CURVES["001.base"]
+    epochs = [e for e, *_ in log]
+    fig = Figure(figsize=(11, 3.6), dpi=100, layout="constrained")
+    ax_loss, ax_acc, ax_xy = fig.subplots(1, 3)
+    ax_loss.plot(epochs, [r[2] for r in log], "k-", label="seed: validation")
+    ax_loss.plot(epochs, [r[1] for r in log], "k:", label="seed: training")
+    ax_acc.plot(epochs, [100 * r[3] for r in log], "k-", label="seed")
+    ax_xy.plot([r[2] for r in log], [100 * r[3] for r in log], "k.-", label="seed")
+    for i, (label, h) in enumerate(ours.items()):
+        e = list(range(1, len(h["val_loss"]) + 1))
+        ax_loss.plot(e, h["val_loss"], f"C{i}-", label=f"{label}: validation")
+        ax_loss.plot(e, h["loss"], f"C{i}:", label=f"{label}: training")
+        ax_acc.plot(e, [100 * a for a in h["val_accuracy"]], f"C{i}-", label=label)
+        ax_xy.plot(h["val_loss"], [100 * a for a in h["val_accuracy"]], f"C{i}.-", label=label)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy per pixel (nats)", title="loss per epoch")
+    ax_acc.set(xlabel="epoch", ylabel="validation pixel accuracy (%)", title="accuracy per epoch")
+    ax_xy.set(xlabel="validation cross-entropy (nats)", ylabel="validation pixel accuracy (%)",
+              title="accuracy against loss")
+    for ax in (ax_loss, ax_acc, ax_xy):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return b.drawn_figure(fig, "seed-base-log", "the seed's base model, epoch by epoch (its printed log), beside"
+                          " nnlab's base runs on the same palette; in the right panel, each point is one epoch")
+
+
+def _at_seed_losses(b: BookContext) -> str:
+    """The seed's three results beside the epochs of nnlab's runs nearest to them in validation loss."""
+    from nnlab.metrics.curves import at_reference_losses
+
+    histories = {f"{key} ({label.removeprefix('nnlab ')})": h for key in NAMES for label, h in _histories(b, key).items()}
+    numbers = seeds.by_metric(EXP)
+    references = {NAMES[k]: (numbers[f"{k}_val_loss"].value, numbers[f"{k}_accuracy"].value) for k in NAMES}
+    rows = at_reference_losses(histories, references)
+    if not rows:
+        return ""
+    shown = [{"seed's network": r["reference"], "seed's loss": format_value(r["reference val_loss"], ""),
+              "seed's accuracy": format_value(r["reference val_accuracy"], "fraction"),
+              "nnlab epoch nearest in loss": f"{r['nearest']}, epoch {r['epoch']}",
+              "its loss": format_value(r["val_loss"], ""), "its accuracy": format_value(r["val_accuracy"], "fraction"),
+              "seed - nnlab": f"{100 * r['difference']:+.1f} points"} for r in rows]
+    return ("Every epoch of nnlab's runs on the seed's palette gives a (validation loss, accuracy) pair. For"
+            " each of the seed's three results, the epoch nearest to it in loss, and that epoch's accuracy:\n\n"
+            + table(shown))
+
+
 def q_residual_net(b: BookContext) -> list[str]:
     return [
-        "Residual blocks add each block's input to its output along the base/U-Net path (the seed: 25 epochs).",
+        "Residual blocks add each block's input to its output along the base/U-Net path (the seed: 25 epochs)."
+        " The seed gives no layer list. The seed preset's `colour_residual_seed` takes the description"
+        " literally: the seed's U-Net with a shortcut around each of its five stages (a 1x1 convolution where the"
+        " shape changes). The default's `colour_residual` is nnlab's residual U-Net (ResNet basic blocks at"
+        " full resolution at both ends), which costs about what the seed's residual net did per epoch (7.5 times"
+        " its U-Net).",
         _model_table(b, ["residual"]),
         b.figure(EXP, "residual-curves", preset="seed"),
+        "**Where the seed's 70.5% comes from.** On the seed's own palette, the loss and the accuracy of a"
+        " network measured the same way move together. The table and figure below set the seed's three results"
+        " among the epochs of nnlab's networks:\n",
+        _at_seed_losses(b),
+        b.figure(EXP, "loss-vs-accuracy"),
         b.figure(EXP, "curves-overlay"),
         b.figure(EXP, "colourized"),
         b.run_table(EXP, "seed-comparison", preset="seed"),

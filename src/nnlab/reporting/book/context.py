@@ -118,6 +118,14 @@ class BookContext:
         label = f" ({PRESET_LABEL.get(preset, preset)} run)"
         return figure(ref, (caption or item.get("caption", name)) + label, alt=name)
 
+    def drawn_figure(self, fig: Any, name: str, caption: str) -> str:
+        """A figure the book draws itself (from runs' CSVs and the seeds' logs), saved and referenced."""
+        path = self.out / "figures" / "book" / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+        self.figures_made.append(path)
+        return figure(str(path.relative_to(self.out)), caption, alt=name)
+
     def figures(self, experiment: str, names: Sequence[str], preset: str | None = None) -> list[str]:
         return [self.figure(experiment, n, preset=preset) for n in names]
 
