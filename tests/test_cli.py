@@ -145,3 +145,45 @@ def test_exercise_batchnorm_on_real_cifar(tmp_path, capsys, data_dir):
     assert main(["exercise", "batchnorm", "--data-dir", str(data_dir), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "800 CIFAR-10 training horses" in out and "[NO ]" not in out
+
+
+def test_config_lists_every_key_with_value_type_and_comment(capsys):
+    from nnlab.experiments.config import keys
+    from nnlab.experiments.registry import get
+
+    assert main(["config", "mnist-autoencoder", "--preset", "seed"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()[1:]
+    assert len(lines) == len(keys(get("mnist-autoencoder").config))
+    train_lr = next(line for line in lines if line[2:].startswith("train.lr "))
+    assert "float" in train_lr and "learning rate" in train_lr
+    assert any(line.startswith("*") and "(default" in line for line in lines)      # what the preset changed
+
+
+def test_every_setting_of_every_experiment_says_what_it_does():
+    from nnlab.experiments import load_all
+    from nnlab.experiments.config import describe
+
+    for name, exp in load_all().items():
+        undocumented = [r["key"] for r in describe(exp.config()) if not r["comment"]]
+        assert not undocumented, f"{name}: no comment on {undocumented}"
+
+
+def test_unknown_keys_suggest_the_closest(capsys):
+    from nnlab.experiments.config import suggest
+
+    assert suggest("epochs", ["train.epochs", "train.lr", "seed"]) == ["train.epochs"]
+    assert suggest("num_filter", ["num_filters", "kernel_size"]) == ["num_filters"]
+    with pytest.raises(SystemExit, match=r"unknown key 'num_filter'; did you mean 'num_filters'\?"):
+        main(["config", "colourization", "--set", "num_filter=3"])
+
+
+def test_dry_run_checks_the_settings_and_makes_no_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "colourization", "--dry-run", "--set", "epochs=3", "--out", str(out)]) == 0
+    assert "* epochs" in capsys.readouterr().out and not out.exists()
+    with pytest.raises(SystemExit, match="palette must be one of"):
+        main(["run", "colourization", "--dry-run", "--set", "palette=lab", "--out", str(out)])
+    with pytest.raises(SystemExit, match="palette must be one of"):             # a real run checks first, too
+        main(["run", "colourization", "--set", "palette=lab", "--out", str(out)])
+    assert not out.exists()

@@ -84,10 +84,46 @@ def _config_error(exc: Exception) -> SystemExit:
     return SystemExit(f"nnlab: {exc}")
 
 
+def _show_value(value: object) -> str:
+    return value if isinstance(value, str) and value else json.dumps(value)
+
+
+def _print_config(name: str, cfg: object, preset: str | None) -> None:
+    """Every setting of ``cfg``: key, value (and the default where it differs), type and comment."""
+    from nnlab.experiments.config import describe
+
+    rows = describe(cfg)
+    values = [_show_value(r["value"]) + ("" if r["value"] == r["default"] else f" (default {_show_value(r['default'])})")
+              for r in rows]
+    kw, vw = max(len(r["key"]) for r in rows), min(40, max(len(v) for v in values))
+    tw = max(len(r["type"]) for r in rows)
+    print(f"{name}: {len(rows)} settings{f' under --preset {preset}' if preset else ''}; change one with"
+          " --set KEY=VALUE (* differs from the default)")
+    for r, v in zip(rows, values):
+        mark = " " if r["value"] == r["default"] else "*"
+        print(f"{mark} {r['key']:<{kw}}  {v:<{vw}}  {r['type']:<{tw}}  {r['comment']}".rstrip())
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from nnlab.engine.errors import ConfigError
+    from nnlab.experiments.registry import get
+    from nnlab.experiments.runner import resolve_config
+
+    try:
+        cfg = resolve_config(get(args.name), preset=args.preset, config_file=args.config,
+                             overrides=args.set or [], smoke=args.smoke)
+    except ConfigError as exc:
+        raise _config_error(exc) from None
+    _print_config(args.name, cfg, args.preset)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from nnlab.engine.errors import ConfigError, DataError
     from nnlab.experiments import run_experiment
 
+    if args.dry_run:
+        return cmd_config(args)
     try:
         run_dir = run_experiment(args.name, preset=args.preset, config_file=args.config, overrides=args.set or [],
                                  smoke=args.smoke, engine=args.engine, out=args.out, data_dir=args.data_dir,
@@ -344,7 +380,19 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(p, "the run", "the run folder (default runs/NAME/TIMESTAMP)")
     p.add_argument("--config", help="YAML file of settings")
     p.add_argument("--engine", choices=["numpy", "torch"])
+    p.add_argument("--dry-run", action="store_true",
+                   help="resolve and check every setting, print them, and stop (no data read, no run folder)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("config", help="list an experiment's settings: key, value, type and what it does",
+                       description="Print every setting of experiment NAME with its value (after --preset,"
+                                   " --config and --set), its default where it differs, its type and its comment.")
+    p.add_argument("name")
+    p.add_argument("--preset", help="show the settings under this preset, e.g. 'seed'")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting (repeatable)")
+    p.add_argument("--config", help="YAML file of settings")
+    p.add_argument("--smoke", action="store_true", help="show the smoke settings")
+    p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("report", help="rebuild a run's report, or compare several runs",
                        description="With one RUN_DIR, rebuild its report.html and report.md. With several, write"

@@ -16,6 +16,10 @@ Cfg(epochs=3, lr=0.01)
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import inspect
+import io
+import tokenize
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -84,6 +88,73 @@ def _check(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
+def keys(cls_or_cfg: Any, prefix: str = "") -> list[str]:
+    """Every settable key of a config dataclass, nested groups as dotted keys (``model.hidden``)."""
+    cls = cls_or_cfg if isinstance(cls_or_cfg, type) else type(cls_or_cfg)
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            out += keys(tp, f"{prefix}{f.name}.")
+        else:
+            out.append(prefix + f.name)
+    return out
+
+
+def suggest(key: str, known: Iterable[str]) -> list[str]:
+    """The known keys a mistyped or unqualified ``key`` most likely means (``epochs`` -> ``train.epochs``)."""
+    known = list(known)
+    tail = key.rsplit(".", 1)[-1]
+    exact_tail = [k for k in known if k.rsplit(".", 1)[-1] == tail and k != key]
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+    close_tail = [k for k in known if difflib.get_close_matches(tail, [k.rsplit(".", 1)[-1]], cutoff=0.75)]
+    return list(dict.fromkeys(exact_tail + close + close_tail))[:3]
+
+
+def unknown_key_error(source: str, key: str, known: Iterable[str]) -> ConfigError:
+    known = list(known)
+    hints = suggest(key, known)
+    hint = f"did you mean {' or '.join(repr(h) for h in hints)}?" if hints else f"known: {', '.join(sorted(known))}"
+    return ConfigError(f"{source}: unknown key {key!r}; {hint} (nnlab config NAME lists every key)")
+
+
+def field_comments(cls: type) -> dict[str, str]:
+    """The comment written after each field of dataclass ``cls`` (``lr: float = 1e-3  # Adam's``)."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    comments: dict[str, str] = {}
+    line_name: dict[int, str] = {}
+    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    for i, tok in enumerate(tokens[:-1]):
+        if (tok.type == tokenize.NAME and tokens[i + 1].string == ":" and tok.start[1] > 0
+                and (i == 0 or tokens[i - 1].type in (tokenize.INDENT, tokenize.NEWLINE, tokenize.NL, tokenize.DEDENT))):
+            line_name[tok.start[0]] = tok.string
+        elif tok.type == tokenize.COMMENT and tok.start[0] in line_name:
+            comments[line_name[tok.start[0]]] = tok.string.lstrip("#").strip()
+    return comments
+
+
+def describe(cfg: Any, defaults: Any | None = None, prefix: str = "") -> list[dict[str, Any]]:
+    """One row per settable key of config ``cfg``: key, type, value, default and the field's comment."""
+    cls = type(cfg)
+    defaults = cls() if defaults is None else defaults
+    hints, comments = typing.get_type_hints(cls), field_comments(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        value, default = getattr(cfg, f.name), getattr(defaults, f.name)
+        if dataclasses.is_dataclass(value):
+            rows += describe(value, default, f"{prefix}{f.name}.")
+            continue
+        tp = hints[f.name]
+        name = str(tp).replace("typing.", "") if typing.get_args(tp) else getattr(tp, "__name__", str(tp))
+        rows.append({"key": prefix + f.name, "type": name,
+                     "value": value, "default": default, "comment": comments.get(f.name, "")})
+    return rows
+
+
 def apply(cfg: Any, updates: Mapping[str, Any], source: str = "config") -> Any:
     """A copy of dataclass ``cfg`` with ``updates`` (nested mappings or dotted keys) applied."""
     cfg = dataclasses.replace(cfg)
@@ -92,7 +163,7 @@ def apply(cfg: Any, updates: Mapping[str, Any], source: str = "config") -> Any:
     for key, value in updates.items():
         head, _, rest = str(key).partition(".")
         if head not in fields:
-            raise ConfigError(f"{source}: unknown key {key!r}; known: {', '.join(sorted(fields))}")
+            raise unknown_key_error(source, str(key), keys(cfg))
         current = getattr(cfg, head)
         if dataclasses.is_dataclass(current):
             if rest:

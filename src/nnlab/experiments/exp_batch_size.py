@@ -54,10 +54,10 @@ class ScheduleStudy:
 class BatchSizeConfig:
     seed: int = 0                      # weights and shuffling draw from it
     hidden: list[int] = field(default_factory=lambda: [256])  # hidden layer sizes (ReLU)
-    batch_sizes: list[int] = field(default_factory=lambda: [64, 256, 1024])
+    batch_sizes: list[int] = field(default_factory=lambda: [64, 256, 1024])  # one network per batch size
     epochs: int = 10                   # the same number of passes for every batch size
     lr: float = 0.01                   # SGD learning rate, the same for every batch size
-    momentum: float = 0.9
+    momentum: float = 0.9             # SGD momentum
     micro_batch: int = 2               # micro-batch size of the accumulation studies
     check_batch: int = 64              # the batch whose accumulated gradient is compared
     memory_batches: list[int] = field(default_factory=lambda: [64, 256, 1024])  # effective batches measured

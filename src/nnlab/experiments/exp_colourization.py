@@ -401,12 +401,11 @@ METRICS = {
                               "epochs": 30, "residual_epochs": 25, "palette": "csc321",
                               "flip": False, "shift": 0}}, smoke=SMOKE,
             objective=("unet_accuracy", "max"),
-            engines=("torch",))
+            engines=("torch",), check=check_config)
 def run(ctx) -> None:
     from nnlab.reporting.figures import overlay_figure
 
     cfg = ctx.cfg
-    check_config(cfg)
     train, val = load_horses(ctx)
     from nnlab.data.preprocess import quantize
 

@@ -93,7 +93,7 @@ class ExpressionConfig:
     pools: int = 4                 # stages ending in a max pooling (the paper: 5; at 48 px that leaves 1x1x128)
     # optimisation (both models)
     epochs: int = 50               # passes over the training part
-    batch_size: int = 64
+    batch_size: int = 64           # faces per Adam step
     lr: float = 1e-3               # AdamW peak rate; cosine decay to 0 after warm-up
     weight_decay: float = 5e-4     # AdamW's decoupled decay
     warmup_epochs: int = 1         # linear warm-up
@@ -613,10 +613,9 @@ METRICS = {
 
 @experiment("expression", "seed 003 Q5: facial expressions (FER2013) with the light VGG and a transferred network",
             config=ExpressionConfig, presets={"seed": SEED_PRESET}, smoke=SMOKE,
-            objective=("transfer_accuracy", "max"), engines=("torch",), about=ABOUT, metrics=METRICS)
+            objective=("transfer_accuracy", "max"), engines=("torch",), about=ABOUT, metrics=METRICS, check=check_config)
 def run(ctx) -> None:
     cfg = ctx.cfg
-    check_config(cfg)
     train, test = load_expressions(ctx)
     train = stratified_subset(train, cfg.train_limit, cfg.seed)
     test = stratified_subset(test, cfg.test_limit, cfg.seed)

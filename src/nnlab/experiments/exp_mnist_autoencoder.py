@@ -59,11 +59,11 @@ class ClassifierTraining:
     lr: float = 1e-2             # Adam's peak learning rate
     weight_decay: float = 0.0    # Adam's L2 penalty, also when fine-tuning (the seed: 1e-5)
     schedule: str = "cosine"     # "constant" or "cosine" (down to 0)
-    batch_size: int = 128
+    batch_size: int = 128        # codes per step
     epochs: int = 60             # the classifier is tiny: an epoch on 60k codes takes ~0.05 s
     finetune_epochs: int = 4     # then encoder + classifier trained jointly (0: off)
     finetune_lr: float = 1e-3    # Adam, cosine down to finetune_min_lr at the last fine-tuning epoch
-    finetune_min_lr: float = 1e-5
+    finetune_min_lr: float = 1e-5  # end of the fine-tuning cosine
 
 
 @dataclass

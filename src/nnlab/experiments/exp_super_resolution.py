@@ -63,22 +63,22 @@ class CNNTraining:
     width: int = 32            # sr_cnn: channels of the hidden convolutions
     depth: int = 6             # sr_cnn: hidden convolutions
     features: list[int] = field(default_factory=lambda: [64, 32])  # espcn: hidden convolutions
-    epochs: int = 12
+    epochs: int = 12           # passes over the training patches
     lr: float = 1e-3           # Adam, cosine decay to min_lr
-    min_lr: float = 1e-5
-    batch_size: int = 32
+    min_lr: float = 1e-5       # end of the cosine decay
+    batch_size: int = 32       # patches per Adam step
     images: int = 0            # CIFAR images to train on (0: all in the data)
 
 
 @dataclass
 class SuperResolutionConfig:
-    seed: int = 0
+    seed: int = 0              # weights, data order and the split draw from it
     seed_images: int = 10      # the seed's 10 colour images (the first CIFAR-10 test image of each class)
-    scales: list[int] = field(default_factory=lambda: [2, 4])
+    scales: list[int] = field(default_factory=lambda: [2, 4])  # upscaling factors trained and measured
     residual: bool = True      # models predict HR - bicubic(LR)
     mlp: MLPTraining = field(default_factory=MLPTraining)
     cnn: CNNTraining = field(default_factory=CNNTraining)
-    benchmarks: list[str] = field(default_factory=lambda: ["set5", "set14"])
+    benchmarks: list[str] = field(default_factory=lambda: ["set5", "set14"])  # test sets (sr-benchmarks)
     crop: int = 96             # side of the HR crops shown in the figures
 
 

@@ -94,11 +94,11 @@ class TaskConfig:
     lr: float = 1e-3                   # the rate; with schedule "auto" the `a` of a / epoch**n + b
     momentum: float = 0.0              # SGD momentum
     schedule: str = "constant"         # "constant" or "auto" (TimeDecay: lr / epoch**decay_power + lr_floor)
-    decay_power: float = 1.0
-    lr_floor: float = 0.0
-    weight_decay: float = 0.0
+    decay_power: float = 1.0     # schedule auto: the epoch exponent of TimeDecay
+    lr_floor: float = 0.0        # schedule auto: added to the decaying rate
+    weight_decay: float = 0.0    # L2 penalty on the weights
     epochs: int = 60                   # at most; early stopping on val_loss ends sooner
-    batch_size: int = 128
+    batch_size: int = 128        # samples per step
     patience: int = 8                  # early stopping; the best epoch's weights are kept
     monitor: str = "val_loss"          # what early stopping watches ("val_accuracy" for classifiers)
     scale_target: str = "zscore"       # age targets: "zscore", "std" (years / std, stays positive), "none"
@@ -122,7 +122,7 @@ class UTKFaceMLPConfig:
     pca_components: int = 256      # the seed used 128
     standardize: bool = True       # z-score each PCA component (train statistics)
     flip: bool = True              # add mirrored training faces; average predictions over both at test
-    tasks: list[str] = field(default_factory=lambda: ["age", "ethnicity", "gender"])
+    tasks: list[str] = field(default_factory=lambda: ["age", "ethnicity", "gender"])  # networks trained, in turn
     age: TaskConfig = field(default_factory=lambda: TaskConfig(hidden=[256, 128], dropout=0.3))
     ethnicity: TaskConfig = field(default_factory=lambda: TaskConfig(loss="cross_entropy", monitor="val_accuracy",
                                                                       patience=10))

@@ -171,7 +171,10 @@ def resolve_config(exp: Experiment, *, preset: str | None = None, config_file: s
         layers.append((f"preset {preset}", exp.presets[preset]))
     if smoke:
         layers.append(("smoke settings", exp.smoke))
-    return configs.resolve(exp.config, layers=layers, config_file=config_file, overrides=overrides)
+    cfg = configs.resolve(exp.config, layers=layers, config_file=config_file, overrides=overrides)
+    if exp.check is not None:
+        exp.check(cfg)
+    return cfg
 
 
 def run_experiment(name: str, *, preset: str | None = None, config_file: str | Path | None = None,
