@@ -165,6 +165,8 @@ def test_every_setting_of_every_experiment_says_what_it_does():
     from nnlab.experiments.config import describe
 
     for name, exp in load_all().items():
+        if not exp.config.__module__.startswith("nnlab."):
+            continue  # a toy experiment a test registered
         undocumented = [r["key"] for r in describe(exp.config()) if not r["comment"]]
         assert not undocumented, f"{name}: no comment on {undocumented}"
 

@@ -128,7 +128,7 @@ def test_shift_out_of_range_is_a_config_error():
         check_config(resolve_config(EXPERIMENTS["colourization"], overrides=["shift=16"]))
 
 
-def test_the_palette_is_csc321s_when_found_and_a_missing_file_is_named(tmp_path):
+def test_the_palette_is_csc321s_when_found_and_a_missing_file_is_named(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
     from nnlab.data.errors import MissingDataError
@@ -138,6 +138,7 @@ def test_the_palette_is_csc321s_when_found_and_a_missing_file_is_named(tmp_path)
     from nnlab.experiments.runner import resolve_config
     from tests.data.test_palettes import write_palette
 
+    monkeypatch.delenv("NNLAB_DATA", raising=False)                # only tmp_path is looked in
     cfg = resolve_config(EXPERIMENTS["colourization"])
     assert cfg.palette == "csc321"
     images = np.random.default_rng(0).integers(0, 256, (4, 3, 8, 8)).astype(np.uint8)

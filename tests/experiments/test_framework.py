@@ -61,7 +61,7 @@ def test_configs_layer_defaults_preset_file_and_set(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("epoch=3", "unknown key 'epoch'; known: activation, epochs"),
+    ("epoch=3", "unknown key 'epoch'; did you mean 'epochs'?"),
     ("epochs=3.5", "epochs must be an integer"),
     ("optimizer=3", "group of settings"),
     ("optimizer.beta=1", "unknown key 'beta'"),
