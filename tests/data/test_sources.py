@@ -29,6 +29,8 @@ def test_search_order_data_dir_then_env_then_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NNLAB_DATA", str(env))
     assert locate(SPEC, explicit)[0] == explicit / "toy"
     assert locate(SPEC)[0] == env / "toy"
+    with pytest.raises(MissingDataError, match="Only --data-dir was looked in"):   # never a silent fall-through
+        locate(SPEC, tmp_path / "elsewhere")
     monkeypatch.delenv("NNLAB_DATA")
     assert locate(SPEC)[0] == cache_dir() / "data" / "toy"
 
@@ -41,8 +43,10 @@ def test_incomplete_folders_are_skipped_and_the_error_lists_what_goes_where(tmp_
     msg = str(exc.value)
     assert "data set 'toyset' not found" in msg
     assert f"{tmp_path / 'd' / 'toy'}  (--data-dir; incomplete)" in msg
-    assert "(cache; folder missing)" in msg
+    assert "(cache; folder missing)" not in msg and "Only --data-dir was looked in" in msg
     assert "a.bin" in msg and "b.bin" in msg and "Ask the instructor." in msg
+    with pytest.raises(MissingDataError, match=r"\(cache; folder missing\)"):
+        locate(SPEC, name="toyset")                                    # no --data-dir: every root is listed
     assert "nnlab data fetch" not in msg  # no public download for this set
 
 

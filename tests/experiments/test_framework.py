@@ -143,3 +143,25 @@ def test_cli_list_run_and_report(tmp_path, capsys):
     with pytest.raises(SystemExit, match="unknown experiment"):
         main(["-q", "run", "nope"])
     assert main(["report", str(tmp_path / "r")]) == 0
+
+
+@experiment("data-reader-test", "reads the MNIST test split (framework test)", config=DummyConfig)
+def run_data_reader(ctx):
+    ctx.record(n_test=len(ctx.data("mnist", "test")))
+
+
+def test_a_run_reads_only_the_data_dir_given_and_says_which_folder(tmp_path, monkeypatch):
+    from nnlab.data.errors import MissingDataError
+    from tests.data.test_idx_cifar import write_mnist
+
+    write_mnist(tmp_path / "env" / "mnist", n=7)
+    write_mnist(tmp_path / "given" / "mnist", n=5)
+    monkeypatch.setenv("NNLAB_DATA", str(tmp_path / "env"))
+    run = run_experiment("data-reader-test", data_dir=str(tmp_path / "given"), out=tmp_path / "run")
+    assert json.loads((run / "metrics.json").read_text())["n_test"] == 5
+    used = json.loads((run / "summary.json").read_text())["data"]
+    assert used == [{"name": "mnist", "split": "test", "folder": str((tmp_path / "given" / "mnist").resolve())}]
+    assert f"mnist/test from `{(tmp_path / 'given' / 'mnist').resolve()}`" in (run / "report.md").read_text()
+    # a --data-dir without the files is an error, even though NNLAB_DATA has them
+    with pytest.raises(MissingDataError, match="Only --data-dir was looked in"):
+        run_experiment("data-reader-test", data_dir=str(tmp_path / "empty"), out=tmp_path / "run2")

@@ -1,4 +1,4 @@
-"""Where data sets come from: an explicit folder, then ``NNLAB_DATA``, then the user's cache.
+"""Where data sets come from: an explicit folder alone, else ``NNLAB_DATA``, then the user's cache.
 
 Each named data set declares the files it needs (:class:`DataFiles`), relative to its folder
 inside a data root (``ROOT/mnist/train-images-idx3-ubyte.gz``...). :func:`locate` finds the
@@ -51,10 +51,14 @@ class DataFiles:
 
 
 def data_roots(data_dir: str | Path | None = None) -> list[tuple[str, Path]]:
-    """The folders searched, in order, each with where it came from."""
-    roots: list[tuple[str, Path]] = []
+    """The folders searched, in order, each with where it came from.
+
+    An explicit ``data_dir`` is the only folder searched: a file missing there is an error, never
+    silently read from ``NNLAB_DATA`` or the cache instead.
+    """
     if data_dir is not None:
-        roots.append(("--data-dir", Path(data_dir).expanduser()))
+        return [("--data-dir", Path(data_dir).expanduser())]
+    roots: list[tuple[str, Path]] = []
     env = os.environ.get("NNLAB_DATA")
     if env:
         roots.append(("NNLAB_DATA", Path(env).expanduser()))
@@ -109,6 +113,8 @@ def missing_message(spec: DataFiles, roots: list[tuple[str, Path]], can_download
             lines.append(f"    {f.name}{check}")
     if spec.how_to_get:
         lines.append(spec.how_to_get)
+    if [origin for origin, _ in roots] == ["--data-dir"]:
+        lines.append("Only --data-dir was looked in; without it nnlab looks in $NNLAB_DATA, then the cache.")
     if can_download:
         lines.append(f"Or, when online: nnlab data fetch {name}  (downloads and verifies the public files)")
     return "\n".join(lines)

@@ -59,6 +59,7 @@ class RunContext:
         self.experiment, self.cfg, self.out = experiment, cfg, Path(out)
         self.name = experiment.name
         self.smoke, self.engine, self.data_dir, self.progress = smoke, engine, data_dir, progress
+        self.data_used: list[dict[str, str]] = []  # every data set read: name, split, folder
         self.log = logging.getLogger(f"nnlab.experiments.{experiment.name}")
         self.metrics: dict[str, Any] = {}
         self.manifest: list[dict[str, Any]] = []
@@ -140,10 +141,17 @@ class RunContext:
         return cbs
 
     def data(self, name: str, split: str | None = None, **kwargs: Any):
-        """A data set by name from the data root (``--data-dir``, ``NNLAB_DATA`` or the cache)."""
-        from nnlab.data.registry import load
+        """A data set by name from ``--data-dir`` (only there when given), else ``NNLAB_DATA`` or the
+        cache; the folder read is logged and listed in ``summary.json`` and the report."""
+        from nnlab.data.registry import entry, load
+        from nnlab.data.sources import locate
 
-        return load(name, split, data_dir=self.data_dir, **kwargs)
+        folder, _ = locate(entry(name).files, self.data_dir, name=name)
+        data = load(name, split, data_dir=self.data_dir, **kwargs)
+        used = {"name": name, "split": split or entry(name).splits[0], "folder": str(folder.resolve())}
+        if used not in self.data_used:
+            self.data_used.append(used)
+        return data
 
 
 def make_run_dir(name: str, out: str | Path | None, root: str | Path = "runs") -> Path:
@@ -218,7 +226,8 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
             ctx.metrics["error"] = error
         (run_dir / "metrics.json").write_text(json.dumps(_jsonable(ctx.metrics), indent=2) + "\n")
         (run_dir / "manifest.json").write_text(json.dumps(ctx.manifest, indent=2) + "\n")
-        (run_dir / "summary.json").write_text(json.dumps(_jsonable(summarize(exp, ctx.metrics)), indent=2) + "\n")
+        summary = {**summarize(exp, ctx.metrics), "data": ctx.data_used}
+        (run_dir / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
         try:
             write_report(run_dir)
         finally:

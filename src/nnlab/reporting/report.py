@@ -152,6 +152,9 @@ def report_markdown(run_dir: str | Path) -> str:
     parts.append(f"Run folder `{run_dir}`: preset {cell(meta.get('preset'))}, engine {cell(meta.get('engine'))},"
                  f" started {cell(meta.get('started'))}, git {cell(meta.get('git'))},"
                  f" wall time {format_value(metrics.get('wall_s'), 's')}.\n")
+    if summary.get("data"):
+        parts.append("Data read: " + "; ".join(f"{d['name']}/{d['split']} from `{d['folder']}`"
+                                               for d in summary["data"]) + ".\n")
     parts.append("## Metrics\n")
     if meta.get("preset") == "seed":
         parts.append("This run uses the homework's own settings (`--preset seed`): read its numbers against the"
