@@ -129,7 +129,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                                  smoke=args.smoke, engine=args.engine, out=args.out, data_dir=args.data_dir,
                                  progress=not args.quiet)
     except (ConfigError, DataError, FileNotFoundError) as exc:
-        raise _config_error(exc) from None
+        from nnlab.data.errors import MissingDataError
+
+        hint = (f"\n(without the data, `nnlab run {args.name} --smoke` runs the whole pipeline on tiny synthetic"
+                " data in seconds)" if isinstance(exc, MissingDataError) and not args.smoke else "")
+        raise SystemExit(f"nnlab: {exc}{hint}") from None
     metrics = json.loads((run_dir / "metrics.json").read_text())
     shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     print("  ".join(f"{k}={v:.4g}" for k, v in shown.items()))

@@ -165,3 +165,16 @@ def test_a_run_reads_only_the_data_dir_given_and_says_which_folder(tmp_path, mon
     # a --data-dir without the files is an error, even though NNLAB_DATA has them
     with pytest.raises(MissingDataError, match="Only --data-dir was looked in"):
         run_experiment("data-reader-test", data_dir=str(tmp_path / "empty"), out=tmp_path / "run2")
+
+
+def test_missing_data_leaves_no_run_folder_and_the_cli_says_it_once(tmp_path, monkeypatch, capsys):
+    from nnlab.cli import main
+
+    monkeypatch.delenv("NNLAB_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "data-reader-test", "--data-dir", str(tmp_path / "nothing")])
+    message = str(exc.value)
+    assert message.count("data set 'mnist' not found") == 1 and "--smoke" in message
+    assert "not found" not in capsys.readouterr().err            # not logged a second time
+    assert not (tmp_path / "runs").exists()

@@ -17,10 +17,12 @@ A run that fails still writes its metrics (with the error) and a report of what 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import math
+import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -190,7 +192,7 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
                    out: str | Path | None = None, data_dir: str | None = None, progress: bool = False,
                    root: str | Path = "runs") -> Path:
     """Run experiment ``name`` into its own folder and return the folder."""
-    from nnlab.engine.errors import ConfigError
+    from nnlab.engine.errors import ConfigError, DataError
     from nnlab.reporting.report import write_report
 
     exp = get(name)
@@ -198,6 +200,7 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
     if engine not in exp.engines:
         raise ConfigError(f"{name} runs on {', '.join(exp.engines)}, not {engine!r}")
     cfg = resolve_config(exp, preset=preset, config_file=config_file, overrides=overrides, smoke=smoke)
+    created = out is None or not Path(out).exists()
     run_dir = make_run_dir(name, out, root)
     meta = {"experiment": name, "preset": preset, "engine": engine, "smoke": smoke,
             "overrides": list(overrides), "config_file": str(config_file) if config_file else None,
@@ -212,24 +215,34 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
         nnlab_log.setLevel(logging.INFO)
     ctx = RunContext(exp, cfg, run_dir, smoke=smoke, engine=engine, data_dir=data_dir, progress=progress)
     start = time.perf_counter()
-    status, error = "ok", None
+    status, error, discard = "ok", None, False
     log.info("running %s%s into %s", name, " (smoke)" if smoke else "", run_dir)
     try:
         exp.run(ctx)
     except BaseException as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
-        log.error("%s failed: %s", name, error)
+        # a bad setting or missing data found before anything was recorded: the caller reports it
+        # once, and the folder this call made goes away
+        discard = created and isinstance(exc, (ConfigError, DataError)) and not ctx.manifest and not ctx.metrics
+        (log.debug if isinstance(exc, (ConfigError, DataError)) else log.error)("%s failed: %s", name, error)
         raise
     finally:
-        ctx.metrics.update({"wall_s": round(time.perf_counter() - start, 3), "status": status})
-        if error:
-            ctx.metrics["error"] = error
-        (run_dir / "metrics.json").write_text(json.dumps(_jsonable(ctx.metrics), indent=2) + "\n")
-        (run_dir / "manifest.json").write_text(json.dumps(ctx.manifest, indent=2) + "\n")
-        summary = {**summarize(exp, ctx.metrics), "data": ctx.data_used}
-        (run_dir / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
         try:
-            write_report(run_dir)
+            if discard:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                if out is None:  # runs/NAME/ and runs/ too, when they hold nothing else
+                    with contextlib.suppress(OSError):
+                        run_dir.parent.rmdir()
+                        run_dir.parent.parent.rmdir()
+            else:
+                ctx.metrics.update({"wall_s": round(time.perf_counter() - start, 3), "status": status})
+                if error:
+                    ctx.metrics["error"] = error
+                (run_dir / "metrics.json").write_text(json.dumps(_jsonable(ctx.metrics), indent=2) + "\n")
+                (run_dir / "manifest.json").write_text(json.dumps(ctx.manifest, indent=2) + "\n")
+                summary = {**summarize(exp, ctx.metrics), "data": ctx.data_used}
+                (run_dir / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+                write_report(run_dir)
         finally:
             nnlab_log.removeHandler(handler)
             handler.close()
