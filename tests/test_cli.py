@@ -189,3 +189,15 @@ def test_dry_run_checks_the_settings_and_makes_no_run_folder(tmp_path, capsys):
     with pytest.raises(SystemExit, match="palette must be one of"):             # a real run checks first, too
         main(["run", "colourization", "--set", "palette=lab", "--out", str(out)])
     assert not out.exists()
+
+
+def test_a_malformed_data_file_is_one_line_and_status_2(tmp_path, monkeypatch, capsys):
+    from tests.data.test_idx_cifar import write_mnist
+
+    monkeypatch.delenv("NNLAB_DATA", raising=False)
+    write_mnist(tmp_path / "mnist", n=6, gz=False)
+    images = tmp_path / "mnist" / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-100])                   # truncated
+    assert main(["data", "show", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if " INFO " not in line]
+    assert len(err) == 1 and err[0].startswith("nnlab: ") and "train-images-idx3-ubyte: truncated" in err[0]

@@ -35,13 +35,13 @@ def load_spec(path: str) -> dict[str, Any]:
 
     p = Path(path)
     if not p.exists():
-        raise SystemExit(f"nnlab: spec file {p} not found")
+        raise CLIError(f"nnlab: spec file {p} not found")
     try:
         data = yaml.safe_load(p.read_text()) if p.suffix in (".yaml", ".yml") else json.loads(p.read_text())
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise SystemExit(f"nnlab: cannot parse {p}: {exc}") from None
+        raise CLIError(f"nnlab: cannot parse {p}: {exc}") from None
     if not isinstance(data, dict):
-        raise SystemExit(f"nnlab: {p} must hold a mapping (input_shape, layers, ...), not {type(data).__name__}")
+        raise CLIError(f"nnlab: {p} must hold a mapping (input_shape, layers, ...), not {type(data).__name__}")
     return data
 
 
@@ -52,11 +52,11 @@ def _build(spec_path: str, seed: int):
     if not Path(spec_path).exists() and spec_path in MODELS:
         return create_model(spec_path).build(seed=seed)
     if not Path(spec_path).exists() and not Path(spec_path).suffix:
-        raise SystemExit(f"nnlab: {spec_path} is neither a spec file nor a model ({', '.join(MODELS)})")
+        raise CLIError(f"nnlab: {spec_path} is neither a spec file nor a model ({', '.join(MODELS)})")
     try:
         return model_from_spec(load_spec(spec_path), seed=seed)
     except (ConfigError, ShapeError) as exc:
-        raise SystemExit(f"nnlab: {spec_path}: {exc}") from None
+        raise CLIError(f"nnlab: {spec_path}: {exc}") from None
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -80,8 +80,24 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_error(exc: Exception) -> SystemExit:
-    return SystemExit(f"nnlab: {exc}")
+class CLIError(SystemExit):
+    """An nnlab error a user can fix (a bad setting, a missing or malformed file): ``main`` prints
+    its one message on stderr and the process exits with status 2, without a traceback."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM (a scheduler's kill, ``timeout``), unwound like Ctrl-C: the run records ``interrupted``."""
+
+
+def _config_error(exc: Exception) -> CLIError:
+    return CLIError(f"nnlab: {exc}")
 
 
 def _show_value(value: object) -> str:
@@ -133,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         hint = (f"\n(without the data, `nnlab run {args.name} --smoke` runs the whole pipeline on tiny synthetic"
                 " data in seconds)" if isinstance(exc, MissingDataError) and not args.smoke else "")
-        raise SystemExit(f"nnlab: {exc}{hint}") from None
+        raise CLIError(f"nnlab: {exc}{hint}") from None
     metrics = json.loads((run_dir / "metrics.json").read_text())
     shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     print("  ".join(f"{k}={v:.4g}" for k, v in shown.items()))
@@ -174,7 +190,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         runs = {key: r for key, path in folders.items() if (r := read_run(path)) is not None}
         failed = [f"{n} ({p or 'default'})" for n, p in jobs if (n, p) not in runs]
         if failed:
-            raise SystemExit(f"nnlab: smoke runs failed: {', '.join(failed)} (their run.log says why)")
+            raise CLIError(f"nnlab: smoke runs failed: {', '.join(failed)} (their run.log says why)")
         sweeps = []
     else:
         runs = newest_runs(find_runs(args.runs_dir))
@@ -182,9 +198,9 @@ def cmd_book(args: argparse.Namespace) -> int:
         for folder in args.runs:
             record = read_run(folder)
             if record is None:
-                raise SystemExit(f"nnlab: {folder} is not a run folder (no config.yaml with a run: section)")
+                raise CLIError(f"nnlab: {folder} is not a run folder (no config.yaml with a run: section)")
             if record.status != "ok":
-                raise SystemExit(f"nnlab: {folder}: the run did not finish (status {record.status})")
+                raise CLIError(f"nnlab: {folder}: the run did not finish (status {record.status})")
             runs[record.key] = record
     html_path, md_path = build_book(runs, out, smoke=args.smoke, data_dir=args.data_dir, sweeps=sweeps)
     print(f"lab book: {html_path} (Markdown: {md_path}); built from {len(runs)} runs")
@@ -269,7 +285,7 @@ def cmd_data_show(args: argparse.Namespace) -> int:
     try:
         data = load(args.name, args.split, data_dir=args.data_dir)
     except MissingDataError as exc:
-        raise SystemExit(f"nnlab: {exc}") from None
+        raise CLIError(f"nnlab: {exc}") from None
     if getattr(data, "ndim", 0) == 2:  # a colour palette: (K, 3) RGB in [0, 1]
         print(f"{args.name}/{args.split or data.shape[0]}: {len(data)} colours (row i is colour class i; RGB in [0, 1])")
         for i, rgb in enumerate(data):
@@ -310,7 +326,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     try:
         folder, files = locate(e.files, args.data_dir, download=True, progress=progress, name=args.name)
     except MissingDataError as exc:
-        raise SystemExit(f"nnlab: {exc}") from None
+        raise CLIError(f"nnlab: {exc}") from None
     finally:
         if bar is not None:
             bar.close()
@@ -331,7 +347,7 @@ def cmd_exercise(args: argparse.Namespace) -> int:
             print(f"  {name:{width}s} {doc[0] if doc else ''}")
         return 0
     if args.name not in EXERCISES:
-        raise SystemExit(f"nnlab: unknown exercise {args.name!r}; known: {', '.join(EXERCISES)}")
+        raise CLIError(f"nnlab: unknown exercise {args.name!r}; known: {', '.join(EXERCISES)}")
     try:  # a bad --filters/--image (missing file, wrong shape) is one line and exit code 2
         kwargs = exercise_inputs(args.name, filters=args.filters, image=args.image, data_dir=args.data_dir)
         result = run(args.name, out_dir=Path(args.out), **kwargs)
@@ -486,9 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _stop_on_signal(signum: int, _frame: Any) -> None:
-    """SIGTERM (a scheduler's kill, ``timeout``): unwind like an error, so that a run still writes
-    its metrics (status ``failed``, with the signal named), its report and its last checkpoint."""
-    raise SystemExit(f"stopped by {signal.Signals(signum).name}")
+    """SIGTERM (a scheduler's kill, ``timeout``): unwind like Ctrl-C, so that a run still writes
+    its metrics (status ``interrupted``, with the signal named), its report and its last checkpoint."""
+    raise Stopped(f"stopped by {signal.Signals(signum).name}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -507,6 +523,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `nnlab data list | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except CLIError as exc:  # one line (or one listing of missing files), status 2
+        print(exc, file=sys.stderr)
+        raise
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: one line, 130 (143 for SIGTERM)
+        print(f"nnlab: {exc or 'interrupted (Ctrl-C)'}", file=sys.stderr)
+        return 143 if isinstance(exc, Stopped) else 130
+    except Exception as exc:
+        from nnlab.engine.errors import NNLabError
+
+        if args.verbose:
+            raise
+        if isinstance(exc, NNLabError):  # a data, config, shape or weights error that names its file or key
+            print(f"nnlab: {exc}", file=sys.stderr)
+            return 2
+        print(f"nnlab: {type(exc).__name__}: {' '.join(str(exc).split())} (run with -v for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

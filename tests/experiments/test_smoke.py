@@ -28,6 +28,7 @@ def test_every_experiment_has_a_summary_and_a_smoke_setting():
 
 
 def test_a_run_stopped_by_sigterm_still_writes_its_metrics(tmp_path):
+    """SIGTERM (and Ctrl-C, the same path) ends a run with status interrupted, one line, exit 143."""
     import os
     import signal
     import subprocess
@@ -45,9 +46,10 @@ def test_a_run_stopped_by_sigterm_still_writes_its_metrics(tmp_path):
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode != 0
+    assert proc.returncode == 143
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["status"] == "failed" and "SIGTERM" in metrics["error"], err.decode()[-500:]
+    assert metrics["status"] == "interrupted" and "SIGTERM" in metrics["error"], err.decode()[-500:]
+    assert err.decode().strip().splitlines()[-1] == "nnlab: stopped by SIGTERM"   # one line, no traceback
     assert (out / "report.html").is_file()
 
 

@@ -220,11 +220,14 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
     try:
         exp.run(ctx)
     except BaseException as exc:
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        status = "interrupted" if interrupted else "failed"
+        error = (str(exc) or "Ctrl-C") if interrupted else f"{type(exc).__name__}: {exc}"
         # a bad setting or missing data found before anything was recorded: the caller reports it
         # once, and the folder this call made goes away
         discard = created and isinstance(exc, (ConfigError, DataError)) and not ctx.manifest and not ctx.metrics
-        (log.debug if isinstance(exc, (ConfigError, DataError)) else log.error)("%s failed: %s", name, error)
+        quiet = interrupted or isinstance(exc, (ConfigError, DataError))  # the CLI says these, once
+        (log.debug if quiet else log.error)("%s %s: %s", name, status, error)
         raise
     finally:
         try:
