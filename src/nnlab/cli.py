@@ -143,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         run_dir = run_experiment(args.name, preset=args.preset, config_file=args.config, overrides=args.set or [],
                                  smoke=args.smoke, engine=args.engine, out=args.out, data_dir=args.data_dir,
-                                 progress=not args.quiet)
+                                 progress=not args.quiet, force=args.force)
     except (ConfigError, DataError, FileNotFoundError) as exc:
         from nnlab.data.errors import MissingDataError
 
@@ -400,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(p, "the run", "the run folder (default runs/NAME/TIMESTAMP)")
     p.add_argument("--config", help="YAML file of settings")
     p.add_argument("--engine", choices=["numpy", "torch"])
+    p.add_argument("--force", action="store_true", help="overwrite a finished run in --out")
     p.add_argument("--dry-run", action="store_true",
                    help="resolve and check every setting, print them, and stop (no data read, no run folder)")
     p.set_defaults(func=cmd_run)

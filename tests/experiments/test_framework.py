@@ -178,3 +178,11 @@ def test_missing_data_leaves_no_run_folder_and_the_cli_says_it_once(tmp_path, mo
     assert exc.value.code == 2 and "--smoke" in message
     assert capsys.readouterr().err.count("data set 'mnist' not found") == 1     # printed once, not logged too
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_finished_run_is_not_overwritten_without_force(tmp_path):
+    out = tmp_path / "run"
+    run_experiment("dummy-test", smoke=True, out=out)
+    with pytest.raises(ConfigError, match="holds a finished run; choose another --out, or --force"):
+        run_experiment("dummy-test", smoke=True, out=out)
+    assert run_experiment("dummy-test", smoke=True, out=out, force=True) == out

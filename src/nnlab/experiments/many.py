@@ -36,7 +36,7 @@ def _run_one(name: str, preset: str | None, out: str, smoke: bool, data_dir: str
     except ImportError:
         pass
     try:
-        run_experiment(name, preset=preset, smoke=smoke, out=out, data_dir=data_dir)
+        run_experiment(name, preset=preset, smoke=smoke, out=out, data_dir=data_dir, force=True)
         return name, preset, out, ""
     except Exception as exc:  # reported to the caller, who decides
         return name, preset, out, f"{type(exc).__name__}: {exc}"

@@ -190,8 +190,12 @@ def resolve_config(exp: Experiment, *, preset: str | None = None, config_file: s
 def run_experiment(name: str, *, preset: str | None = None, config_file: str | Path | None = None,
                    overrides: list[str] | tuple[str, ...] = (), smoke: bool = False, engine: str | None = None,
                    out: str | Path | None = None, data_dir: str | None = None, progress: bool = False,
-                   root: str | Path = "runs") -> Path:
-    """Run experiment ``name`` into its own folder and return the folder."""
+                   root: str | Path = "runs", force: bool = False) -> Path:
+    """Run experiment ``name`` into its own folder and return the folder.
+
+    An ``out`` folder that holds a finished run (``metrics.json`` with status ``ok``) is refused
+    unless ``force``: a finished run is never overwritten by accident.
+    """
     from nnlab.engine.errors import ConfigError, DataError
     from nnlab.reporting.report import write_report
 
@@ -201,6 +205,8 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
         raise ConfigError(f"{name} runs on {', '.join(exp.engines)}, not {engine!r}")
     cfg = resolve_config(exp, preset=preset, config_file=config_file, overrides=overrides, smoke=smoke)
     created = out is None or not Path(out).exists()
+    if out is not None and not force and _finished(Path(out)):
+        raise ConfigError(f"{out} holds a finished run; choose another --out, or --force to overwrite it")
     run_dir = make_run_dir(name, out, root)
     meta = {"experiment": name, "preset": preset, "engine": engine, "smoke": smoke,
             "overrides": list(overrides), "config_file": str(config_file) if config_file else None,
@@ -251,6 +257,13 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
             handler.close()
             nnlab_log.setLevel(previous_level)
     return run_dir
+
+
+def _finished(folder: Path) -> bool:
+    try:
+        return json.loads((folder / "metrics.json").read_text()).get("status") == "ok"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def summarize(exp: Experiment, metrics: dict[str, Any]) -> dict[str, Any]:

@@ -310,7 +310,7 @@ class _Objective:
         if run_dir.exists():  # an earlier attempt that did not complete
             shutil.rmtree(run_dir)
         try:
-            run_experiment(self.plan.name, out=run_dir, overrides=[*self.plan.overrides, *point.overrides],
+            run_experiment(self.plan.name, out=run_dir, force=True, overrides=[*self.plan.overrides, *point.overrides],
                            preset=self.plan.preset, smoke=self.plan.smoke, data_dir=self.plan.data_dir,
                            progress=False)
             return _metric_value(run_dir, self.plan.name, self.plan.metric)
