@@ -30,6 +30,7 @@ from nnlab.experiments.registry import experiment
 from nnlab.reporting.figures import decision_regions
 from nnlab.training.callbacks import Callback
 from nnlab.training.history import History
+from nnlab.reporting.figures import epoch_axis
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +243,7 @@ def _training_figure(runs, thresholds, dtype):
     ax_margin.axhline(_threshold(thresholds, "softmax", dtype, "output_reaches_1.0_at_margin"), color="0.4", ls="--",
                       lw=0.8, label="softmax output rounds to 1.0")
     for ax, title in ((ax_loss, "loss (all data, log scale)"), (ax_margin, "smallest margin"), (ax_norm, "||weights||")):
-        ax.set_xlabel("epoch")
+        epoch_axis(ax)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

@@ -30,6 +30,7 @@ from nnlab.exercises.base import new_figure
 from nnlab.experiments.registry import experiment
 from nnlab.reporting.figures import decision_regions, overlay_figure
 from nnlab.training.callbacks import Callback
+from nnlab.reporting.figures import epoch_axis
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ def _spread_figure(runs):
     for i, (name, r) in enumerate(runs.items()):  # dashes tell apart the runs that overlap at 0
         ax.plot(np.arange(len(r["spread"])), r["spread"], lw=1.5, ls=("-", "--", ":", "-.")[i % 4], label=name)
     ax.set_yscale("symlog", linthresh=1e-16)
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_ylabel("max |w_i - w_j|")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -245,7 +246,7 @@ def _weights_figure(runs, cfg):
         w = runs[names[i]]["snapshots"][:, :, 0]  # (epochs + 1, H): every unit's weight from x_1
         ax.plot(np.arange(len(w)), w, lw=1)
         ax.set_title(f"{names[i]}\n{runs[names[i]]['distinct_units']} distinct unit(s)", fontsize=9)
-        ax.set_xlabel("epoch")
+        epoch_axis(ax)
         ax.set_ylabel("w_j1 (hidden unit j)")
         ax.grid(alpha=0.3)
     return fig

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+from nnlab.reporting.figures import epoch_axis
 
 
 def seed_images_figure(images: list[np.ndarray], halves: list[np.ndarray], names: list[str]) -> Figure:
@@ -46,7 +47,7 @@ def loss_curves_figure(history, title: str) -> Figure:
         if key in history:
             ax.plot(history.epochs, history[key], style, marker="o", markersize=2.5, label=label)
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_ylabel("MSE (pixel values in [0, 1])")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)

@@ -22,10 +22,9 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _epoch_axis(ax, ylabel: str, title: str) -> None:
-    from matplotlib.ticker import MaxNLocator
+    from nnlab.reporting.figures import epoch_axis
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)

@@ -95,10 +95,20 @@ def _metric_groups(keys: list[str]) -> list[str]:
     return bases
 
 
+def epoch_axis(ax, label: str = "epoch") -> None:
+    """Label ``ax``'s x axis with ``label`` and tick it at whole epochs only (no 2.5)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel(label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _finish_panel(ax, xlabel: str, title: str, log_y: bool = False) -> None:
     """The common dress of a curves panel: both axes labelled (the y axis by the quantity the
     panel shows), optional log scale, grid, legend."""
     ax.set_xlabel("epoch" if xlabel == "epoch" else xlabel.replace("_", " "))
+    if xlabel == "epoch":
+        epoch_axis(ax)
     ax.set_ylabel(title.replace("val_", "validation ").replace("_", " ") + (" (log scale)" if log_y else ""))
     ax.set_title(title, fontsize=10)
     if log_y:
