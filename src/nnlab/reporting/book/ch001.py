@@ -195,9 +195,13 @@ def q_residual_net(b: BookContext) -> list[str]:
         " its U-Net).",
         _model_table(b, ["residual"]),
         b.figure(EXP, "residual-curves", preset="seed"),
-        "**Where the seed's 70.5% comes from.** On the seed's own palette, the loss and the accuracy of a"
-        " network measured the same way move together. The table and figure below set the seed's three results"
-        " among the epochs of nnlab's networks:\n",
+        "**The seed's numbers against nnlab's curves.** On one palette, two networks measured the same way"
+        " reach about the same accuracy at the same validation loss. The table below finds, for each of the"
+        " seed's three results, the epoch of nnlab's runs nearest to it in loss; the seed's base-model log"
+        " (under P1) shows the same comparison epoch by epoch. Where the seed's accuracy is higher than"
+        " nnlab's at an equal loss for all three networks, the difference lies in what the seed's pipeline fed"
+        " or measured, common to its networks, not in the residual design; what is left beyond that common"
+        " difference is the residual network's own.\n",
         _at_seed_losses(b),
         b.figure(EXP, "loss-vs-accuracy"),
         b.figure(EXP, "curves-overlay"),
