@@ -50,12 +50,32 @@ def seed_table(model: str, key: str) -> dict[float, float]:
     return {float(v): acc for v, acc in seeds.SWEEPS[model].get(key, [])}
 
 
+def finished_trials(sweep_dir: Path, key: str) -> dict[float, dict]:
+    """value -> {metrics..., "state"} of the trials of a sweep folder that finished (``status: ok``)."""
+    import json
+
+    import yaml
+
+    rows = {}
+    for trial in sorted((sweep_dir / "trials").glob("*")):
+        try:
+            metrics = json.loads((trial / "metrics.json").read_text())
+            value = yaml.safe_load((trial / "config.yaml").read_text())["config"][key]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # still running, or never started
+        if metrics.get("status") == "ok":
+            rows[float(value)] = {**metrics, "state": "COMPLETE"}
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweeps", nargs="*", default=list(GRIDS), help=f"MODEL.KEY (default: {' '.join(GRIDS)})")
     parser.add_argument("--workers", type=int, default=1, help="worker processes per sweep (default 1)")
     parser.add_argument("--data-dir", default=os.environ.get("NNLAB_DATA"))
     parser.add_argument("--smoke", action="store_true", help="tiny synthetic data (checks the script; writes nothing)")
+    parser.add_argument("--record", action="store_true",
+                        help="run nothing: record the finished points of the sweeps so far (a stopped or running sweep)")
     args = parser.parse_args()
     unknown = [k for k in args.sweeps if k not in GRIDS]
     if unknown:
@@ -72,11 +92,16 @@ def main() -> None:
         model, key = name.split(".")
         start = time.perf_counter()
         out = Path("runs/sweeps/colourization/csc321") / f"{model}-{key.replace('_', '-')}{'-smoke' if args.smoke else ''}"
-        sweep_dir = run_sweep("colourization", {key: GRIDS[name]}, workers=args.workers, out=out, preset="seed",
-                              overrides=overrides(model), data_dir=args.data_dir, smoke=args.smoke,
-                              metric=f"{model}_accuracy:max")
-        wall = time.perf_counter() - start
-        rows = {float(r[key]): r for r in read_results(sweep_dir)}
+        if args.record:
+            if not out.is_dir():
+                continue
+            sweep_dir, rows, wall = out, finished_trials(out, key), None
+        else:
+            sweep_dir = run_sweep("colourization", {key: GRIDS[name]}, workers=args.workers, out=out, preset="seed",
+                                  overrides=overrides(model), data_dir=args.data_dir, smoke=args.smoke,
+                                  metric=f"{model}_accuracy:max")
+            wall = time.perf_counter() - start
+            rows = {float(r[key]): r for r in read_results(sweep_dir)}
         seed = seed_table(model, key)
         points = []
         for value in GRIDS[name]:
@@ -86,10 +111,12 @@ def main() -> None:
                            "seed_accuracy": seed.get(float(value)), "state": row.get("state", "NOT RUN")})
         if not args.smoke:
             update_result("colourization_sweeps", name, lambda old: {
-                "model": model, "key": key, "palette": "csc321", "points": points, "wall_s": round(wall, 1),
+                "model": model, "key": key, "palette": "csc321", "points": points,
+                "complete": all(p["state"] == "COMPLETE" for p in points),
+                "wall_s": None if wall is None else round(wall, 1),
                 "workers": args.workers, "cpus": os.cpu_count(), "threads": os.environ.get("OMP_NUM_THREADS"),
                 "sweep": str(out)})
-        print(f"\n{name}  ({wall:.0f} s, {args.workers} workers, {sweep_dir})")
+        print(f"\n{name}  ({'recorded' if wall is None else f'{wall:.0f} s'}, {args.workers} workers, {sweep_dir})")
         for p in points:
             acc, s = p[f"{model}_accuracy"], p["seed_accuracy"]
             print(f"  {key}={p[key]:<8} {'-' if acc is None else f'{acc:.4f}':>8}   seed "

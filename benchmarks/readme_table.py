@@ -6,7 +6,9 @@
 One row per number of :mod:`nnlab.seeds` that has a target: the seed's number, the target, nnlab's
 run with the homework's settings (``nnlab_seed_preset`` of ``results/seed_reproduction.json``)
 and nnlab's improved default (``results/experiments.json``), and whether the default meets the
-target. ``tests/test_readme.py`` checks that README.md holds exactly this table.
+target. Below it in the README, the seed-001 sweeps on the seed's palette
+(``results/colourization_sweeps.json``) beside the seed's tables. ``tests/test_readme.py`` checks
+that README.md holds exactly these tables.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 BEGIN, END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
+SWEEPS_BEGIN, SWEEPS_END = "<!-- colourization-sweeps:begin -->", "<!-- colourization-sweeps:end -->"
 
 
 def _load(name: str) -> dict:
@@ -58,19 +61,50 @@ def table() -> str:
     return md_table(rows, columns)
 
 
+def sweeps_table() -> str:
+    """The seed-001 sweeps on the seed's palette (``colourization_sweeps.json``), the seed's beside."""
+    from nnlab import seeds
+    from nnlab.reporting.render import format_value
+    from nnlab.reporting.render import table as md_table
+
+    results = _load("colourization_sweeps.json")
+    rows = []
+    for model in ("base", "unet"):
+        for key in ("num_filters", "lr", "kernel_size"):
+            entry = results.get(f"{model}.{key}")
+            seed = {float(v): a for v, a in seeds.SWEEPS[model].get(key, [])}
+            points = entry["points"] if entry else [{key: v, f"{model}_accuracy": None} for v, _ in
+                                                     seeds.SWEEPS[model].get(key, [])]
+            values = " / ".join(format_value(p[key], "") for p in points) or "3 / 5 / 7"
+            ours = " / ".join("-" if p.get(f"{model}_accuracy") is None else f"{100 * p[f'{model}_accuracy']:.1f}"
+                              for p in points)
+            theirs = " / ".join("-" if seed.get(float(p[key])) is None else f"{100 * seed[float(p[key])]:.1f}"
+                                for p in points) if seed else "3 best, no table"
+            if entry and not entry.get("complete", True):
+                ours += " (- : not run yet)"
+            rows.append({"network": {"base": "base CNN", "unet": "U-Net"}[model], "swept": f"{key} {values}",
+                         "nnlab, seed preset (%)": ours if entry else "not run yet",
+                         "seed (%)": theirs})
+    return md_table(rows, ["network", "swept", "nnlab, seed preset (%)", "seed (%)"])
+
+
+def _replace(content: str, begin: str, end: str, text: str) -> str:
+    if begin not in content or end not in content:
+        raise SystemExit(f"README.md has no {begin} ... {end} markers")
+    head, rest = content.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{text}{end}{tail}"
+
+
 def main() -> None:
-    text = table()
+    text, sweeps = table(), sweeps_table()
     if "--write" not in sys.argv:
-        print(text)
+        print(text + "\n" + sweeps)
         return
     readme = ROOT / "README.md"
-    content = readme.read_text()
-    if BEGIN not in content or END not in content:
-        raise SystemExit(f"README.md has no {BEGIN} ... {END} markers")
-    head, rest = content.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{text}{END}{tail}")
-    print(f"wrote the results table into {readme}")
+    content = _replace(readme.read_text(), BEGIN, END, text)
+    readme.write_text(_replace(content, SWEEPS_BEGIN, SWEEPS_END, sweeps))
+    print(f"wrote the results table and the colourization sweeps into {readme}")
 
 
 if __name__ == "__main__":

@@ -27,3 +27,10 @@ def test_the_table_has_a_seed_preset_column_filled_where_measured():
     assert "nnlab, seed preset" in header and "nnlab, default" in header
     rows = [line for line in table.splitlines()[2:] if "age RMSE on the test split" in line]
     assert rows and "not run" not in rows[0], "utkface-mlp's seed preset must be measured (benchmarks/reproduce.py)"
+
+
+def test_the_colourization_sweeps_are_the_ones_in_the_results_file():
+    module = _readme_table_module()
+    readme = (ROOT / "README.md").read_text()
+    shown = readme.split(module.SWEEPS_BEGIN, 1)[1].split(module.SWEEPS_END, 1)[0].strip()
+    assert shown == module.sweeps_table().strip(), "run `python benchmarks/readme_table.py --write`"
