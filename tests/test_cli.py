@@ -201,3 +201,19 @@ def test_a_malformed_data_file_is_one_line_and_status_2(tmp_path, monkeypatch, c
     assert main(["data", "show", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     err = [line for line in capsys.readouterr().err.strip().splitlines() if " INFO " not in line]
     assert len(err) == 1 and err[0].startswith("nnlab: ") and "train-images-idx3-ubyte: truncated" in err[0]
+
+
+def test_runs_lists_past_runs_and_cleans_the_failed(tmp_path, capsys):
+    import yaml
+
+    for name, status in (("a", "ok"), ("b", "failed"), ("c", "interrupted")):
+        folder = tmp_path / "x" / name
+        folder.mkdir(parents=True)
+        (folder / "config.yaml").write_text(yaml.safe_dump({"run": {"experiment": "blobs-bce", "started": name}}))
+        (folder / "metrics.json").write_text(json.dumps({"status": status, "wall_s": 3.0}))
+    assert main(["runs", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[2] for line in out.splitlines()] == ["ok", "failed", "interrupted"]
+    assert main(["runs", str(tmp_path), "--clean"]) == 0
+    assert "removed 2" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["a"]

@@ -157,6 +157,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    import shutil
+
+    from nnlab.reporting.runs import find_runs
+
+    runs = sorted(find_runs(args.root), key=lambda r: r.started)
+    if not runs:
+        print(f"no runs under {args.root}")
+        return 0
+    width = max(len(r.experiment) for r in runs)
+    for r in runs:
+        kind = ", ".join(k for k in (f"preset {r.preset}" if r.preset else "", "smoke" if r.smoke else "",
+                                     "--set " + " ".join(r.overrides) if r.overrides else "") if k)
+        wall = r.metrics.get("wall_s")
+        took = f"{wall:8.0f} s" if isinstance(wall, (int, float)) else " " * 10
+        print(f"{r.started:19s}  {r.experiment:{width}s}  {r.status:11s} {took}  {r.path}{f'  ({kind})' if kind else ''}")
+    if args.clean:
+        gone = [r for r in runs if r.status in ("failed", "interrupted")]
+        for r in gone:
+            shutil.rmtree(r.path)
+        print(f"removed {len(gone)} failed or interrupted run folder(s)")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from nnlab.reporting.report import compare_runs, write_report
 
@@ -414,6 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML file of settings")
     p.add_argument("--smoke", action="store_true", help="show the smoke settings")
     p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("runs", help="list past runs with their status, start time and wall time",
+                       description="List every run folder under ROOT (default runs/), oldest first: when it"
+                                   " started, the experiment, its status (ok, failed, interrupted, unfinished),"
+                                   " its wall time and folder. --clean removes the failed and interrupted ones.")
+    p.add_argument("root", nargs="?", default="runs")
+    p.add_argument("--clean", action="store_true", help="delete the folders of failed and interrupted runs")
+    p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("report", help="rebuild a run's report, or compare several runs",
                        description="With one RUN_DIR, rebuild its report.html and report.md. With several, write"
