@@ -124,9 +124,15 @@ def test_reports_rebuild_and_runs_compare(tmp_path):
     (a / "report.html").unlink()
     write_report(a)
     assert (a / "report.html").is_file()
-    out = compare_runs([a, b], tmp_path / "cmp")
+    c = run_experiment("dummy-test", out=tmp_path / "c", smoke=True)
+    out = compare_runs([a, b, c], tmp_path / "cmp")
     page = (out / "compare.html").read_text()
     assert "test_accuracy" in page and page.count("data:image/png;base64,") == 1
+    text = (out / "compare.md").read_text()
+    assert text.count("smoke run: its numbers mean nothing") == 1           # c, marked
+    diff = text.split("## Settings that differ", 1)[1]
+    assert "| optimizer.lr |" in diff and "| 0.2 |" in diff                 # b's own learning rate
+    assert "| seed |" not in diff                                          # the same in all three: not listed
     with pytest.raises(FileNotFoundError, match="not a run folder"):
         write_report(tmp_path)
 

@@ -193,21 +193,51 @@ def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None) -> P
     out = Path(out) if out is not None else Path("runs") / "compare" / datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     labels = _labels(dirs)
-    metrics = {label: load_run(d)[1] for label, d in zip(labels, dirs)}
-    keys = list(dict.fromkeys(k for m in metrics.values() for k, v in m.items() if not isinstance(v, (list, dict))))
-    rows = [{"metric": k, **{label: metrics[label].get(k) for label in labels}} for k in keys]
-    parts = ["# Comparison\n", "\n".join(f"- {lab}: `{d}`" for lab, d in zip(labels, dirs)) + "\n",
+    loaded = {label: load_run(d) for label, d in zip(labels, dirs)}
+    metrics = {label: run[1] for label, run in loaded.items()}
+    keys = list(dict.fromkeys(k for m in metrics.values() for k, v in m.items()
+                              if not isinstance(v, (list, dict)) and k not in ("status", "error")))
+    rows = [{"metric": k, **{label: format_value(metrics[label].get(k), "") if isinstance(metrics[label].get(k), float)
+                             else cell(metrics[label].get(k)) for label in labels}} for k in keys]
+
+    def state(label: str) -> str:
+        meta, m = loaded[label][0].get("run", {}), metrics[label]
+        marks = [m.get("status", "unfinished")] + (["**smoke run: its numbers mean nothing**"] if meta.get("smoke") else [])
+        error = " ".join(str(m.get("error", "")).split())
+        return ", ".join(marks) + (f" ({error})" if error else "")
+
+    parts = ["# Comparison\n", "\n".join(f"- {lab}: `{d}`: {state(lab)}" for lab, d in zip(labels, dirs)) + "\n",
              "## Metrics\n", table(rows)]
-    names = sorted({p.stem for d in dirs for p in d.glob("history*.csv")})
+    configs = {label: _flat(run[0].get("config", {})) for label, run in loaded.items()}
+    differing = sorted(k for k in set().union(*configs.values()) if len({repr(c.get(k)) for c in configs.values()}) > 1)
+    parts.append("## Settings that differ\n")
+    parts.append(table([{"setting": k, **{label: cell(configs[label].get(k, "-")) for label in labels}} for k in differing])
+                 if differing else "The runs have the same settings.\n")
+    names = list(dict.fromkeys(item["name"] for run in loaded.values() for item in run[2]
+                               if item.get("kind") == "history"))
+    paths = {label: {item["name"]: Path(d) / item["path"] for item in loaded[label][2] if item.get("kind") == "history"}
+             for label, d in zip(labels, dirs)}
     for name in names:
-        histories = {lab: History.from_csv(d / f"{name}.csv") for lab, d in zip(labels, dirs) if (d / f"{name}.csv").is_file()}
+        histories = {lab: History.from_csv(paths[lab][name]) for lab in labels
+                     if name in paths[lab] and paths[lab][name].is_file()}
         if len(histories) < 2:
             continue
         path = save(overlay_figure(histories, title=name), out / f"{name}-overlay.png")
-        parts.append(figure(path.name, f"{name}: the runs' curves overlaid"))
+        parts.append(figure(path.name, f"{name}: every run's curves overlaid (one colour per run)"))
     text = "\n".join(parts)
     (out / "compare.md").write_text(text)
     (out / "compare.html").write_text(html_page("Comparison", text, base=out))
+    return out
+
+
+def _flat(cfg: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config as ``{"train.lr": 0.01, ...}``."""
+    out: dict[str, Any] = {}
+    for k, v in (cfg or {}).items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
     return out
 
 
