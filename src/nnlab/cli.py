@@ -143,7 +143,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         run_dir = run_experiment(args.name, preset=args.preset, config_file=args.config, overrides=args.set or [],
                                  smoke=args.smoke, engine=args.engine, out=args.out, data_dir=args.data_dir,
-                                 progress=not args.quiet, force=args.force)
+                                 progress=not args.quiet, force=args.force, threads=args.threads,
+                                 device=args.device)
     except (ConfigError, DataError, FileNotFoundError) as exc:
         from nnlab.data.errors import MissingDataError
 
@@ -238,7 +239,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         sweep_dir = run_sweep(args.name, parse_grid(args.grid), workers=args.workers, storage=args.storage,
                               out=args.out, preset=args.preset, overrides=args.set or [], smoke=args.smoke,
-                              data_dir=args.data_dir, metric=args.metric, study=args.study)
+                              data_dir=args.data_dir, metric=args.metric, study=args.study, threads=args.threads,
+                              device=args.device)
     except (ConfigError, DataError, FileNotFoundError) as exc:
         raise _config_error(exc) from None
     except KeyboardInterrupt:
@@ -390,7 +392,10 @@ def _run_options(p: argparse.ArgumentParser, scope: str, out_help: str) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help=f"override one setting for {scope} (repeatable)")
     p.add_argument("--smoke", action="store_true", help=f"tiny synthetic data for {scope}: checks the pipeline in seconds")
     p.add_argument("--out", help=out_help)
-    p.add_argument("--data-dir", help="where the data sets are (default: NNLAB_DATA, then the cache)")
+    p.add_argument("--data-dir", help="where the data sets are (only there; default: NNLAB_DATA, then the cache)")
+    p.add_argument("--threads", type=int, help=f"CPU threads (BLAS and torch) for {scope} (default: all cores)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help=f"where a torch-engine experiment trains for {scope} (default auto: CUDA when available)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -192,3 +192,23 @@ def test_a_finished_run_is_not_overwritten_without_force(tmp_path):
     with pytest.raises(ConfigError, match="holds a finished run; choose another --out, or --force"):
         run_experiment("dummy-test", smoke=True, out=out)
     assert run_experiment("dummy-test", smoke=True, out=out, force=True) == out
+
+
+@experiment("threads-test", "records the BLAS threads it runs with (framework test)", config=DummyConfig)
+def run_threads(ctx):
+    from threadpoolctl import threadpool_info
+
+    ctx.record(blas_threads=max((p["num_threads"] for p in threadpool_info()), default=0), device=ctx.device)
+
+
+def test_threads_and_device_are_applied_and_recorded(tmp_path):
+    import yaml
+
+    run = run_experiment("threads-test", out=tmp_path / "r", threads=1, device="cpu")
+    assert json.loads((run / "metrics.json").read_text())["blas_threads"] == 1
+    meta = yaml.safe_load((run / "config.yaml").read_text())["run"]
+    assert (meta["threads"], meta["device"]) == (1, "cpu")
+    with pytest.raises(ConfigError, match="--device cuda needs --engine torch"):
+        run_experiment("threads-test", out=tmp_path / "r2", device="cuda")
+    with pytest.raises(ConfigError, match="--threads must be at least 1"):
+        run_experiment("threads-test", out=tmp_path / "r3", threads=0)

@@ -210,7 +210,7 @@ def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
     params = spec.num_parameters()
     net = to_torch(spec.build(seed=cfg.seed))
     trainer = Trainer(net, loss="cross_entropy", optimizer={"name": "adam", "lr": cfg.lr},
-                      metrics=[PixelAccuracy()], seed=cfg.seed, channels_last=True)
+                      metrics=[PixelAccuracy()], seed=cfg.seed, channels_last=True, device=ctx.device)
     log.info("%s: %s, %d parameters", key, model_name, params)
     callbacks = ctx.callbacks(epochs, key)
     if cfg.schedule == "cosine":

@@ -392,12 +392,12 @@ def check_config(cfg) -> None:
                 " or use backbone light_vgg, pretrained here on UTKFace.")
 
 
-def make_trainer(cfg, net, lr: float):
+def make_trainer(cfg, net, lr: float, device: str = "auto"):
     from nnlab.torchlib import Trainer
 
     loss = {"name": "cross_entropy", "label_smoothing": cfg.label_smoothing}
     return Trainer(net, loss=loss, optimizer={"name": "adamw", "lr": lr, "weight_decay": cfg.weight_decay},
-                   metrics=["accuracy"], seed=cfg.seed, channels_last=True)
+                   metrics=["accuracy"], seed=cfg.seed, channels_last=True, device=device)
 
 
 def fit(ctx, trainer, name: str, x, y, val, epochs: int, lr: float, augment):
@@ -473,7 +473,7 @@ def pretrain_backbone(ctx, augment):
     x, y, names = utkface_faces(ctx)
     fit_idx, val_idx = split_indices(y, (1 - cfg.val_fraction, cfg.val_fraction), seed=cfg.seed)
     net, params = build_light_vgg(cfg, len(names))
-    trainer = make_trainer(cfg, net, cfg.lr)
+    trainer = make_trainer(cfg, net, cfg.lr, ctx.device)
     log.info("pretraining the light VGG on %d UTKFace faces (%s, %d classes)", len(fit_idx), task_words(cfg),
              len(names))
     history, seconds = fit(ctx, trainer, "transfer-pretrain", x[fit_idx], y[fit_idx], (x[val_idx], y[val_idx]),
@@ -505,7 +505,7 @@ def train_model(ctx, key: str, data: dict[str, Any]) -> dict[str, Any]:
             fresh = transfer_weights(pretrain_backbone(ctx, augment), net)
             log.info("transfer: the new head %s starts from scratch; the rest from the UTKFace backbone", fresh)
             what = f"light VGG pretrained on UTKFace {task_words(cfg)}, new head, fine-tuned"
-    trainer = make_trainer(cfg, net, lr)
+    trainer = make_trainer(cfg, net, lr, ctx.device)
     history, seconds = fit(ctx, trainer, key, data["x_fit"], data["y_fit"], (data["x_val"], data["y_val"]),
                            epochs, lr, augment)
     ctx.history(history, key, caption=f"{key} ({what}): cross-entropy and accuracy per epoch, training (augmented)"

@@ -157,7 +157,7 @@ def train_autoencoder(ctx, x_train, x_test):
 
         net = to_torch(ae)
         trainer = Trainer(net, loss="mse", optimizer={"name": "adam", "lr": tr.lr, "weight_decay": tr.weight_decay},
-                          seed=cfg.seed)
+                          seed=cfg.seed, device=ctx.device)
         h = trainer.fit(x_train, x_train, epochs=tr.epochs, batch_size=tr.batch_size,
                         validation_data=(x_test, x_test), callbacks=callbacks)
         copy_weights_from_torch(net, ae)

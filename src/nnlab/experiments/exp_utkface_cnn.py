@@ -210,7 +210,7 @@ def train(ctx, x: np.ndarray, y: np.ndarray, fit: np.ndarray, val: np.ndarray, a
                TaskMetric("ethnicity", "accuracy", UTKFACE_OUTPUTS["ethnicity"], 2)]
     trainer = Trainer(to_torch(spec.build(seed=cfg.seed)), loss=make_loss(cfg),
                       optimizer={"name": cfg.optimizer, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
-                      metrics=metrics, seed=cfg.seed, channels_last=True)
+                      metrics=metrics, seed=cfg.seed, channels_last=True, device=ctx.device)
     log.info("utkface_cnn %dpx width %d: %d parameters; %d training, %d validation faces", cfg.input_size,
              cfg.width, params, len(fit), len(val))
     checkpoint = ctx.out / "checkpoint.pt" if cfg.resume and not ctx.smoke else None

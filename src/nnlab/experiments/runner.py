@@ -62,6 +62,7 @@ class RunContext:
         self.name = experiment.name
         self.smoke, self.engine, self.data_dir, self.progress = smoke, engine, data_dir, progress
         self.data_used: list[dict[str, str]] = []  # every data set read: name, split, folder
+        self.device = "auto"  # where a torch-engine experiment trains: auto, cpu or cuda
         self.log = logging.getLogger(f"nnlab.experiments.{experiment.name}")
         self.metrics: dict[str, Any] = {}
         self.manifest: list[dict[str, Any]] = []
@@ -190,11 +191,14 @@ def resolve_config(exp: Experiment, *, preset: str | None = None, config_file: s
 def run_experiment(name: str, *, preset: str | None = None, config_file: str | Path | None = None,
                    overrides: list[str] | tuple[str, ...] = (), smoke: bool = False, engine: str | None = None,
                    out: str | Path | None = None, data_dir: str | None = None, progress: bool = False,
-                   root: str | Path = "runs", force: bool = False) -> Path:
+                   root: str | Path = "runs", force: bool = False, threads: int | None = None,
+                   device: str = "auto") -> Path:
     """Run experiment ``name`` into its own folder and return the folder.
 
     An ``out`` folder that holds a finished run (``metrics.json`` with status ``ok``) is refused
-    unless ``force``: a finished run is never overwritten by accident.
+    unless ``force``: a finished run is never overwritten by accident. ``threads`` caps the BLAS
+    (threadpoolctl) and torch threads for the run; ``device`` (``auto``, ``cpu`` or ``cuda``) is where
+    a torch-engine experiment trains.
     """
     from nnlab.engine.errors import ConfigError, DataError
     from nnlab.reporting.report import write_report
@@ -203,12 +207,19 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
     engine = engine or exp.engines[0]
     if engine not in exp.engines:
         raise ConfigError(f"{name} runs on {', '.join(exp.engines)}, not {engine!r}")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {threads}")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"--device must be auto, cpu or cuda, got {device!r}")
+    if device == "cuda" and engine != "torch":
+        raise ConfigError(f"{name} on the {engine} engine runs on the CPU; --device cuda needs --engine torch")
     cfg = resolve_config(exp, preset=preset, config_file=config_file, overrides=overrides, smoke=smoke)
     created = out is None or not Path(out).exists()
     if out is not None and not force and _finished(Path(out)):
         raise ConfigError(f"{out} holds a finished run; choose another --out, or --force to overwrite it")
     run_dir = make_run_dir(name, out, root)
-    meta = {"experiment": name, "preset": preset, "engine": engine, "smoke": smoke,
+    meta = {"experiment": name, "preset": preset, "engine": engine, "device": device, "threads": threads,
+            "smoke": smoke,
             "overrides": list(overrides), "config_file": str(config_file) if config_file else None,
             "started": datetime.now().isoformat(timespec="seconds"), "git": _git_revision()}
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"run": meta, "config": configs.to_dict(cfg)}, sort_keys=False))
@@ -220,11 +231,13 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
     if nnlab_log.getEffectiveLevel() > logging.INFO:
         nnlab_log.setLevel(logging.INFO)
     ctx = RunContext(exp, cfg, run_dir, smoke=smoke, engine=engine, data_dir=data_dir, progress=progress)
+    ctx.device = device
     start = time.perf_counter()
     status, error, discard = "ok", None, False
     log.info("running %s%s into %s", name, " (smoke)" if smoke else "", run_dir)
     try:
-        exp.run(ctx)
+        with _thread_limits(threads, engine):
+            exp.run(ctx)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
         status = "interrupted" if interrupted else "failed"
@@ -257,6 +270,23 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
             handler.close()
             nnlab_log.setLevel(previous_level)
     return run_dir
+
+
+@contextlib.contextmanager
+def _thread_limits(threads: int | None, engine: str):
+    """BLAS (threadpoolctl) and, for the torch engine, torch threads capped at ``threads``."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(threadpool_limits(limits=threads))
+        if engine == "torch":
+            from nnlab.torchlib import torch_threads
+
+            stack.enter_context(torch_threads(threads))
+        yield
 
 
 def _finished(folder: Path) -> bool:

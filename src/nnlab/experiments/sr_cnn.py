@@ -50,7 +50,8 @@ def train_cnn(ctx, images: np.ndarray, scale: int):
     n_val = max(1, len(x) // 20)
     torch.manual_seed(cfg.seed)  # PyTorch's default initialisation draws from it
     net = to_torch(spec.model, spec.input_shape, init="torch")
-    trainer = Trainer(net, loss="mse", optimizer={"name": "adam", "lr": tr.lr}, seed=cfg.seed, channels_last=True)
+    trainer = Trainer(net, loss="mse", optimizer={"name": "adam", "lr": tr.lr}, seed=cfg.seed, channels_last=True,
+                      device=ctx.device)
     sched = LearningRateScheduler(CosineWarmup(tr.lr, tr.epochs, 0, tr.min_lr))
     start = time.perf_counter()
     h = trainer.fit(x[n_val:], y[n_val:], epochs=tr.epochs, batch_size=tr.batch_size,

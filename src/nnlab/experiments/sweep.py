@@ -84,6 +84,8 @@ class Plan:
     overrides: tuple[str, ...]
     smoke: bool
     data_dir: str | None
+    threads: int | None = None        # CPU threads per trial (None: all)
+    device: str = "auto"              # where torch-engine trials train
 
     def point(self, params: Any) -> Point | None:
         """The grid point with these values (in any key order), if any."""
@@ -312,7 +314,7 @@ class _Objective:
         try:
             run_experiment(self.plan.name, out=run_dir, force=True, overrides=[*self.plan.overrides, *point.overrides],
                            preset=self.plan.preset, smoke=self.plan.smoke, data_dir=self.plan.data_dir,
-                           progress=False)
+                           progress=False, threads=self.plan.threads, device=self.plan.device)
             return _metric_value(run_dir, self.plan.name, self.plan.metric)
         except BaseException as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
@@ -412,6 +414,7 @@ def _spawn(plan: Plan, workers: int, level: int) -> None:
 def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], *, workers: int = 1, storage: str | None = None,
               out: str | Path | None = None, preset: str | None = None, overrides: Sequence[str] = (),
               smoke: bool = False, data_dir: str | None = None, metric: str | None = None,
+              threads: int | None = None, device: str = "auto",
               study: str | None = None) -> Path:
     """Run every point of ``grid`` (key -> values, strings read as YAML like ``--set``) and return
     the sweep folder. ``metric`` is ``"NAME:min"`` or ``"NAME:max"`` (default: the experiment's
@@ -426,7 +429,7 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], *, workers: int = 1,
     sweep_dir = make_run_dir(name, out, root=Path("runs") / "sweeps").resolve()
     plan = Plan(name, exp.run.__module__, choices, tuple(points), metric_name, direction, str(sweep_dir),
                 storage or f"sqlite:///{sweep_dir / 'study.db'}", study or f"{name}-{sweep_dir.name}", preset,
-                tuple(overrides), smoke, data_dir)
+                tuple(overrides), smoke, data_dir, threads, device)
     nnlab_log = logging.getLogger("nnlab")
     level, previous_level = nnlab_log.getEffectiveLevel(), nnlab_log.level
     handler = logging.FileHandler(sweep_dir / "sweep.log")

@@ -7,7 +7,7 @@ runs it data-parallel under ``torchrun``; ``cam`` computes class activation maps
 
 from nnlab.torchlib.convert import ConversionError, from_torch, to_torch
 from nnlab.torchlib.distributed import DistContext, init_distributed
-from nnlab.torchlib.trainer import Trainer, make_loss, make_optimizer, pick_device
+from nnlab.torchlib.trainer import Trainer, make_loss, make_optimizer, pick_device, torch_threads
 
 __all__ = ["ConversionError", "from_torch", "to_torch", "DistContext", "init_distributed", "Trainer", "make_loss",
-           "make_optimizer", "pick_device"]
+           "make_optimizer", "pick_device", "torch_threads"]

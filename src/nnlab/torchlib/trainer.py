@@ -22,6 +22,8 @@ weights as one that was never interrupted.
 
 from __future__ import annotations
 
+import contextlib
+
 import copy
 import io
 import logging
@@ -511,3 +513,17 @@ class Trainer:
         self.epoch = int(state["epoch"])
         log.info("resumed from %s after epoch %d", path, self.epoch)
         return self.epoch
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run the block with torch's intra-op threads set to ``n`` (unchanged when ``None``), then restore them."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
