@@ -212,3 +212,35 @@ def test_threads_and_device_are_applied_and_recorded(tmp_path):
         run_experiment("threads-test", out=tmp_path / "r2", device="cuda")
     with pytest.raises(ConfigError, match="--threads must be at least 1"):
         run_experiment("threads-test", out=tmp_path / "r3", threads=0)
+
+
+def test_run_files_are_written_whole_with_the_usual_mode(tmp_path, monkeypatch):
+    """Every file of a run folder is written through a temporary file (a crash leaves no half file)
+    and ends with mode 0666 less the umask, models included (not mkstemp's 0600)."""
+    import os
+    import stat
+
+    from nnlab.engine.serialization import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        run = run_experiment("dummy-test", out=tmp_path / "r")
+        atomic_write_bytes(tmp_path / "r" / "model.bin", b"weights")
+    finally:
+        os.umask(old)
+    files = [p for p in run.rglob("*") if p.is_file()]
+    assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in files), \
+        {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    assert not [p for p in files if p.name.endswith(".tmp")]
+
+    def fail(*args, **kwargs):                                  # the disk fills up mid-write
+        raise OSError(28, "No space left on device")
+
+    before = (run / "history.csv").read_bytes()
+    monkeypatch.setattr(os, "replace", fail)
+    from nnlab.training.history import History
+
+    with pytest.raises(OSError, match="No space"):
+        History.from_csv(run / "history.csv").to_csv(run / "history.csv")
+    assert (run / "history.csv").read_bytes() == before         # the old file, whole
+    assert not [p for p in run.rglob("*.tmp")]

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from nnlab.engine.serialization import atomic_write_text
 from nnlab.experiments import config as configs
 from nnlab.experiments.registry import Experiment, get
 from nnlab.training.callbacks import EpochLogger, ProgressBar
@@ -86,14 +87,16 @@ class RunContext:
 
     def table(self, name: str, rows: list[dict[str, Any]], caption: str = "") -> Path:
         """Save rows as ``tables/NAME.csv`` and show them in the report."""
+        import io
+
         path = self.out / "tables" / f"{name}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
         rows = _jsonable(rows)
         keys = list(dict.fromkeys(k for row in rows for k in row))
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(rows)
+        buf = io.StringIO(newline="")
+        writer = csv.DictWriter(buf, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(path, buf.getvalue())
         self.manifest.append({"kind": "table", "name": name, "path": str(path.relative_to(self.out)),
                               "caption": caption})
         return path
@@ -222,7 +225,7 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
             "smoke": smoke,
             "overrides": list(overrides), "config_file": str(config_file) if config_file else None,
             "started": datetime.now().isoformat(timespec="seconds"), "git": _git_revision()}
-    (run_dir / "config.yaml").write_text(yaml.safe_dump({"run": meta, "config": configs.to_dict(cfg)}, sort_keys=False))
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({"run": meta, "config": configs.to_dict(cfg)}, sort_keys=False))
     handler = logging.FileHandler(run_dir / "run.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
     nnlab_log = logging.getLogger("nnlab")
@@ -260,10 +263,10 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
                 ctx.metrics.update({"wall_s": round(time.perf_counter() - start, 3), "status": status})
                 if error:
                     ctx.metrics["error"] = error
-                (run_dir / "metrics.json").write_text(json.dumps(_jsonable(ctx.metrics), indent=2) + "\n")
-                (run_dir / "manifest.json").write_text(json.dumps(ctx.manifest, indent=2) + "\n")
+                atomic_write_text(run_dir / "metrics.json", json.dumps(_jsonable(ctx.metrics), indent=2) + "\n")
+                atomic_write_text(run_dir / "manifest.json", json.dumps(ctx.manifest, indent=2) + "\n")
                 summary = {**summarize(exp, ctx.metrics), "data": ctx.data_used}
-                (run_dir / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+                atomic_write_text(run_dir / "summary.json", json.dumps(_jsonable(summary), indent=2) + "\n")
                 write_report(run_dir)
         finally:
             nnlab_log.removeHandler(handler)

@@ -78,10 +78,15 @@ def class_counts_bar(data: "ImageSet", title: str | None = None) -> "Figure":
 
 
 def save(fig: "Figure", path: str | Path) -> Path:
-    """Write a figure as PNG (creating the folder)."""
+    """Write a figure as PNG (creating the folder), atomically."""
+    import io
+
+    from nnlab.engine.serialization import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 

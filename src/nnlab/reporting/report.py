@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from nnlab.engine.serialization import atomic_write_text
 from nnlab.reporting.render import cell, figure, format_value, html_page, table
 
 log = logging.getLogger(__name__)
@@ -174,8 +175,8 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     text = report_markdown(run_dir)
     title = text.splitlines()[0].lstrip("# ")
     html_path, md_path = run_dir / "report.html", run_dir / "report.md"
-    md_path.write_text(text)
-    html_path.write_text(html_page(title, text, base=run_dir))
+    atomic_write_text(md_path, text)
+    atomic_write_text(html_path, html_page(title, text, base=run_dir))
     return html_path, md_path
 
 

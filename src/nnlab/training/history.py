@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -71,11 +72,14 @@ class History(Callback):
         return [{"epoch": e, **{k: v[i] for k, v in self.history.items()}} for i, e in enumerate(self.epochs)]
 
     def to_csv(self, path: str | Path) -> None:
-        rows = self.to_rows()
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["epoch", *self.history])
-            writer.writeheader()
-            writer.writerows(rows)
+        """Write one row per epoch, atomically (a crash leaves the old file or the new, never half)."""
+        from nnlab.engine.serialization import atomic_write_text
+
+        buf = io.StringIO(newline="")
+        writer = csv.DictWriter(buf, fieldnames=["epoch", *self.history])
+        writer.writeheader()
+        writer.writerows(self.to_rows())
+        atomic_write_text(path, buf.getvalue())
 
     @classmethod
     def from_csv(cls, path: str | Path) -> "History":
