@@ -175,10 +175,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
         took = f"{wall:8.0f} s" if isinstance(wall, (int, float)) else " " * 10
         print(f"{r.started:19s}  {r.experiment:{width}s}  {r.status:11s} {took}  {r.path}{f'  ({kind})' if kind else ''}")
     if args.clean:
-        gone = [r for r in runs if r.status in ("failed", "interrupted")]
+        gone = [r for r in runs if r.status in ("failed", "interrupted", "incomplete")]
         for r in gone:
             shutil.rmtree(r.path)
-        print(f"removed {len(gone)} failed or interrupted run folder(s)")
+        print(f"removed {len(gone)} failed, interrupted or incomplete run folder(s)")
     return 0
 
 
@@ -446,10 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("runs", help="list past runs with their status, start time and wall time",
                        description="List every run folder under ROOT (default runs/), oldest first: when it"
-                                   " started, the experiment, its status (ok, failed, interrupted, unfinished),"
-                                   " its wall time and folder. --clean removes the failed and interrupted ones.")
+                                   " started, the experiment, its status (ok, failed, interrupted, running, incomplete: killed),"
+                                   " its wall time and folder. --clean removes the failed, interrupted and incomplete (killed) ones.")
     p.add_argument("root", nargs="?", default="runs")
-    p.add_argument("--clean", action="store_true", help="delete the folders of failed and interrupted runs")
+    p.add_argument("--clean", action="store_true", help="delete the folders of failed, interrupted and killed runs")
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("report", help="rebuild a run's report, or compare several runs",

@@ -72,3 +72,32 @@ def test_every_recorded_metric_is_described_in_the_report(key, smoke_runs):
         assert f"`{row['key']}`" in head
         if row["seed"] is not None:
             assert "| seed | target | met |" in head
+
+
+def test_a_run_folder_is_locked_while_written_and_a_killed_run_shows_incomplete(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from nnlab.engine.errors import ConfigError
+    from nnlab.experiments import run_experiment
+    from nnlab.reporting.runs import read_run
+
+    out = tmp_path / "busy"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("NNLAB_DATA", None)
+    proc = subprocess.Popen([sys.executable, "-m", "nnlab", "-q", "run", "blobs-bce", "--smoke", "--set", "epochs=100000",
+                             "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "run.log").exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert read_run(out).status == "running"
+        with pytest.raises(ConfigError, match=rf"being written by another nnlab process \(pid {proc.pid}\)"):
+            run_experiment("blobs-bce", smoke=True, out=out, force=True)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    assert read_run(out).status == "incomplete"                       # killed: nobody holds the lock

@@ -203,8 +203,7 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
     (threadpoolctl) and torch threads for the run; ``device`` (``auto``, ``cpu`` or ``cuda``) is where
     a torch-engine experiment trains.
     """
-    from nnlab.engine.errors import ConfigError, DataError
-    from nnlab.reporting.report import write_report
+    from nnlab.engine.errors import ConfigError
 
     exp = get(name)
     engine = engine or exp.engines[0]
@@ -221,6 +220,53 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
     if out is not None and not force and _finished(Path(out)):
         raise ConfigError(f"{out} holds a finished run; choose another --out, or --force to overwrite it")
     run_dir = make_run_dir(name, out, root)
+    lock = lock_run_dir(run_dir)
+    try:
+        return _run_locked(exp, cfg, run_dir, name=name, preset=preset, engine=engine, device=device, threads=threads,
+                           smoke=smoke, overrides=overrides, config_file=config_file, data_dir=data_dir,
+                           progress=progress, created=created, out=out)
+    finally:
+        release_run_dir(lock)
+
+
+def lock_run_dir(run_dir: Path) -> Any:
+    """Hold ``run_dir/.lock`` (an exclusive ``flock``) while a process writes the run; a second
+    process is refused with the holder's pid. The kernel drops the lock when the holder dies, so a
+    killed run's folder shows as ``incomplete``, not as running (:func:`nnlab.reporting.runs.run_state`)."""
+    import fcntl
+    import os
+
+    from nnlab.engine.errors import ConfigError
+
+    f = open(run_dir / ".lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "?"
+        f.close()
+        raise ConfigError(f"{run_dir} is being written by another nnlab process (pid {holder}); wait for it or"
+                          " choose another --out") from None
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()))
+    f.flush()
+    return f
+
+
+def release_run_dir(f: Any) -> None:
+    with contextlib.suppress(OSError):
+        Path(f.name).unlink()
+    f.close()
+
+
+def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: str | None, engine: str,
+                device: str, threads: int | None, smoke: bool, overrides: Any, config_file: Any,
+                data_dir: str | None, progress: bool, created: bool, out: Any) -> Path:
+    from nnlab.engine.errors import ConfigError, DataError
+    from nnlab.reporting.report import write_report
+
+    atomic_write_text(run_dir / "metrics.json", json.dumps({"status": "running"}) + "\n")
     meta = {"experiment": name, "preset": preset, "engine": engine, "device": device, "threads": threads,
             "smoke": smoke,
             "overrides": list(overrides), "config_file": str(config_file) if config_file else None,

@@ -23,6 +23,7 @@ import yaml
 
 from nnlab.engine.serialization import atomic_write_text
 from nnlab.reporting.render import cell, figure, format_value, html_page, table
+from nnlab.reporting.runs import run_state
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def report_markdown(run_dir: str | Path) -> str:
     parts = [f"# {title}\n"]
     if summary.get("summary"):
         parts.append(f"*{summary['summary']}*\n")
-    status = status_markdown(metrics, smoke)
+    status = status_markdown({**metrics, "status": run_state(run_dir, metrics.get("status", "incomplete"))}, smoke)
     if status:
         parts.append(status)
     if summary.get("about"):
@@ -203,7 +204,7 @@ def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None) -> P
 
     def state(label: str) -> str:
         meta, m = loaded[label][0].get("run", {}), metrics[label]
-        marks = [m.get("status", "unfinished")] + (["**smoke run: its numbers mean nothing**"] if meta.get("smoke") else [])
+        marks = [run_state(dirs[labels.index(label)], m.get("status", "incomplete"))] + (["**smoke run: its numbers mean nothing**"] if meta.get("smoke") else [])
         error = " ".join(str(m.get("error", "")).split())
         return ", ".join(marks) + (f" ({error})" if error else "")
 

@@ -41,6 +41,26 @@ class RunRecord:
         return self.experiment, self.preset
 
 
+def run_state(run_dir: str | Path, status: str) -> str:
+    """``status`` from ``metrics.json``, with ``running`` told apart from ``incomplete``: a run
+    that says it is running but whose lock nobody holds was killed (SIGKILL, power loss)."""
+    import fcntl
+
+    if status != "running":
+        return status
+    lock = Path(run_dir) / ".lock"
+    if not lock.is_file():
+        return "incomplete"
+    try:
+        with open(lock) as f:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)      # got it: nobody is writing the run
+            return "incomplete"
+    except BlockingIOError:
+        return "running"
+    except OSError:
+        return "incomplete"
+
+
 def read_run(path: str | Path) -> RunRecord | None:
     """The record of run folder ``path``, or None when it is not a run folder (or unreadable)."""
     path = Path(path)
@@ -54,7 +74,7 @@ def read_run(path: str | Path) -> RunRecord | None:
     if not isinstance(meta, dict) or "experiment" not in meta:
         return None
     return RunRecord(path=path, experiment=str(meta["experiment"]), preset=meta.get("preset"),
-                     smoke=bool(meta.get("smoke")), status=str(metrics.get("status", "unfinished")),
+                     smoke=bool(meta.get("smoke")), status=run_state(path, str(metrics.get("status", "incomplete"))),
                      started=str(meta.get("started") or ""), overrides=list(meta.get("overrides") or []),
                      config_file=meta.get("config_file"), metrics=metrics)
 
