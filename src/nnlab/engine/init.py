@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError
+from nnlab.engine.errors import ConfigError, check_fits
 
 InitSpec = str | Mapping[str, Any]
 
@@ -150,6 +150,8 @@ def initialize(
 
     ``fan_in`` overrides the fan computed from ``shape`` (biases use their layer's fan-in).
     """
+    # drawn in float64, then cast: both copies exist for a moment
+    check_fits(tuple(shape), 8 + np.dtype(dtype).itemsize, "a parameter")
     s = normalize(spec)
     name = s.pop("name")
     if name in SEED_SCALES:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.engine import init as initializers
-from nnlab.engine.errors import ConfigError, ShapeError
+from nnlab.engine.errors import ConfigError, ShapeError, as_int
 from nnlab.engine.layers import register
 from nnlab.engine.module import Module, Parameter
 
@@ -30,9 +30,9 @@ def pair(value: Any, name: str, minimum: int = 0) -> Pair:
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
             raise ConfigError(f"{name} must be an int or a pair, got {value!r}")
-        out = (int(value[0]), int(value[1]))
+        out = (as_int(value[0], name), as_int(value[1], name))
     else:
-        out = (int(value), int(value))
+        out = (as_int(value, name), as_int(value, name))
     if min(out) < minimum:
         raise ConfigError(f"{name} must be >= {minimum}, got {value!r}")
     return out
@@ -79,14 +79,14 @@ class _ConvNd(KernelLayer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True,
                  init="torch_default", bias_init=None, kernels="vectorized", output_padding=0) -> None:
         super().__init__()
-        if int(in_channels) < 1 or int(out_channels) < 1:
+        if as_int(in_channels, "in_channels") < 1 or as_int(out_channels, "out_channels") < 1:
             raise ConfigError(f"{type(self).__name__} needs in_channels and out_channels >= 1")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         one = self.ndim == 1
-        k = (1, int(kernel_size)) if one else pair(kernel_size, "kernel_size", 1)
+        k = (1, as_int(kernel_size, "kernel_size", 1)) if one else pair(kernel_size, "kernel_size", 1)
         self.kernel_size = k
-        self.stride = (1, int(stride)) if one else pair(stride, "stride", 1)
-        self.dilation = (1, int(dilation)) if one else pair(dilation, "dilation", 1)
+        self.stride = (1, as_int(stride, "stride", 1)) if one else pair(stride, "stride", 1)
+        self.dilation = (1, as_int(dilation, "dilation", 1)) if one else pair(dilation, "dilation", 1)
         if k[0] < 1 or k[1] < 1 or min(self.stride) < 1 or min(self.dilation) < 1:
             raise ConfigError(f"{type(self).__name__}: kernel_size, stride and dilation must be >= 1")
         if padding == "same":
@@ -97,10 +97,10 @@ class _ConvNd(KernelLayer):
             self.pad_after = tuple(t - t // 2 for t in total)
             self.padding: Any = "same"
         else:
-            p = (0, int(padding)) if one else pair(padding, "padding")
+            p = (0, as_int(padding, "padding", 0)) if one else pair(padding, "padding")
             self.padding = p
             self.pad_before = self.pad_after = p
-        self.output_padding = (0, int(output_padding)) if one else pair(output_padding, "output_padding")
+        self.output_padding = (0, as_int(output_padding, "output_padding", 0)) if one else pair(output_padding, "output_padding")
         if self.transposed and any(op >= max(s, d) for op, s, d in zip(self.output_padding, self.stride, self.dilation)):
             raise ConfigError("output_padding must be smaller than stride or dilation")
         self.use_bias = bool(bias)

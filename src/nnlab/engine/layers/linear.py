@@ -8,7 +8,7 @@ import numpy as np
 
 from nnlab.engine import init as initializers
 from nnlab.engine.activations import ActivationSpec, activation_spec, make_activation
-from nnlab.engine.errors import ConfigError, ShapeError
+from nnlab.engine.errors import ConfigError, ShapeError, as_int
 from nnlab.engine.layers import register
 from nnlab.engine.module import Module, Parameter
 
@@ -36,12 +36,10 @@ class Linear(Module):
         bias_init: initializers.InitSpec | None = None,
     ) -> None:
         super().__init__()
-        if out_features is None or int(out_features) < 1:
-            raise ConfigError(f"Linear needs out_features >= 1, got {out_features!r}")
-        if in_features is not None and int(in_features) < 1:
-            raise ConfigError(f"Linear needs in_features >= 1, got {in_features!r}")
-        self.in_features = None if in_features is None else int(in_features)
-        self.out_features = int(out_features)
+        if out_features is None:
+            raise ConfigError("Linear needs out_features >= 1, got None")
+        self.in_features = None if in_features is None else as_int(in_features, "Linear in_features", 1)
+        self.out_features = as_int(out_features, "Linear out_features", 1)
         self.kernel = make_activation(activation)
         self.use_bias = bool(bias)
         if init == "auto":

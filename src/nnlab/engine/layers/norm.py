@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError, ShapeError
+from nnlab.engine.errors import ConfigError, ShapeError, as_int
 from nnlab.engine.layers import register
 from nnlab.engine.module import Module, Parameter
 
@@ -21,7 +21,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True) -> None:
         super().__init__()
-        if int(num_features) < 1:
+        if as_int(num_features, "num_features") < 1:
             raise ConfigError("BatchNorm needs num_features >= 1")
         if momentum is not None and not 0 <= momentum <= 1:
             raise ConfigError(f"BatchNorm momentum must be in [0, 1] or None, got {momentum}")

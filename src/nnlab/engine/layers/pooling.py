@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nnlab.engine.errors import ConfigError, ShapeError
+from nnlab.engine.errors import ConfigError, ShapeError, as_int
 from nnlab.engine.layers import register
 from nnlab.engine.layers.conv import KernelLayer, kernels_module, pair, show_pair
 
@@ -23,10 +23,10 @@ class _PoolNd(KernelLayer):
                  kernels: str = "vectorized") -> None:
         super().__init__()
         one = self.ndim == 1
-        self.kernel_size = (1, int(kernel_size)) if one else pair(kernel_size, "kernel_size", 1)
+        self.kernel_size = (1, as_int(kernel_size, "kernel_size", 1)) if one else pair(kernel_size, "kernel_size", 1)
         stride = kernel_size if stride is None else stride
-        self.stride = (1, int(stride)) if one else pair(stride, "stride", 1)
-        self.padding = (0, int(padding)) if one else pair(padding, "padding")
+        self.stride = (1, as_int(stride, "stride", 1)) if one else pair(stride, "stride", 1)
+        self.padding = (0, as_int(padding, "padding", 0)) if one else pair(padding, "padding")
         if min(self.kernel_size) < 1 or min(self.stride) < 1:
             raise ConfigError(f"{type(self).__name__}: kernel_size and stride must be >= 1")
         if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
