@@ -27,15 +27,13 @@ def test_every_experiment_has_a_summary_and_a_smoke_setting():
         assert experiments[name].smoke, f"{name} has no smoke settings"
 
 
-def test_a_run_stopped_by_sigterm_still_writes_its_metrics(tmp_path):
-    """SIGTERM (and Ctrl-C, the same path) ends a run with status interrupted, one line, exit 143."""
+def _start_endless_run(out):
+    """A real ``nnlab run`` process training (practically) forever into ``out``, once it has begun."""
     import os
-    import signal
     import subprocess
     import sys
     import time
 
-    out = tmp_path / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("NNLAB_DATA", None)
     proc = subprocess.Popen([sys.executable, "-m", "nnlab", "-q", "run", "blobs-bce", "--smoke", "--set", "epochs=100000",
@@ -43,6 +41,16 @@ def test_a_run_stopped_by_sigterm_still_writes_its_metrics(tmp_path):
     deadline = time.monotonic() + 120
     while not (out / "run.log").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
+    return proc
+
+
+def test_a_run_stopped_by_sigterm_still_writes_its_metrics(tmp_path):
+    """SIGTERM (and Ctrl-C, the same path) ends a run with status interrupted, one line, exit 143."""
+    import signal
+    import time
+
+    out = tmp_path / "killed"
+    proc = _start_endless_run(out)
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
@@ -75,25 +83,15 @@ def test_every_recorded_metric_is_described_in_the_report(key, smoke_runs):
 
 
 def test_a_run_folder_is_locked_while_written_and_a_killed_run_shows_incomplete(tmp_path):
-    import os
     import signal
-    import subprocess
-    import sys
-    import time
 
     from nnlab.engine.errors import ConfigError
     from nnlab.experiments import run_experiment
     from nnlab.reporting.runs import read_run
 
     out = tmp_path / "busy"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("NNLAB_DATA", None)
-    proc = subprocess.Popen([sys.executable, "-m", "nnlab", "-q", "run", "blobs-bce", "--smoke", "--set", "epochs=100000",
-                             "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = _start_endless_run(out)
     try:
-        deadline = time.monotonic() + 120
-        while not (out / "run.log").exists() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
         assert read_run(out).status == "running"
         with pytest.raises(ConfigError, match=rf"being written by another nnlab process \(pid {proc.pid}\)"):
             run_experiment("blobs-bce", smoke=True, out=out, force=True)
