@@ -43,7 +43,7 @@ def test_bad_spec_files_give_one_line_errors(tmp_path):
         main(["summary", str(tmp_path / "nope.yaml")])
     bad = tmp_path / "bad.yaml"
     bad.write_text("input_shape: [3]\nlayers:\n  - {type: Linear, out_features: 0}\n")
-    with pytest.raises(SystemExit, match=r"bad.yaml: Linear needs out_features >= 1"):
+    with pytest.raises(SystemExit, match=r"bad.yaml: Linear out_features must be >= 1"):
         main(["summary", str(bad)])
     bad.write_text("[1, 2")
     with pytest.raises(SystemExit, match="cannot parse"):

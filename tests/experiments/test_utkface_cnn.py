@@ -122,7 +122,7 @@ def test_real_split_sizes_match_utkface_mlp():
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     cfg = cnn.UTKFaceCNNConfig(input_size=16, width=2, head_width=4, epochs=1, batch_size=16)
-    ctx = SimpleNamespace(cfg=cfg, out=tmp_path, smoke=False, callbacks=lambda epochs, name: [])
+    ctx = SimpleNamespace(cfg=cfg, out=tmp_path, smoke=False, device="cpu", callbacks=lambda epochs, name: [])
     data = synthetic_utkface(64, seed=0)
     fit, val = np.arange(48), np.arange(48, 64)
     x = cnn.prepare_images(data.images, 16, fit)
