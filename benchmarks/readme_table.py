@@ -14,6 +14,7 @@ that README.md holds exactly these tables.
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def sweeps_table() -> str:
     from nnlab.reporting.render import table as md_table
 
     results = _load("colourization_sweeps.json")
-    rows = []
+    rows, ratios = [], []
     for model in ("base", "unet"):
         for key in ("num_filters", "lr", "kernel_size"):
             entry = results.get(f"{model}.{key}")
@@ -80,12 +81,28 @@ def sweeps_table() -> str:
                               for p in points)
             theirs = " / ".join("-" if seed.get(float(p[key])) is None else f"{100 * seed[float(p[key])]:.1f}"
                                 for p in points) if seed else "3 best, no table"
+            for p in points if seed else []:
+                if p.get(f"{model}_accuracy") is not None and seed.get(float(p[key])):
+                    ratios.append((p[f"{model}_accuracy"] / seed[float(p[key])],
+                                   f"{'base' if model == 'base' else 'U-Net'} {key} = {format_value(p[key], '')}"))
             if entry and not entry.get("complete", True):
                 ours += " (- : not run yet)"
             rows.append({"network": {"base": "base CNN", "unet": "U-Net"}[model], "swept": f"{key} {values}",
                          "nnlab, seed preset (%)": ours if entry else "not run yet",
                          "seed (%)": theirs})
-    return md_table(rows, ["network", "swept", "nnlab, seed preset (%)", "seed (%)"])
+    text = md_table(rows, ["network", "swept", "nnlab, seed preset (%)", "seed (%)"])
+    if ratios:
+        values = sorted(r for r, _ in ratios)
+        low = min(ratios)
+        text += (f"\nOver the {len(values)} points run that the seed also reports, nnlab's accuracy divided by "
+                 f"the seed's has a median of {statistics.median(values):.2f} (from {low[0]:.2f}, at {low[1]}, "
+                 f"to {values[-1]:.2f}; the middle half {_quartiles(values)}).\n")
+    return text
+
+
+def _quartiles(values: list[float]) -> str:
+    q1, _, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else (values[0],) * 3
+    return f"{q1:.2f} to {q3:.2f}"
 
 
 def _replace(content: str, begin: str, end: str, text: str) -> str:
