@@ -18,12 +18,22 @@ the seed's numbers. Three checks, written to ``benchmarks/results/colourization_
 3. ``batch50`` (with ``--batch50``, about 10 minutes of one core): the base network trained at
    batch 50, twice the updates per epoch, into ``runs/benchmarks/colourization-gap/base-batch50``
    (kept, so a rerun reads it instead of training again).
+4. ``seed_tables``: the seed's base filter table against the last epoch the seed printed for each
+   of its runs: is the table the final accuracy (as nnlab's sweeps record) or something above it?
+5. ``residual_cost``: the seed's residual net took 7.5x its U-Net's time per epoch; nnlab's literal
+   reading of it (the U-Net with each stage's input added) takes about 2x at the same width. With
+   ``--residual-filters N`` (about an hour of one core at 64) the literal residual net is trained
+   again at N filters into ``runs/benchmarks/colourization-gap/residual-nfN`` (kept): does a
+   bigger network, as the seed's timing implies, close the gap?
+
+    NNLAB_DATA=../shared/data python benchmarks/colourization_gap.py --residual-filters 64
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -114,21 +124,66 @@ def batch50(data_dir: str | None) -> dict:
             "train_loss": m["base_train_loss"]}
 
 
+def seed_tables() -> dict:
+    """The seed's base filter table minus the final accuracy of the run the seed printed for each point."""
+    from nnlab import seeds
+
+    table = dict(seeds.SWEEPS["base"]["num_filters"])
+    logs = seeds.SWEEP_LOGS["base.num_filters"]
+    rows = [{"num_filters": nf, "table": table[nf], "final_epoch": log[2], "difference": round(table[nf] - log[2], 4)}
+            for nf, log in logs.items()]
+    diffs = [r["difference"] for r in rows]
+    return {"base.num_filters": rows, "all_at_or_above": all(d >= 0 for d in diffs),
+            "mean_difference": round(float(np.mean(diffs)), 4), "max_difference": round(max(diffs), 4)}
+
+
+def residual_cost(run: Path, filters: int | None, data_dir: str | None) -> dict:
+    """Time per epoch of the residual net relative to the U-Net: the seed's against nnlab's."""
+    from nnlab import seeds
+
+    times = {k: t / e for k, (e, t) in seeds.SEED_001_TIMES.items()}
+    ours = json.loads((run / "metrics.json").read_text())
+    out = {"seed_epoch_s": {k: round(v, 1) for k, v in times.items()},
+           "seed_residual_over_unet": round(times["residual"] / times["unet"], 2),
+           "nnlab_residual_over_unet": round(ours["residual_epoch_s"] / ours["unet_epoch_s"], 2),
+           "nnlab_residual_params": ours.get("residual_params")}
+    if filters:
+        from nnlab.experiments import run_experiment
+
+        folder = Path(f"runs/benchmarks/colourization-gap/residual-nf{filters}")
+        path = folder / "metrics.json"
+        if not (path.is_file() and json.loads(path.read_text()).get("status") == "ok"):
+            run_experiment("colourization", preset="seed", overrides=["models=[residual]", f"num_filters={filters}"],
+                           out=folder, data_dir=data_dir, force=True)
+        m = json.loads(path.read_text())
+        out[f"residual_nf{filters}"] = {"run": str(folder), "accuracy": m["residual_accuracy"],
+                                        "val_loss": m["residual_val_loss"], "train_loss": m["residual_train_loss"],
+                                        "params": m["residual_params"], "epoch_s": m["residual_epoch_s"]}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, help="the seed-preset run (default: the newest under runs/)")
     parser.add_argument("--batch50", action="store_true", help="also train the base net at batch 50")
+    parser.add_argument("--residual-filters", type=int, metavar="N",
+                        help="also train the seed's residual net at N filters (e.g. 64)")
     parser.add_argument("--data-dir", default=os.environ.get("NNLAB_DATA"))
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("nnlab").setLevel(logging.INFO)        # the probe runs' epochs
     run = args.run or newest_seed_run()
     result = {"run": str(run), "git": git_revision(), "base_log": base_log(run),
               "measurement": measurement(run, args.data_dir)}
+    result["seed_tables"] = seed_tables()
+    result["residual_cost"] = residual_cost(run, args.residual_filters, args.data_dir)
+    old = json.loads((RESULTS / "colourization_gap.json").read_text()) if (RESULTS / "colourization_gap.json").is_file() else {}
+    for key, value in old.get("residual_cost", {}).items():     # probes of earlier widths are kept
+        result["residual_cost"].setdefault(key, value)
     if args.batch50:
         result["batch50"] = batch50(args.data_dir)
-    elif (RESULTS / "colourization_gap.json").is_file():
-        old = json.loads((RESULTS / "colourization_gap.json").read_text())
-        if "batch50" in old:
-            result["batch50"] = old["batch50"]
+    elif "batch50" in old:
+        result["batch50"] = old["batch50"]
     path = write_result("colourization_gap", result)
     b = result["base_log"]
     print(f"seed-preset run {run}")
@@ -143,6 +198,16 @@ def main() -> None:
     if "batch50" in result:
         r = result["batch50"]
         print(f"base at batch 50: accuracy {r['accuracy']:.4f}, val loss {r['val_loss']:.4f}, train loss {r['train_loss']:.4f}")
+    t = result["seed_tables"]
+    print(f"the seed's base filter table is {'at or above' if t['all_at_or_above'] else 'not always above'} the final"
+          f" epoch it printed for each run (by {100 * t['mean_difference']:.1f} points on average,"
+          f" {100 * t['max_difference']:.1f} at most)")
+    c = result["residual_cost"]
+    print(f"residual net's time per epoch over the U-Net's: seed {c['seed_residual_over_unet']}x,"
+          f" nnlab {c['nnlab_residual_over_unet']}x")
+    for key, r in c.items():
+        if key.startswith("residual_nf"):
+            print(f"  {key}: accuracy {r['accuracy']:.4f}, val loss {r['val_loss']:.4f}, {r['params']:,} parameters")
     print(f"-> {path}")
 
 

@@ -197,6 +197,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+BOOK_RESULTS = "benchmarks/results"
+
+
 def cmd_book(args: argparse.Namespace) -> int:
     from nnlab.reporting.book import EXPERIMENTS, build_book
     from nnlab.reporting.runs import find_runs, find_sweeps, newest_runs, read_run
@@ -227,7 +230,13 @@ def cmd_book(args: argparse.Namespace) -> int:
             if record.status != "ok":
                 raise CLIError(f"nnlab: {folder}: the run did not finish (status {record.status})")
             runs[record.key] = record
-    html_path, md_path = build_book(runs, out, smoke=args.smoke, data_dir=args.data_dir, sweeps=sweeps)
+    results = None if args.smoke else Path(args.results)
+    if results is not None and not results.is_dir():
+        if args.results != BOOK_RESULTS:
+            raise CLIError(f"nnlab: {results}: no such folder (--results)")
+        results = None
+    html_path, md_path = build_book(runs, out, smoke=args.smoke, data_dir=args.data_dir, sweeps=sweeps,
+                                    results=results)
     print(f"lab book: {html_path} (Markdown: {md_path}); built from {len(runs)} runs")
     return 0
 
@@ -489,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smoke", action="store_true", help="run every experiment with --smoke first (about a minute)")
     p.add_argument("--jobs", type=int, default=2, help="smoke runs side by side (default 2)")
     p.add_argument("--data-dir", help="where the data sets are (the batch-normalisation answer reads CIFAR-10)")
+    p.add_argument("--results", default=BOOK_RESULTS,
+                   help=f"the benchmarks' results folder, for sweeps and probes no run folder holds (default"
+                        f" {BOOK_RESULTS}, when it exists; not read with --smoke)")
     p.set_defaults(func=cmd_book)
 
     p = sub.add_parser("models", help="list the model definitions with their parameter counts",

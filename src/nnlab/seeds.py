@@ -169,6 +169,20 @@ SWEEPS: dict[str, dict[str, list[tuple[float, float | None]]]] = {
 }
 
 
+#: the last epoch of each run behind seed 001's base-model filter table, as the seed prints it:
+#: num_filters -> (training loss, validation loss, validation accuracy, seconds for 30 epochs).
+#: The table above (``SWEEPS["base"]["num_filters"]``) is at or above each of these accuracies.
+SWEEP_LOGS: dict[str, dict[int, tuple[float, float, float, float]]] = {
+    "base.num_filters": {
+        16: (1.6004, 1.5906, 0.432, 459), 32: (1.5026, 1.5095, 0.452, 646), 48: (1.4513, 1.5207, 0.44, 838),
+        64: (1.4169, 1.5019, 0.454, 1071), 80: (1.3794, 1.5415, 0.443, 1288), 96: (1.3514, 1.4845, 0.46, 1665),
+        128: (1.3359, 1.5095, 0.453, 2379),
+    },
+}
+
+#: seed 001's closing comparison: network -> (epochs, seconds for all of them, as printed)
+SEED_001_TIMES: dict[str, tuple[int, float]] = {"base": (30, 635), "unet": (30, 694), "residual": (25, 4359)}
+
 #: per-epoch logs a seed prints in full: (epoch, training loss, validation loss, validation accuracy).
 #: Seed 001's base model, 30 epochs (its Part 2 log).
 CURVES: dict[str, list[tuple[int, float, float, float]]] = {

@@ -1,5 +1,6 @@
 """The lab book, built from smoke runs: every chapter, every question and every figure is there."""
 
+import json
 import re
 
 import pytest
@@ -49,6 +50,7 @@ def test_a_book_without_runs_says_which_command_makes_each(tmp_path):
     text = md_path.read_text()
     assert "`nnlab run utkface-mlp --preset seed` produces it" in text
     assert "### Missing runs" in text and "- `nnlab run mnist-autoencoder`" in text
+    assert "have not been recorded" in text and "no sweep found" in text     # no benchmarks' results either
 
 
 def test_book_command_errors_are_one_line(tmp_path, capsys):
@@ -56,3 +58,30 @@ def test_book_command_errors_are_one_line(tmp_path, capsys):
         main(["book", str(tmp_path), "--out", str(tmp_path / "b"), "--runs-dir", str(tmp_path)])
     assert main(["book", "--out", str(tmp_path / "empty"), "--runs-dir", str(tmp_path / "none")]) == 0
     assert "built from 0 runs" in capsys.readouterr().out
+
+
+def test_a_book_shows_the_sweeps_and_gap_probes_the_benchmarks_recorded(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    points = [{"lr": 0.01, "unet_accuracy": 0.5323, "state": "COMPLETE"},
+              {"lr": 0.001, "unet_accuracy": None, "state": "RUNNING"}]
+    (results / "colourization_sweeps.json").write_text(json.dumps(
+        {"unet.lr": {"points": points, "complete": False, "sweep": "runs/sweeps/x/unet-lr"}}))
+    (results / "colourization_gap.json").write_text(json.dumps(
+        {"run": "runs/r", "batch50": {"accuracy": 0.4218},
+         "residual_cost": {"seed_residual_over_unet": 7.5, "nnlab_residual_over_unet": 1.88,
+                           "residual_nf64": {"params": 480000, "accuracy": 0.6, "val_loss": 1.1, "run": "runs/p"}}}))
+    (results / "seed_reproduction.json").write_text("{not json")        # unreadable: left out, not fatal
+    _, md_path = build_book({}, tmp_path / "book", results=results)
+    text = md_path.read_text()
+    unet_lr = text[text.index("**U-Net, lr**"):text.index("**U-Net, kernel_size**")]
+    assert "as recorded in `benchmarks/results/colourization_sweeps.json` from `runs/sweeps/x/unet-lr`" in unet_lr
+    assert "| 0.01 | 57.60% | 53.23% |" in unet_lr and "| 0.001 | 56.40% | not run |" in unet_lr
+    assert "benchmarks/colourization_sweeps.py unet.lr" in unet_lr               # how to finish it
+    assert "batch 50) gives the base model 42.18%" in text
+    assert "took 7.5x its U-Net's time per epoch" in text and "at 64 filters (480,000 parameters" in text
+
+
+def test_book_results_folder_must_exist_when_named(tmp_path):
+    with pytest.raises(SystemExit, match=r"nowhere: no such folder \(--results\)"):
+        main(["book", "--out", str(tmp_path / "b"), "--runs-dir", str(tmp_path), "--results", str(tmp_path / "nowhere")])

@@ -105,13 +105,16 @@ def _chapter_heading(chapter: Chapter) -> str:
 
 
 def build_book(runs: dict[tuple[str, str | None], RunRecord], out: str | Path, *, smoke: bool = False,
-               data_dir: str | None = None, sweeps: list[SweepRecord] | None = None) -> tuple[Path, Path]:
-    """Write the book into ``out`` from ``runs`` ((experiment, preset) -> run) and ``sweeps``;
-    return (book.html, book.md)."""
+               data_dir: str | None = None, sweeps: list[SweepRecord] | None = None,
+               results: str | Path | None = None) -> tuple[Path, Path]:
+    """Write the book into ``out`` from ``runs`` ((experiment, preset) -> run), ``sweeps`` and the
+    benchmarks' ``results`` folder (``benchmarks/results``: long sweeps and probes recorded there
+    are shown where no run folder holds them); return (book.html, book.md)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / "figures", ignore_errors=True)  # figures of an earlier build, possibly of other runs
-    ctx = BookContext(out=out, runs=runs, smoke=smoke, data_dir=data_dir, sweeps=list(sweeps or []))
+    ctx = BookContext(out=out, runs=runs, smoke=smoke, data_dir=data_dir, sweeps=list(sweeps or []),
+                      results=Path(results) if results else None)
     text = book_markdown(ctx)
     md_path, html_path = out / "book.md", out / "book.html"
     md_path.write_text(text)

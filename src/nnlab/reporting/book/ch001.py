@@ -66,18 +66,27 @@ def _sweep(b: BookContext, model: str, key: str) -> list[str]:
     seed_points = dict(seeds.SWEEPS.get(model, {}).get(key, []))
     sweep = b.sweep(EXP, key, "seed", [f"models=[{model}]", *SWEEP_SETTINGS])
     ours: dict[float, float] = {}
+    recorded = (b.benchmark("colourization_sweeps") or {}).get(f"{model}.{key}") if sweep is None else None
     if sweep is not None:
         for row in sweep.rows:
             value = row.get(f"{model}_accuracy")
             if row.get("state") == "COMPLETE" and value not in (None, ""):
                 ours[float(row[key])] = float(value)
+    elif recorded:
+        for point in recorded.get("points", []):
+            if point.get("state") == "COMPLETE" and point.get(f"{model}_accuracy") is not None:
+                ours[float(point[key])] = float(point[f"{model}_accuracy"])
     values = sorted(set(seed_points) | set(ours), key=float)
     rows = [{key: format_value(v, ""), "seed": format_value(seed_points.get(v), "fraction")
              if v in seed_points else "-", "nnlab (seed preset)": format_value(ours.get(float(v)), "fraction")
              if float(v) in ours else "not run"} for v in values]
     command = (f"nnlab sweep colourization --preset seed --set 'models=[{model}]' --set palette=csc321 --grid {key}="
                + ",".join(format_value(v, "") for v in values))
-    where = f"from the sweep in `{sweep.path}`" if sweep else f"no sweep found: `{command}` runs it"
+    where = (f"from the sweep in `{sweep.path}`" if sweep else
+             f"as recorded in `benchmarks/results/colourization_sweeps.json` from `{recorded['sweep']}`"
+             + ("" if recorded.get("complete") else "; the points not run yet continue with"
+                f" `python benchmarks/colourization_sweeps.py {model}.{key}`") if recorded else
+             f"no sweep found: `{command}` runs it")
     gap = [ours[float(v)] - seed_points[v] for v in seed_points if float(v) in ours]
     summary = (f"Where both exist, nnlab's seed preset is {format_value(sum(gap) / len(gap) * 100, '')} points"
                f" {'above' if sum(gap) >= 0 else 'below'} the seed on average.\n" if gap else "")
@@ -185,6 +194,52 @@ def _at_seed_losses(b: BookContext) -> str:
             + table(shown))
 
 
+def _gap(b: BookContext) -> list[str]:
+    """What ``benchmarks/colourization_gap.py`` measured about the distance to the seed."""
+    gap = b.benchmark("colourization_gap")
+    if not gap:
+        return ["*The gap probes (`python benchmarks/colourization_gap.py`) have not been recorded in this"
+                " checkout's `benchmarks/results/`.*\n"]
+    out = ["**Where the distance to the seed comes from** (`benchmarks/results/colourization_gap.json`, from"
+           f" the seed-preset run `{gap.get('run')}`):\n"]
+    items = []
+    if (log := gap.get("base_log")) and log.get("epochs"):
+        last = log["epochs"][-1]
+        items.append(f"The seed's base model trains faster on the same settings: it reaches nnlab's final"
+                     f" validation loss ({last['val_loss']:.3f}) at its epoch {log['seed_epoch_reaching_our_final_loss']}"
+                     f" and ends at a training loss of {last['seed_train_loss']:.3f} against nnlab's"
+                     f" {last['train_loss']:.3f}.")
+        if log.get("mean_accuracy_gap_at_equal_loss") is not None:
+            items.append(f"At an equal validation loss the seed's accuracy is still"
+                         f" {100 * log['mean_accuracy_gap_at_equal_loss']:+.1f} points above nnlab's (mean over"
+                         f" {log['equal_loss_points']} of the seed's epochs).")
+    if (m := gap.get("measurement")) and "base_bn_train" in m and "base_bn_eval" in m:
+        items.append(f"Measuring with batch normalisation in training mode instead of evaluation mode gives"
+                     f" {format_value(m['base_bn_train']['accuracy'], 'fraction')} against"
+                     f" {format_value(m['base_bn_eval']['accuracy'], 'fraction')} (base model): not the cause.")
+    if r := gap.get("batch50"):
+        items.append(f"Twice the updates per epoch (batch 50) gives the base model"
+                     f" {format_value(r['accuracy'], 'fraction')}: part of the training speed, not the whole gap.")
+    if (t := gap.get("seed_tables")) and t.get("base.num_filters"):
+        items.append(f"The seed's base filter table is {'at or above' if t['all_at_or_above'] else 'not always above'}"
+                     f" the last epoch the seed printed for each of its runs, by {100 * t['mean_difference']:.1f}"
+                     f" points on average ({100 * t['max_difference']:.1f} at most): the table seems to give each"
+                     f" run's best epoch, or other runs; nnlab's sweeps record the final epoch.")
+    if c := gap.get("residual_cost"):
+        items.append(f"The seed's residual network took {c['seed_residual_over_unet']}x its U-Net's time per"
+                     f" epoch; the literal reading (`colour_residual_seed`) takes {c['nnlab_residual_over_unet']}x"
+                     f" at the same width, so the seed's residual network did several times more work than the"
+                     f" literal reading, as it says (\"with more parameters\").")
+        for key, r in sorted(c.items()):
+            if key.startswith("residual_nf"):
+                items.append(f"The literal residual network at {key.removeprefix('residual_nf')} filters"
+                             f" ({r['params']:,} parameters, the seed's budget of 25 epochs) reaches"
+                             f" {format_value(r['accuracy'], 'fraction')} at a validation loss of"
+                             f" {r['val_loss']:.3f} (`{r['run']}`).")
+    out.append("".join(f"- {i}\n" for i in items))
+    return out
+
+
 def q_residual_net(b: BookContext) -> list[str]:
     return [
         "Residual blocks add each block's input to its output along the base/U-Net path (the seed: 25 epochs)."
@@ -203,6 +258,7 @@ def q_residual_net(b: BookContext) -> list[str]:
         " or measured, common to its networks, not in the residual design; what is left beyond that common"
         " difference is the residual network's own.\n",
         _at_seed_losses(b),
+        *_gap(b),
         b.figure(EXP, "loss-vs-accuracy"),
         b.figure(EXP, "curves-overlay"),
         b.figure(EXP, "colourized"),

@@ -56,6 +56,7 @@ class BookContext:
     smoke: bool = False
     data_dir: str | None = None
     sweeps: list[SweepRecord] = field(default_factory=list)
+    results: Path | None = None   # benchmarks/results: figures the benchmarks recorded (sweeps, gap probes)
     _exercises: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _manifests: dict[Path, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     figures_made: list[Path] = field(default_factory=list)
@@ -159,6 +160,20 @@ class BookContext:
         chosen = [s for s in self.sweeps if s.experiment == experiment and list(s.grid) == [key]
                   and s.preset == preset and sorted(s.overrides) == sorted(overrides) and s.smoke == self.smoke]
         return max(chosen, key=lambda s: s.path.stat().st_mtime) if chosen else None
+
+    def benchmark(self, name: str) -> dict[str, Any] | None:
+        """``results/NAME.json`` as recorded by a benchmark, or None (no results folder, no file,
+        or a file that is not a JSON object: said in the log, not fatal)."""
+        import json
+
+        if self.results is None or not (path := self.results / f"{name}.json").is_file():
+            return None
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            log.warning("book: %s is unreadable (%s); left out", path, err)
+            return None
+        return data if isinstance(data, dict) else None
 
     # -- worked exercises ----------------------------------------------------------------------
     def exercise(self, name: str, caption: str = "", show_text: bool = True, **kwargs: Any) -> tuple[Any, str]:
