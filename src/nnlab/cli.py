@@ -138,6 +138,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from nnlab.engine.errors import ConfigError, DataError
     from nnlab.experiments import run_experiment
 
+    if args.resume:
+        _resume_args(args)
+    elif args.name is None:
+        raise CLIError("nnlab run: give an experiment NAME (`nnlab list` shows them), or --resume RUN_DIR")
     if args.dry_run:
         return cmd_config(args)
     try:
@@ -156,6 +160,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     print("  ".join(f"{k}={v:.4g}" for k, v in shown.items()))
     print(f"run folder: {run_dir}  (report: {run_dir / 'report.html'})")
     return 0
+
+
+def _resume_args(args: argparse.Namespace) -> None:
+    """``--resume RUN_DIR``: the run's own experiment and settings, from its config.yaml, into it."""
+    from nnlab.engine.errors import ConfigError
+    from nnlab.experiments.runner import saved_run
+
+    changed = [flag for flag, given in (("--preset", args.preset), ("--set", args.set), ("--config", args.config),
+                                        ("--smoke", args.smoke), ("--engine", args.engine), ("--out", args.out),
+                                        ("--force", args.force)) if given]
+    if changed:
+        raise CLIError(f"nnlab run: --resume continues {args.resume} with its own settings; {', '.join(changed)}"
+                       " cannot be given with it")
+    try:
+        meta = saved_run(Path(args.resume))["run"]
+    except ConfigError as exc:
+        raise CLIError(f"nnlab: {exc}") from None
+    if args.name is not None and args.name != meta.get("experiment"):
+        raise CLIError(f"nnlab run: {args.resume} is a run of {meta.get('experiment')}, not {args.name}")
+    args.name, args.preset, args.set = meta.get("experiment"), meta.get("preset"), list(meta.get("overrides") or [])
+    args.config, args.smoke, args.engine = meta.get("config_file"), bool(meta.get("smoke")), meta.get("engine")
+    args.out = args.resume
+    args.data_dir = args.data_dir or meta.get("data_dir")
+    args.threads = args.threads if args.threads is not None else meta.get("threads")
+    if args.device == "auto" and meta.get("device"):
+        args.device = meta["device"]
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -434,11 +464,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run experiment NAME: defaults, then --preset, then --config YAML, then --set"
                                    " KEY=VALUE. Writes runs/NAME/TIMESTAMP/ (or --out) with the resolved config,"
                                    " history.csv, metrics.json, the model, run.log, figures and report.html/.md.")
-    p.add_argument("name")
-    _run_options(p, "the run", "the run folder (default runs/NAME/TIMESTAMP)")
+    p.add_argument("name", nargs="?", help="the experiment (`nnlab list`); optional with --resume")
+    _run_options(p, "the run", "the run folder (default runs/NAME/TIMESTAMP); an unfinished run there is"
+                               " continued from its checkpoints when the settings are the same")
     p.add_argument("--config", help="YAML file of settings")
     p.add_argument("--engine", choices=["numpy", "torch"])
-    p.add_argument("--force", action="store_true", help="overwrite a finished run in --out")
+    p.add_argument("--force", action="store_true", help="start over in --out, even over a finished run")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue an interrupted or killed run with its own settings, from the last checkpoint of"
+                        " the training phase it was in")
     p.add_argument("--dry-run", action="store_true",
                    help="resolve and check every setting, print them, and stop (no data read, no run folder)")
     p.set_defaults(func=cmd_run)

@@ -59,7 +59,8 @@ def test_the_classifier_weight_decay_reaches_its_optimizer(preset, weight_decay)
     from nnlab.experiments.exp_mnist_autoencoder import train_classifier
 
     cfg = resolve_config(EXPERIMENTS["mnist-autoencoder"], preset=preset, overrides=["classifier.epochs=1"])
-    ctx = SimpleNamespace(cfg=cfg, callbacks=lambda epochs, name="": [], history=lambda *a, **k: None)
+    ctx = SimpleNamespace(cfg=cfg, callbacks=lambda epochs, name="": [], history=lambda *a, **k: None,
+                          checkpoint=lambda name: None)
     rng = np.random.default_rng(0)
     codes, labels = rng.standard_normal((64, 30)).astype(np.float32), rng.integers(0, 10, 64)
     clf, _ = train_classifier(ctx, codes, labels, codes, labels)

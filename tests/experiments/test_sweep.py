@@ -67,7 +67,7 @@ def test_a_2x2_grid_runs_four_trials_and_writes_the_report(tmp_path, calls):
     out = run_sweep("dummy-test", GRID, out=tmp_path / "s", smoke=True)
     assert out == (tmp_path / "s").resolve() and len(calls) == 4
     assert sorted(p.name for p in (out / "trials").iterdir()) == sorted(calls)
-    assert "optimizer.lr=0.05,hidden=[8,8]" in calls
+    assert "optimizer.lr=0.05,hidden=8x8" in calls           # no brackets: a shell would take them as a glob
     rows = read_results(out)
     assert len(rows) == 4 and {r["state"] for r in rows} == {"COMPLETE"}
     accuracies = [float(r["test_accuracy"]) for r in rows]
@@ -76,7 +76,7 @@ def test_a_2x2_grid_runs_four_trials_and_writes_the_report(tmp_path, calls):
     assert {(r["optimizer.lr"], r["hidden"]) for r in rows} == points
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 2  # the metric against each of the two keys
-    assert "<table>" in page and "trials/optimizer.lr=0.2,hidden=[4]" in page and "Best: optimizer.lr=" in page
+    assert "<table>" in page and "trials/optimizer.lr=0.2,hidden=4" in page and "Best: optimizer.lr=" in page
     assert "| optimizer.lr | hidden | test_accuracy | state |" in (out / "report.md").read_text()
     assert (out / "study.db").is_file() and "experiment: dummy-test" in (out / "sweep.yaml").read_text()
     assert "4/4 done" in (out / "sweep.log").read_text()
@@ -211,3 +211,16 @@ def test_cli_sweep(tmp_path, capsys):
     assert (out / "report.html").is_file()
     with pytest.raises(SystemExit, match="unknown key 'lrr'"):
         main(["-q", "sweep", "dummy-test", "--grid", "optimizer.lrr=0.1", "--out", str(tmp_path / "x")])
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_the_console_shows_one_line_per_trial_and_nothing_with_q(tmp_path, capsys, quiet):
+    from nnlab.cli import main
+
+    out = tmp_path / "s"
+    args = ["sweep", "dummy-test", "--grid", "optimizer.lr=0.05,0.2", "--smoke", "--out", str(out)]
+    assert main(["-q", *args] if quiet else args) == 0
+    err = capsys.readouterr().err
+    assert "epoch 1:" in (out / "sweep.log").read_text()             # the epochs are logged, in the file
+    assert "epoch 1:" not in err                                      # not on the console
+    assert err.count("/2 done]") == (0 if quiet else 2), err              # "trial N POINT: metric=... [k/2 done]"

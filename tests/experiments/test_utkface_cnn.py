@@ -121,18 +121,17 @@ def test_real_split_sizes_match_utkface_mlp():
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    from nnlab.training.callbacks import ModelCheckpoint
+
     cfg = cnn.UTKFaceCNNConfig(input_size=16, width=2, head_width=4, epochs=1, batch_size=16)
-    ctx = SimpleNamespace(cfg=cfg, out=tmp_path, smoke=False, device="cpu", callbacks=lambda epochs, name: [])
+    ctx = SimpleNamespace(cfg=cfg, out=tmp_path, smoke=False, device="cpu", callbacks=lambda epochs, name: [],
+                          checkpoint=lambda name: ModelCheckpoint(tmp_path / "checkpoints" / name))
     data = synthetic_utkface(64, seed=0)
     fit, val = np.arange(48), np.arange(48, 64)
     x = cnn.prepare_images(data.images, 16, fit)
     y, (_, sd) = cnn.encode_targets(data.targets, fit)
-    (tmp_path / "checkpoint.pt").unlink(missing_ok=True)
-    # a first process stops after epoch 1 and leaves its checkpoint, as a killed run does
-    first, _, _, _ = cnn.train(SimpleNamespace(**{**vars(ctx), "cfg": cnn.UTKFaceCNNConfig(
-        **{**vars(cfg), "resume": False})}), x, y, fit, val, sd)
-    first.save_checkpoint(tmp_path / "checkpoint.pt")
+    first, _, _, _ = cnn.train(ctx, x, y, fit, val, sd)       # a first process ends after epoch 1
+    assert (tmp_path / "checkpoints" / "cnn.pt").is_file() and first.epoch == 1
     cfg.epochs = 2
     trainer, history, _, _ = cnn.train(ctx, x, y, fit, val, sd)
     assert history.epochs == [1, 2] and trainer.epoch == 2
-    assert not (tmp_path / "checkpoint.pt").exists()  # removed once the run finished

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -26,7 +27,7 @@ from nnlab.engine.losses import Loss, make_loss
 from nnlab.engine.module import Module, resolve_dtype
 from nnlab.engine.optim import Optimizer, make_optimizer
 from nnlab.metrics.basic import StreamingMetric, make_metric
-from nnlab.training.callbacks import CallbackList, ProgressBar
+from nnlab.training.callbacks import CallbackList, ModelCheckpoint, ProgressBar
 from nnlab.training.history import History
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,7 @@ class Sequential(Module):
         initial_epoch: int = 0,
         history: History | None = None,
         progress: bool = False,
+        checkpoint: Any = None,
     ) -> History:
         """Train for ``epochs`` epochs and return the :class:`History`.
 
@@ -246,6 +248,12 @@ class Sequential(Module):
         A callback may change the batch size for the coming epoch in ``on_epoch_begin`` by
         setting ``trainer.batch_size`` (see :class:`nnlab.training.batch_schedule.BatchSizeScheduler`):
         the epoch's steps, ``trainer.steps_per_epoch`` and the batch buffers follow it.
+
+        ``checkpoint``: a path (``.npz`` is added) or a :class:`ModelCheckpoint` (its path). A resumable checkpoint (weights, optimizer,
+        random state, history and callback state) is written there atomically after every epoch
+        and once more when training ends; if one exists, training resumes from it, and a
+        checkpoint of finished training returns its history without training again. The result
+        is the same as that of an uninterrupted run.
         """
         self._require_compiled()
         assert self.loss is not None and self.optimizer is not None
@@ -274,8 +282,24 @@ class Sequential(Module):
         cbs = list(callbacks)
         if progress and not any(isinstance(c, ProgressBar) for c in cbs):
             cbs.append(ProgressBar(total_epochs=epochs))
+        if checkpoint is not None:
+            saver = checkpoint if isinstance(checkpoint, ModelCheckpoint) else ModelCheckpoint(checkpoint)
+            checkpoint = Path(saver.path)
+            checkpoint = checkpoint if checkpoint.suffix == ".npz" else checkpoint.with_name(checkpoint.name + ".npz")
+            saver.path = str(checkpoint)
+            cbs.append(saver)
         cb = CallbackList([history, *cbs])
-        loop = _FitLoop(self, n, int(batch_size), history)
+        loop = _FitLoop(self, n, int(batch_size), history, cb)
+        if checkpoint is not None and checkpoint.exists():
+            from nnlab.engine.serialization import load_checkpoint
+
+            state = load_checkpoint(checkpoint, self)
+            history.epochs, history.history = state["history"].epochs, state["history"].history
+            cb.load_state_dict(state["callbacks"])
+            initial_epoch = loop.epoch = state["epoch"]
+            log.info("resumed from %s after epoch %d", checkpoint, state["epoch"])
+            if state["finished"] and (state["epoch"] >= epochs or state["stopped"]):
+                return history
         metrics = self._make_metrics()
         opt = self.optimizer
         xbuf = ybuf = np.empty(0)  # the shuffled batch buffers, (batch_size, ...) once an epoch needs them
@@ -337,6 +361,9 @@ class Sequential(Module):
         finally:
             cb.on_train_end(loop)
             self.train()
+        if checkpoint is not None:          # the finished state, after the callbacks' end (best weights)
+            loop.finished = True
+            loop.save_checkpoint(checkpoint)
         return history
 
     def _snapshot(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -491,9 +518,10 @@ class _FitLoop:
     (``ceil(samples / batch_size)``) follows at once, so later callbacks see the new count.
     """
 
-    def __init__(self, model: Sequential, samples: int, batch_size: int, history: History) -> None:
-        self.model, self.samples, self.history = model, samples, history
-        self.stop_training = False
+    def __init__(self, model: Sequential, samples: int, batch_size: int, history: History,
+                 callbacks: CallbackList | None = None) -> None:
+        self.model, self.samples, self.history, self.callbacks = model, samples, history, callbacks
+        self.stop_training = self.finished = False
         self.epoch = 0
         self.batch_size = batch_size
 
@@ -527,4 +555,6 @@ class _FitLoop:
     def save_checkpoint(self, path) -> None:
         from nnlab.engine.serialization import save_checkpoint
 
-        save_checkpoint(path, self.model, epoch=self.epoch, history=self.history)
+        save_checkpoint(path, self.model, epoch=self.epoch, history=self.history, finished=self.finished,
+                        stopped=self.stop_training,
+                        callbacks=self.callbacks.state_dict() if self.callbacks is not None else None)

@@ -160,8 +160,14 @@ def save_checkpoint(
     *,
     epoch: int,
     history: History | None = None,
+    callbacks: Mapping[str, Any] | None = None,
+    finished: bool = False,
+    stopped: bool = False,
 ) -> Path:
-    """Everything needed to resume: weights, optimizer state, epoch, history, RNG state."""
+    """Everything needed to resume: weights, optimizer state, epoch, history, RNG state, the
+    callbacks' state (``CallbackList.state_dict()``: arrays in it are stored as arrays) and whether
+    training ``finished`` (the last epoch, or an early stop (``stopped``), with the callbacks' end
+    applied)."""
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
@@ -175,6 +181,9 @@ def save_checkpoint(
         "epoch": int(epoch),
         "history": history.to_rows() if history is not None else [],
         "rng_state": model.rng.bit_generator.state,
+        "finished": bool(finished),
+        "stopped": bool(stopped),
+        "callbacks": _split_arrays(dict(callbacks or {}), "callbacks", arrays),
     }
     if model.optimizer is not None:
         sd = model.optimizer.state_dict(exact=True)
@@ -213,4 +222,30 @@ def load_checkpoint(path: str | Path, model: Sequential) -> dict[str, Any]:
     for row in meta.get("history", []):
         row = dict(row)
         history.append(int(row.pop("epoch")), row)
-    return {"epoch": int(meta["epoch"]), "history": history, "architecture": meta["architecture"]}
+    return {"epoch": int(meta["epoch"]), "history": history, "architecture": meta["architecture"],
+            "finished": bool(meta.get("finished", False)), "stopped": bool(meta.get("stopped", False)),
+            "callbacks": _join_arrays(meta.get("callbacks", {}), arrays)}
+
+
+def _split_arrays(obj: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
+    """``obj`` as JSON, its arrays moved into ``arrays`` (under ``key/...``) and referenced."""
+    if isinstance(obj, np.ndarray):
+        arrays[key] = obj
+        return {"__array__": key}
+    if isinstance(obj, Mapping):
+        return {str(k): _split_arrays(v, f"{key}/{k}", arrays) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_split_arrays(v, f"{key}/{i}", arrays) for i, v in enumerate(obj)]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _join_arrays(obj: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+    if isinstance(obj, dict):
+        if set(obj) == {"__array__"}:
+            return arrays[obj["__array__"]]
+        return {k: _join_arrays(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_join_arrays(v, arrays) for v in obj]
+    return obj

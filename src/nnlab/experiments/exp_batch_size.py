@@ -104,6 +104,8 @@ class TrainingClock(Callback):
         self.elapsed, self.times = 0.0, []
         self._start = self._last = 0.0
 
+    state_attributes = ("elapsed", "times")
+
     def on_epoch_begin(self, trainer, epoch):
         self._start = self._last = time.perf_counter()
 
@@ -206,7 +208,7 @@ def memory_figure(rows: list[dict], micro: int):
     return fig
 
 
-def schedule_run(cfg: BatchSizeConfig, arm: str, data, callbacks: list):
+def schedule_run(cfg: BatchSizeConfig, arm: str, data, callbacks: list, checkpoint=None):
     """One arm of the Smith et al. comparison. -> (History with batch_size/updates/time_s columns, updates)."""
     x, y, x_test, y_test = data
     st = cfg.schedule
@@ -217,7 +219,7 @@ def schedule_run(cfg: BatchSizeConfig, arm: str, data, callbacks: list):
     model = compiled(cfg, x.shape[1], lr=st.lr)
     sizes, clock = BatchSizeScheduler(batch), TrainingClock()
     h = model.fit(x, y, epochs=st.epochs, batch_size=st.batch, validation_data=(x_test, y_test),
-                  callbacks=[sizes, LearningRateScheduler(lr), clock, *callbacks])
+                  callbacks=[sizes, LearningRateScheduler(lr), clock, *callbacks], checkpoint=checkpoint)
     h.add_column("batch_size", sizes.batch_sizes)
     h.add_column("updates", np.cumsum(sizes.steps).tolist())
     h.add_column("time_s", clock.times)
@@ -229,7 +231,7 @@ def schedule_study(ctx, data) -> dict[str, dict]:
     cfg, st = ctx.cfg, ctx.cfg.schedule
     histories, rows = {}, []
     for arm, label in RUNS.items():
-        h, updates = schedule_run(cfg, arm, data, ctx.callbacks(st.epochs, arm))
+        h, updates = schedule_run(cfg, arm, data, ctx.callbacks(st.epochs, arm), ctx.checkpoint(arm))
         ctx.history(h, f"history-{arm.replace('_', '-')}", plot=False)
         histories[label] = h
         rows.append({"run": label, "test_accuracy": round(h["val_accuracy"][-1], 4),
@@ -287,7 +289,8 @@ def batch_comparison(ctx, data) -> dict[int, dict]:
         model = compiled(cfg, x_train.shape[1])
         clock = TrainingClock()
         h = model.fit(x_train, y_train, epochs=cfg.epochs, batch_size=batch, validation_data=(x_test, y_test),
-                      callbacks=[clock, *ctx.callbacks(cfg.epochs, f"batch{batch}")])
+                      callbacks=[clock, *ctx.callbacks(cfg.epochs, f"batch{batch}")],
+                      checkpoint=ctx.checkpoint(f"batch{batch}"))
         h.add_column("time_s", clock.times)
         ctx.history(h, f"history-batch{batch}", plot=False)
         histories[f"batch {batch}"] = h

@@ -115,6 +115,8 @@ class _Track(Callback):
         self.model, self.x, self.t, self.y = model, x, t, y
         self.rows: list[dict[str, float]] = []
 
+    state_attributes = ("rows",)
+
     def on_epoch_end(self, trainer: Any, epoch: int, logs: Any) -> None:
         state = self.model.state_dict()
         self.rows.append({"end_loss": self.model.evaluate(self.x, self.t)["loss"], "weight_norm": weight_norm(state),
@@ -159,7 +161,7 @@ def train_head(cfg: BlobsBceConfig, head: str, x: np.ndarray, y: np.ndarray, ctx
     norm0 = weight_norm(model.state_dict())
     track = _Track(model, x, t, y)
     fit = model.fit(x, t, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                    callbacks=[track, *ctx.callbacks(cfg.epochs, name=head)])
+                    callbacks=[track, *ctx.callbacks(cfg.epochs, name=head)], checkpoint=ctx.checkpoint(head))
     history = History()
     for epoch, row in zip(fit.epochs, track.rows):
         history.append(epoch, {"loss": fit["loss"][epoch - 1], "accuracy": fit["accuracy"][epoch - 1], **row})

@@ -223,7 +223,8 @@ def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
     augment = ({"augment": paired_flip_and_shift(cfg.shift, 0.5 if cfg.flip else 0.0), "augment_targets": True}
                if cfg.flip or cfg.shift else {})
     history = trainer.fit(x_train, y_train, epochs=epochs, batch_size=cfg.batch_size,
-                          validation_data=(x_val, y_val), callbacks=callbacks, **augment)
+                          validation_data=(x_val, y_val), callbacks=callbacks, checkpoint=ctx.checkpoint(key),
+                          **augment)
     seconds = time.perf_counter() - start
     ctx.history(history, key, caption=f"{key}: per-pixel cross-entropy and pixel accuracy per epoch "
                 "(validation = the 1,000 CIFAR-10 test horses)")

@@ -409,7 +409,8 @@ def fit(ctx, trainer, name: str, x, y, val, epochs: int, lr: float, augment):
     schedule = CosineWarmup(lr, epochs, min(cfg.warmup_epochs, epochs - 1))
     start = time.perf_counter()
     history = trainer.fit(x, y, epochs=epochs, batch_size=cfg.batch_size, validation_data=val,
-                          callbacks=ctx.callbacks(epochs, name) + [LearningRateScheduler(schedule)], augment=augment)
+                          callbacks=ctx.callbacks(epochs, name) + [LearningRateScheduler(schedule)], augment=augment,
+                          checkpoint=ctx.checkpoint(name))
     return history, time.perf_counter() - start
 
 

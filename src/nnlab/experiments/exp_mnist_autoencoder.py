@@ -100,6 +100,12 @@ class ReconstructionSnapshots(Callback):
         self.model, self.images, self.epochs = model, images, set(epochs)
         self.snapshots: dict[int, np.ndarray] = {}
 
+    def state_dict(self) -> dict:
+        return {"epochs": list(self.snapshots), "images": list(self.snapshots.values())}
+
+    def load_state_dict(self, state) -> None:
+        self.snapshots = {int(e): np.asarray(a) for e, a in zip(state.get("epochs", []), state.get("images", []))}
+
     def on_epoch_end(self, trainer, epoch, logs):
         if epoch in self.epochs:
             self.model.load_state_dict(trainer.get_weights())  # the trainer's weights (torch engine too)
@@ -159,11 +165,12 @@ def train_autoencoder(ctx, x_train, x_test):
         trainer = Trainer(net, loss="mse", optimizer={"name": "adam", "lr": tr.lr, "weight_decay": tr.weight_decay},
                           seed=cfg.seed, device=ctx.device)
         h = trainer.fit(x_train, x_train, epochs=tr.epochs, batch_size=tr.batch_size,
-                        validation_data=(x_test, x_test), callbacks=callbacks)
+                        validation_data=(x_test, x_test), callbacks=callbacks,
+                        checkpoint=ctx.checkpoint("autoencoder"))
         copy_weights_from_torch(net, ae)
     else:
         h = ae.fit(x_train, x_train, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=(x_test, x_test),
-                   callbacks=callbacks)
+                   callbacks=callbacks, checkpoint=ctx.checkpoint("autoencoder"))
     seconds = time.perf_counter() - start
     ctx.history(h, "autoencoder", caption="autoencoder: MSE per epoch (the seed's figures 8 and 10; validation ="
                 " the 10k test images, monitored only, never used for selection) and the learning rate")
@@ -192,7 +199,8 @@ def train_classifier(ctx, codes_train, y_train, codes_test, y_test):
     clf.compile(loss="cross_entropy", optimizer={"name": "adam", "lr": c.lr, "weight_decay": c.weight_decay},
                 metrics=["accuracy"])
     h = clf.fit(codes_train, y_train, epochs=c.epochs, batch_size=c.batch_size, validation_data=(codes_test, y_test),
-                callbacks=[lr_callback(c.schedule, c.lr, c.epochs), *ctx.callbacks(c.epochs, "classifier")])
+                callbacks=[lr_callback(c.schedule, c.lr, c.epochs), *ctx.callbacks(c.epochs, "classifier")],
+                checkpoint=ctx.checkpoint("classifier"))
     ctx.history(h, "classifier", caption="code classifier on the frozen codes: loss and accuracy per epoch (the"
                 " seed's figures 14-18; validation = test set)")
     return clf, (mean, std) if c.standardize else None
@@ -216,7 +224,7 @@ def finetune(ctx, ae, clf, scaling, x_train, y_train, x_test, y_test):
                   metrics=["accuracy"])
     h = joint.fit(x_train, y_train, epochs=c.finetune_epochs, batch_size=c.batch_size, validation_data=(x_test, y_test),
                   callbacks=[lr_callback("cosine", c.finetune_lr, c.finetune_epochs, c.finetune_min_lr),
-                             *ctx.callbacks(c.finetune_epochs, "finetune")])
+                             *ctx.callbacks(c.finetune_epochs, "finetune")], checkpoint=ctx.checkpoint("finetune"))
     ctx.history(h, "finetune", caption="encoder + classifier fine-tuned jointly (cross-entropy through the 30-d code)")
     return joint
 

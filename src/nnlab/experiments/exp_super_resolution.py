@@ -126,6 +126,8 @@ class EpochLoss(Callback):
         self.evaluate, self.x, self.y = evaluate, x, y
         self.values: list[float] = []
 
+    state_attributes = ("values",)
+
     def on_epoch_end(self, trainer, epoch, logs):
         self.values.append(float(self.evaluate(self.x, self.y)["loss"]))
 
@@ -153,12 +155,12 @@ def train_mlp(ctx, x, y, outputs: int, name: str, val=None, test=None):
         trainer = Trainer(net, loss="mse", optimizer={"name": "adam", "lr": tr.lr}, seed=cfg.seed, device="cpu")
         monitor = EpochLoss(trainer.evaluate, *test) if test is not None else None
         h = trainer.fit(x, y, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=val,
-                        callbacks=[*callbacks, *filter(None, [monitor])])
+                        callbacks=[*callbacks, *filter(None, [monitor])], checkpoint=ctx.checkpoint(name))
         copy_weights_from_torch(net, model)
     else:
         monitor = EpochLoss(model.evaluate, *test) if test is not None else None
         h = model.fit(x, y, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=val,
-                      callbacks=[*callbacks, *filter(None, [monitor])])
+                      callbacks=[*callbacks, *filter(None, [monitor])], checkpoint=ctx.checkpoint(name))
     if monitor is not None:
         h.add_column("test_loss", monitor.values)
     return model, h

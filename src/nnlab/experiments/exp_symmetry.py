@@ -130,6 +130,8 @@ class _HiddenWeights(Callback):
         self.model = model
         self.snapshots = [unit_vectors(model)]
 
+    state_attributes = ("snapshots",)
+
     def on_epoch_end(self, trainer: Any, epoch: int, logs: Any) -> None:
         self.snapshots.append(unit_vectors(self.model))
 
@@ -172,7 +174,7 @@ def train(cfg: SymmetryConfig, init: str, hidden: int, x, y, ctx) -> dict[str, A
     model.compile(loss="cross_entropy", optimizer={"name": "adam", "lr": cfg.lr}, metrics=["accuracy"])
     watch = _HiddenWeights(model)
     history = model.fit(x, y, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                        callbacks=[watch, *ctx.callbacks(cfg.epochs, name=init)])
+                        callbacks=[watch, *ctx.callbacks(cfg.epochs, name=init)], checkpoint=ctx.checkpoint(init))
     final = model.evaluate(x, y)
     snaps = np.stack(watch.snapshots)  # (epochs + 1, H, 3)
     spread = [unit_spread(w) for w in snaps]

@@ -26,8 +26,9 @@ test-time mirroring (the run records the test metrics without it too), 22 epochs
 
 A training step on 64 faces at 48 px took 0.14 s on 2 free cores (about 40 s an epoch of the
 17,068 training faces, some 16 minutes in all); on a machine shared with other jobs it is
-several times slower. The run writes ``checkpoint.pt`` after every epoch, so the same command
-with the same ``--out`` continues an interrupted run (``--set resume=false`` turns this off).
+several times slower. Like every experiment's, its training writes a checkpoint under
+``checkpoints/`` after every epoch, so the same command with the same ``--out`` (or ``nnlab run
+--resume RUN_DIR``) continues an interrupted run.
 """
 
 from __future__ import annotations
@@ -77,7 +78,6 @@ class UTKFaceCNNConfig:
     crop_padding: int = 3         # random crop after reflect padding by this many pixels (0: none)
     tta_flip: bool = True         # average the predictions for each test face and its mirror
     train_limit: int = 0          # train on a seeded subset of this many faces (0: all; for tuning)
-    resume: bool = True           # checkpoint after every epoch; the same --out again continues the run
     synthetic_size: int = 400     # images of the synthetic set used with --smoke
 
 
@@ -213,16 +213,13 @@ def train(ctx, x: np.ndarray, y: np.ndarray, fit: np.ndarray, val: np.ndarray, a
                       metrics=metrics, seed=cfg.seed, channels_last=True, device=ctx.device)
     log.info("utkface_cnn %dpx width %d: %d parameters; %d training, %d validation faces", cfg.input_size,
              cfg.width, params, len(fit), len(val))
-    checkpoint = ctx.out / "checkpoint.pt" if cfg.resume and not ctx.smoke else None
     resumed = ResumedAt()
     start = time.perf_counter()
     history = trainer.fit(x[fit], y[fit], epochs=cfg.epochs, batch_size=cfg.batch_size,
-                          validation_data=(x[val], y[val]), augment=make_augment(cfg), checkpoint=checkpoint,
+                          validation_data=(x[val], y[val]), augment=make_augment(cfg), checkpoint=ctx.checkpoint("cnn"),
                           callbacks=[resumed, LearningRateScheduler(make_schedule(cfg)),
                                      *ctx.callbacks(cfg.epochs, "cnn")])
     epoch_s = (time.perf_counter() - start) / max(1, len(history) - resumed.epoch)
-    if checkpoint is not None:
-        checkpoint.unlink(missing_ok=True)  # finished: the weights are saved as cnn.pt
     return trainer, history, params, epoch_s
 
 

@@ -34,7 +34,7 @@ import yaml
 from nnlab.engine.serialization import atomic_write_text
 from nnlab.experiments import config as configs
 from nnlab.experiments.registry import Experiment, get
-from nnlab.training.callbacks import EpochLogger, ProgressBar
+from nnlab.training.callbacks import EpochLogger, ModelCheckpoint, ProgressBar
 from nnlab.training.history import History
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class RunContext:
         self.log = logging.getLogger(f"nnlab.experiments.{experiment.name}")
         self.metrics: dict[str, Any] = {}
         self.manifest: list[dict[str, Any]] = []
+        self.phases: list[str] = []  # the training phases that asked for a checkpoint
 
     # -- recording ------------------------------------------------------------------
     def record(self, **metrics: Any) -> None:
@@ -139,6 +140,19 @@ class RunContext:
         self.manifest.append({"kind": "model", "name": name, "path": path.name})
         return path
 
+    def checkpoint(self, name: str) -> ModelCheckpoint:
+        """The resumable checkpoint of training phase ``name`` (unique within the run), for the
+        ``checkpoint`` argument of ``Sequential.fit`` and ``Trainer.fit``: written under
+        ``checkpoints/`` after each epoch (at most every :data:`CHECKPOINT_INTERVAL_S`) and when the
+        phase ends. Running the experiment again into the same folder resumes every phase from it;
+        a finished phase returns at once. The folder is removed when the run finishes."""
+        base, n = name, 1
+        while name in self.phases:          # the same name twice: numbered in call order, so a resume agrees
+            n += 1
+            name = f"{base}-{n}"
+        self.phases.append(name)
+        return ModelCheckpoint(self.out / CHECKPOINTS / name, min_interval_s=CHECKPOINT_INTERVAL_S)
+
     def callbacks(self, epochs: int, name: str = "") -> list[Any]:
         """The standard callbacks of a training run: a progress bar (if on) and an epoch log."""
         cbs: list[Any] = [EpochLogger(logging.getLogger(f"nnlab.experiments.{self.name}{'.' + name if name else ''}"))]
@@ -158,6 +172,12 @@ class RunContext:
         if used not in self.data_used:
             self.data_used.append(used)
         return data
+
+
+#: a training phase writes its checkpoint after an epoch at most this often (every epoch when
+#: epochs are slower): thousands of millisecond epochs would otherwise spend their time writing
+CHECKPOINT_INTERVAL_S = 5.0
+CHECKPOINTS = "checkpoints"
 
 
 def make_run_dir(name: str, out: str | Path | None, root: str | Path = "runs") -> Path:
@@ -217,14 +237,19 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
         raise ConfigError(f"{name} on the {engine} engine runs on the CPU; --device cuda needs --engine torch")
     cfg = resolve_config(exp, preset=preset, config_file=config_file, overrides=overrides, smoke=smoke)
     created = out is None or not Path(out).exists()
-    if out is not None and not force and _finished(Path(out)):
+    if out is not None and not force and finished_run(Path(out)):
         raise ConfigError(f"{out} holds a finished run; choose another --out, or --force to overwrite it")
+    if out is not None and not force and not created:
+        _check_same_run(Path(out), name, cfg)
     run_dir = make_run_dir(name, out, root)
     lock = lock_run_dir(run_dir)
     try:
+        if force:
+            shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)   # start over
+        resuming = (run_dir / CHECKPOINTS).is_dir()
         return _run_locked(exp, cfg, run_dir, name=name, preset=preset, engine=engine, device=device, threads=threads,
                            smoke=smoke, overrides=overrides, config_file=config_file, data_dir=data_dir,
-                           progress=progress, created=created, out=out)
+                           progress=progress, created=created, out=out, resuming=resuming)
     finally:
         release_run_dir(lock)
 
@@ -262,7 +287,7 @@ def release_run_dir(f: Any) -> None:
 
 def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: str | None, engine: str,
                 device: str, threads: int | None, smoke: bool, overrides: Any, config_file: Any,
-                data_dir: str | None, progress: bool, created: bool, out: Any) -> Path:
+                data_dir: str | None, progress: bool, created: bool, out: Any, resuming: bool = False) -> Path:
     from nnlab.engine.errors import ConfigError, DataError
     from nnlab.reporting.report import write_report
 
@@ -270,7 +295,8 @@ def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: 
     meta = {"experiment": name, "preset": preset, "engine": engine, "device": device, "threads": threads,
             "smoke": smoke,
             "overrides": list(overrides), "config_file": str(config_file) if config_file else None,
-            "started": datetime.now().isoformat(timespec="seconds"), "git": _git_revision()}
+            "data_dir": data_dir, "started": datetime.now().isoformat(timespec="seconds"), "git": _git_revision(),
+            "resumed": resuming}
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({"run": meta, "config": configs.to_dict(cfg)}, sort_keys=False))
     handler = logging.FileHandler(run_dir / "run.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
@@ -283,6 +309,9 @@ def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: 
     ctx.device = device
     start = time.perf_counter()
     status, error, discard = "ok", None, False
+    if resuming:
+        log.info("continuing the unfinished run in %s from its checkpoints (%s)", run_dir,
+                 ", ".join(sorted(p.name for p in (run_dir / CHECKPOINTS).iterdir())) or "none yet")
     log.info("running %s%s into %s", name, " (smoke)" if smoke else "", run_dir)
     try:
         with _thread_limits(threads, engine):
@@ -306,6 +335,8 @@ def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: 
                         run_dir.parent.rmdir()
                         run_dir.parent.parent.rmdir()
             else:
+                if status == "ok":
+                    shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)  # finished: the models are saved
                 ctx.metrics.update({"wall_s": round(time.perf_counter() - start, 3), "status": status})
                 if error:
                     ctx.metrics["error"] = error
@@ -338,7 +369,43 @@ def _thread_limits(threads: int | None, engine: str):
         yield
 
 
-def _finished(folder: Path) -> bool:
+def saved_run(folder: Path) -> dict[str, Any]:
+    """``config.yaml`` of a run folder: ``{"run": how it was started, "config": its settings}``."""
+    from nnlab.engine.errors import ConfigError
+
+    path = folder / "config.yaml"
+    try:
+        saved = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{folder} is not a run folder (no config.yaml)") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("run"), dict) or "config" not in saved:
+        raise ConfigError(f"{path}: not a run's config.yaml (no run and config sections)")
+    return saved
+
+
+def _check_same_run(folder: Path, name: str, cfg: Any) -> None:
+    """An unfinished run in ``folder`` is continued only with its own experiment and settings."""
+    from nnlab.engine.errors import ConfigError
+
+    if not (folder / "config.yaml").is_file():
+        return                                  # an empty or foreign folder: a new run goes there
+    saved = saved_run(folder)
+    if saved["run"].get("experiment") != name:
+        raise ConfigError(f"{folder} holds an unfinished {saved['run'].get('experiment')} run, not {name}; choose"
+                          " another --out, or --force to replace it")
+    new = yaml.safe_load(yaml.safe_dump(configs.to_dict(cfg), sort_keys=False))
+    old = saved["config"] or {}
+    changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if changed:
+        shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:4])
+        raise ConfigError(f"{folder} holds an unfinished run with other settings ({shown}{', ...' if len(changed) > 4 else ''});"
+                          f" `nnlab run {name} --resume {folder}` continues it as it was, --force starts it over")
+
+
+def finished_run(folder: Path) -> bool:
+    """Whether ``folder`` holds a run that finished (status ok)."""
     try:
         return json.loads((folder / "metrics.json").read_text()).get("status") == "ok"
     except (OSError, ValueError, AttributeError):

@@ -55,7 +55,8 @@ def train_cnn(ctx, images: np.ndarray, scale: int):
     sched = LearningRateScheduler(CosineWarmup(tr.lr, tr.epochs, 0, tr.min_lr))
     start = time.perf_counter()
     h = trainer.fit(x[n_val:], y[n_val:], epochs=tr.epochs, batch_size=tr.batch_size,
-                    validation_data=(x[:n_val], y[:n_val]), callbacks=[sched, *ctx.callbacks(tr.epochs, f"cnn_x{scale}")])
+                    validation_data=(x[:n_val], y[:n_val]), callbacks=[sched, *ctx.callbacks(tr.epochs, f"cnn_x{scale}")],
+                    checkpoint=ctx.checkpoint(f"cnn_x{scale}"))
     seconds = time.perf_counter() - start
     ctx.record(**{f"cnn_x{scale}_train_s": round(seconds, 1), f"cnn_x{scale}_epoch_s": round(seconds / tr.epochs, 2),
                   f"cnn_x{scale}_params": spec.num_parameters()})

@@ -7,7 +7,7 @@ grid point through :func:`~nnlab.experiments.runner.run_experiment` and writes t
     sweep.yaml        what was swept: experiment, grid, metric, preset, --set, study, storage
     study.db          the Optuna study (SQLite), unless ``storage`` names another database
     sweep.log         one line per finished trial, from every worker
-    trials/P/         the run folder of grid point P, e.g. ``optimizer.lr=0.1,hidden=[8]``
+    trials/P/         the run folder of grid point P, e.g. ``optimizer.lr=0.1,hidden=16x8``
     results.csv       one row per grid point, best first; report.html (self-contained), report.md
 
 Scheduling. Optuna's GridSampler counts a failed trial as a visited grid point, so by itself it
@@ -26,6 +26,7 @@ the study through its storage (SQLite is fine for a handful). Another machine jo
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import importlib
@@ -51,7 +52,7 @@ import yaml
 
 from nnlab.engine.errors import ConfigError
 from nnlab.experiments.registry import Experiment, get
-from nnlab.experiments.runner import make_run_dir, resolve_config, run_experiment
+from nnlab.experiments.runner import CHECKPOINTS, finished_run, make_run_dir, resolve_config, run_experiment
 
 log = logging.getLogger(__name__)
 
@@ -170,13 +171,24 @@ def _grid_points(exp: Experiment, grid: Mapping[str, Sequence[Any]], preset: str
     points, labels = [], set()
     for combo in itertools.product(*choices.values()):
         params = dict(zip(choices, combo))
-        label = ",".join(f"{k}={v if isinstance(v, str) else _json(v)}" for k, v in params.items())
-        label = re.sub(r"[^\w.=,+\-\[\]]", "_", label)[:150]
+        label = ",".join(f"{k}={_label_value(v)}" for k, v in params.items())[:150]
         if label in labels:
             label = f"{label}-{len(points)}"
         labels.add(label)
         points.append(Point(params, tuple(f"{k}={texts[k][v]}" for k, v in params.items()), label))
     return choices, points
+
+
+def _label_value(value: Any) -> str:
+    """A grid value as a shell can type it in a folder name: lists as 16x8 (no brackets: globs),
+    anything but letters, digits and ``._+-`` as ``_``."""
+    if isinstance(value, str) and value.startswith("["):
+        with contextlib.suppress(ValueError):
+            value = json.loads(value)
+    if isinstance(value, list):
+        return "x".join(_label_value(v) for v in value) or "none"
+    text = value if isinstance(value, str) else _json(value)
+    return re.sub(r"[^\w.+\-]", "_", text) or "_"
 
 
 def _json(value: Any) -> str:
@@ -309,12 +321,16 @@ class _Objective:
             trial.suggest_categorical(key, choices)
         run_dir = Path(self.plan.sweep_dir) / "trials" / point.label
         trial.set_user_attr("run_dir", str(run_dir))
-        if run_dir.exists():  # an earlier attempt that did not complete
+        # an earlier attempt that did not complete: continued from its checkpoints, if it has any
+        # (a killed worker loses at most an epoch of the point), or started over; one that finished
+        # but was not recorded (killed in between) is read
+        if run_dir.exists() and not finished_run(run_dir) and not (run_dir / CHECKPOINTS).is_dir():
             shutil.rmtree(run_dir)
         try:
-            run_experiment(self.plan.name, out=run_dir, force=True, overrides=[*self.plan.overrides, *point.overrides],
-                           preset=self.plan.preset, smoke=self.plan.smoke, data_dir=self.plan.data_dir,
-                           progress=False, threads=self.plan.threads, device=self.plan.device)
+            if not finished_run(run_dir):
+                run_experiment(self.plan.name, out=run_dir, overrides=[*self.plan.overrides, *point.overrides],
+                               preset=self.plan.preset, smoke=self.plan.smoke, data_dir=self.plan.data_dir,
+                               progress=False, threads=self.plan.threads, device=self.plan.device)
             return _metric_value(run_dir, self.plan.name, self.plan.metric)
         except BaseException as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
@@ -374,6 +390,7 @@ def _worker_main(plan: Plan, index: int, level: int) -> None:
     fmt = logging.Formatter(f"%(asctime)s %(levelname)-7s [worker {index}] %(name)s: %(message)s", "%H:%M:%S")
     stream, file = logging.StreamHandler(), logging.FileHandler(Path(plan.sweep_dir) / "sweep.log")
     stream.setLevel(level)
+    stream.addFilter(_one_line_per_trial)   # the epochs go to sweep.log and each trial's run.log
     for handler in (stream, file):
         handler.setFormatter(fmt)
     logging.basicConfig(level=logging.WARNING, handlers=[stream, file], force=True)
@@ -385,6 +402,11 @@ def _worker_main(plan: Plan, index: int, level: int) -> None:
     except KeyboardInterrupt:
         log.warning("worker %d interrupted", index)
         raise SystemExit(130) from None
+
+
+def _one_line_per_trial(record: logging.LogRecord) -> bool:
+    """The console of a sweep: its own lines (one per finished trial) and every warning."""
+    return record.levelno >= logging.WARNING or record.name == log.name
 
 
 def _spawn(plan: Plan, workers: int, level: int) -> None:
@@ -436,6 +458,9 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], *, workers: int = 1,
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
     nnlab_log.addHandler(handler)
     nnlab_log.setLevel(min(level, logging.INFO))
+    consoles = [h for h in logging.getLogger().handlers if not isinstance(h, logging.FileHandler)]
+    for console in consoles:
+        console.addFilter(_one_line_per_trial)
     finished, optuna_study = False, None
     try:
         store, opened = _open_study(plan)
@@ -463,6 +488,8 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], *, workers: int = 1,
             nnlab_log.removeHandler(handler)
             handler.close()
             nnlab_log.setLevel(previous_level)
+            for console in consoles:
+                console.removeFilter(_one_line_per_trial)
     return sweep_dir
 
 

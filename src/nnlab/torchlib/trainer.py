@@ -186,6 +186,7 @@ class Trainer:
         self.param_dtype = next((p.dtype for p in self.model.parameters()), torch.float32)
         self.history = History()
         self.stop_training, self.epoch, self.steps_per_epoch = False, 0, 0
+        self.finished = False  # training ended (all epochs, or stopped early) and its end was applied
         self._callbacks: CallbackList | None = None
 
     def _amp_dtype(self, amp: bool | str) -> torch.dtype | None:
@@ -276,7 +277,7 @@ class Trainer:
     # -- training -------------------------------------------------------------------
     def fit(self, x: Any, y: Any, *, epochs: int = 1, batch_size: int = 32,
             validation_data: tuple[Any, Any] | None = None, shuffle: bool = True, callbacks: Iterable[Any] = (),
-            progress: bool = False, checkpoint: str | Path | None = None,
+            progress: bool = False, checkpoint: str | Path | ModelCheckpoint | None = None,
             augment: Callable[..., Any] | None = None, augment_targets: bool = False) -> History:
         """Train until epoch ``epochs`` and return the :class:`History`.
 
@@ -289,8 +290,10 @@ class Trainer:
         With ``augment_targets`` it is called as ``augment(batch, targets, rng)`` and returns
         both, transformed together (dense targets: see
         :func:`nnlab.data.augment.paired_horizontal_flip`).
-        ``checkpoint``: keep a resumable checkpoint at this path after every epoch and, if it
-        already exists, resume from it.
+        ``checkpoint``: keep a resumable checkpoint at this path (``.pt`` added when it has no
+        suffix; or a :class:`ModelCheckpoint`, at its path) after every epoch and once more when
+        training ends (the end of callbacks applied: best weights restored), and, if it already
+        exists, resume from it; a checkpoint of finished training returns at once.
         """
         if int(epochs) < 1 or int(batch_size) < 1:
             raise ConfigError("epochs and batch_size must be >= 1")
@@ -307,16 +310,24 @@ class Trainer:
         if progress and not any(isinstance(c, ProgressBar) for c in cbs):
             cbs.append(ProgressBar(total_epochs=epochs))
         if checkpoint is not None:
-            cbs.append(ModelCheckpoint(checkpoint))
+            saver = checkpoint if isinstance(checkpoint, ModelCheckpoint) else ModelCheckpoint(checkpoint)
+            checkpoint = Path(saver.path)
+            checkpoint = checkpoint if checkpoint.suffix else checkpoint.with_name(checkpoint.name + ".pt")
+            saver.path = str(checkpoint)
+            cbs.append(saver)
         if not self.dist.is_main:
             cbs = [c for c in cbs if not getattr(c, "rank_zero_only", False)]
         cb = self._callbacks = CallbackList([self.history, *cbs])
         if checkpoint is not None and Path(checkpoint).exists():
             self.load_checkpoint(checkpoint)
-        if self.epoch >= epochs:
+        if self.finished and (self.epoch >= epochs or self.stop_training):
+            log.info("already trained (%d epochs%s); nothing to do", self.epoch,
+                     ", stopped early" if self.epoch < epochs else "")
+            return self.history
+        if self.epoch >= epochs and checkpoint is None:
             log.info("already trained for %d epochs (asked for %d); nothing to do", self.epoch, epochs)
             return self.history
-        self.stop_training = False
+        self.stop_training = self.finished = False
         self.model.train()
         cb.on_train_begin(self)
         try:
@@ -333,6 +344,9 @@ class Trainer:
         finally:
             cb.on_train_end(self)
             self.model.train()
+        if checkpoint is not None:      # the finished state, after the callbacks' end (best weights)
+            self.finished = True
+            self.save_checkpoint(checkpoint)
         return self.history
 
     def _train_epoch(self, x, y, epoch, batch_size, shuffle, cb, augment=None,
@@ -471,6 +485,8 @@ class Trainer:
         return {
             "format": CHECKPOINT_FORMAT,
             "epoch": self.epoch,
+            "finished": self.finished,
+            "stopped": self.stop_training,
             "seed": self.seed,
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
@@ -511,6 +527,8 @@ class Trainer:
         if self._callbacks is not None:
             self._callbacks.load_state_dict(_from_saved(state["callbacks"]))
         self.epoch = int(state["epoch"])
+        self.finished = bool(state.get("finished", False))
+        self.stop_training = bool(state.get("stopped", False))
         log.info("resumed from %s after epoch %d", path, self.epoch)
         return self.epoch
 

@@ -29,6 +29,8 @@ class BatchHistory(Callback):
         self.values: dict[str, list[float]] = {k: [] for k in self.keys}
         self._epoch = 0
 
+    state_attributes = ("epochs", "steps", "values")
+
     def on_epoch_begin(self, trainer: Any, epoch: int) -> None:
         self._epoch = int(epoch)
 

@@ -69,6 +69,8 @@ class BatchSizeScheduler(Callback):
         self.batch_sizes: list[int] = []
         self.steps: list[int] = []
 
+    state_attributes = ("batch_sizes", "steps")
+
     def on_train_begin(self, trainer):
         if not isinstance(getattr(type(trainer), "batch_size", None), property):
             raise TypeError(f"{type(trainer).__name__} cannot change its batch size between epochs; "

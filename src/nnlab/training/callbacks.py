@@ -11,7 +11,9 @@ callbacks serve the NumPy engine and the PyTorch trainer.
 from __future__ import annotations
 
 import csv
+import copy
 import logging
+import time
 import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
@@ -56,6 +58,17 @@ class Callback:
     """
 
     rank_zero_only = False
+    #: attributes an exact resume carries (what the callback has recorded so far): the default
+    #: ``state_dict``/``load_state_dict`` save and restore them
+    state_attributes: tuple[str, ...] = ()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: copy.deepcopy(getattr(self, name)) for name in self.state_attributes}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for name in self.state_attributes:
+            if name in state:
+                setattr(self, name, state[name])
 
     def on_train_begin(self, trainer: TrainerLike) -> None: ...
     def on_epoch_begin(self, trainer: TrainerLike, epoch: int) -> None: ...
@@ -278,7 +291,9 @@ class ModelCheckpoint(Callback, _Monitor):
     """Save a resumable checkpoint at the end of epochs.
 
     ``path`` may contain ``{epoch}``. With ``save_best_only`` a checkpoint is written only when
-    ``monitor`` improves. Writes are atomic (a temporary file, then a rename), so a crash
+    ``monitor`` improves. ``min_interval_s``: an epoch that ends sooner than this after the last
+    write is not written (for runs of thousands of millisecond epochs; a resume then repeats at
+    most that much work, to the same result). Writes are atomic (a temporary file, then a rename), so a crash
     mid-write never leaves a broken checkpoint behind.
     """
 
@@ -289,9 +304,12 @@ class ModelCheckpoint(Callback, _Monitor):
         save_best_only: bool = False,
         mode: str = "auto",
         every: int = 1,
+        min_interval_s: float = 0.0,
     ) -> None:
         _Monitor.__init__(self, monitor, mode, 0.0)
         self.path, self.save_best_only, self.every = str(path), bool(save_best_only), max(1, int(every))
+        self.min_interval_s = float(min_interval_s)  # skip an epoch's write if the last is more recent
+        self._last: float | None = None
         self.saved: list[Path] = []
 
     rank_zero_only = True
@@ -310,6 +328,9 @@ class ModelCheckpoint(Callback, _Monitor):
             self.best = value
         elif epoch % self.every:
             return
+        if self._last is not None and time.monotonic() - self._last < self.min_interval_s:
+            return
+        self._last = time.monotonic()
         path = Path(self.path.format(epoch=epoch))
         path.parent.mkdir(parents=True, exist_ok=True)
         trainer.save_checkpoint(path)

@@ -54,6 +54,8 @@ class EvaluateSets(Callback):
         self.epochs: list[int] = []
         self.values: dict[str, list[float]] = {key: [] for key in self.keys()}
 
+    state_attributes = ("epochs", "values")
+
     def keys(self) -> list[str]:
         """The column names, in order: every metric of the first set, then of the next."""
         return [f"{name}_{metric}" if name else metric for name in self.sets for metric in self.metrics]
