@@ -144,11 +144,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CLIError("nnlab run: give an experiment NAME (`nnlab list` shows them), or --resume RUN_DIR")
     if args.dry_run:
         return cmd_config(args)
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     try:
-        run_dir = run_experiment(args.name, preset=args.preset, config_file=args.config, overrides=args.set or [],
-                                 smoke=args.smoke, engine=args.engine, out=args.out, data_dir=args.data_dir,
-                                 progress=not args.quiet, force=args.force, threads=args.threads,
-                                 device=args.device)
+        with logging_redirect_tqdm():    # log lines above the progress line, not through it
+            run_dir = run_experiment(args.name, preset=args.preset, config_file=args.config,
+                                     overrides=args.set or [], smoke=args.smoke, engine=args.engine, out=args.out,
+                                     data_dir=args.data_dir, progress=not args.quiet, force=args.force,
+                                     threads=args.threads, device=args.device)
     except (ConfigError, DataError, FileNotFoundError) as exc:
         from nnlab.data.errors import MissingDataError
 

@@ -129,3 +129,52 @@ def test_history_add_column_checks_its_length():
     assert h["time_s"] == [0.1, 0.3]
     with pytest.raises(ValueError, match="1 values for 2 epochs"):
         h.add_column("x", [1.0])
+
+
+def test_phase_bar_is_one_line_for_the_phase_with_its_epochs_and_resumes_where_it_stopped(tmp_path):
+    import io
+
+    import numpy as np
+
+    from nnlab.engine.serialization import model_from_spec
+    from nnlab.training.callbacks import Callback, PhaseBar
+
+    spec = {"input_shape": [3], "layers": [{"type": "Linear", "in_features": 3, "out_features": 1}]}
+    x, y = np.ones((40, 3), np.float32), np.zeros((40, 1), np.float32)
+
+    def fitted(epochs, callbacks):
+        model = model_from_spec(spec, seed=0)
+        model.compile(loss="mse", optimizer={"name": "sgd", "lr": 0.01})
+        model.fit(x, y, epochs=epochs, batch_size=10, callbacks=callbacks, checkpoint=tmp_path / "ckpt")
+
+    out = io.StringIO()
+    fitted(3, [PhaseBar(3, "[2/3] unet", file=out)])
+    text = out.getvalue()
+    assert "[2/3] unet epoch 3/3" in text and "12/12" in text and "val_" not in text and "loss=" in text
+
+    class Stop(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    (tmp_path / "ckpt.npz").unlink()
+    with pytest.raises(KeyboardInterrupt):
+        fitted(4, [PhaseBar(4, "p", file=io.StringIO()), Stop()])
+    resumed = io.StringIO()
+    fitted(4, [PhaseBar(4, "p", file=resumed)])
+    assert " 4/16 " in resumed.getvalue().replace("|", " ")        # the first epoch's 4 batches count as done
+    assert "16/16" in resumed.getvalue()
+
+
+def test_a_run_labels_its_phases_by_position_when_the_experiment_declares_them(tmp_path):
+    from nnlab.experiments import load_all
+    from nnlab.experiments.runner import RunContext, resolve_config
+
+    exp = load_all()["colourization"]
+    ctx = RunContext(exp, resolve_config(exp), tmp_path, smoke=False, engine="torch", data_dir=None, progress=False)
+    assert ctx.phase_label("unet") == "[2/3] unet"
+    other = load_all()["symmetry"]
+    ctx = RunContext(other, resolve_config(other), tmp_path, smoke=False, engine="numpy", data_dir=None,
+                     progress=False)
+    ctx.callbacks(3, "he")
+    assert ctx.phase_label("he") == "[phase 1] he"

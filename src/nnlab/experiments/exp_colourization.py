@@ -402,7 +402,7 @@ METRICS = {
                               "epochs": 30, "residual_epochs": 25, "palette": "csc321",
                               "flip": False, "shift": 0}}, smoke=SMOKE,
             objective=("unet_accuracy", "max"),
-            engines=("torch",), check=check_config)
+            engines=("torch",), check=check_config, phases=lambda cfg: list(cfg.models))
 def run(ctx) -> None:
     from nnlab.reporting.figures import overlay_figure
 

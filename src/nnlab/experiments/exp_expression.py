@@ -614,7 +614,9 @@ METRICS = {
 
 @experiment("expression", "seed 003 Q5: facial expressions (FER2013) with the light VGG and a transferred network",
             config=ExpressionConfig, presets={"seed": SEED_PRESET}, smoke=SMOKE,
-            objective=("transfer_accuracy", "max"), engines=("torch",), about=ABOUT, metrics=METRICS, check=check_config)
+            objective=("transfer_accuracy", "max"), engines=("torch",), about=ABOUT, metrics=METRICS, check=check_config,
+            phases=lambda cfg: [p for key in cfg.models for p in (["transfer-pretrain"] if key == "transfer"
+                                                                  and cfg.backbone != "vgg16" else []) + [key]])
 def run(ctx) -> None:
     cfg = ctx.cfg
     train, test = load_expressions(ctx)

@@ -155,7 +155,7 @@ def train_autoencoder(ctx, x_train, x_test):
     ae.compile(loss="mse", optimizer={"name": "adam", "lr": tr.lr, "weight_decay": tr.weight_decay})
     shown = np.random.default_rng(cfg.seed).choice(len(x_test), min(cfg.shown, len(x_test)), replace=False)
     snaps, batches = ReconstructionSnapshots(ae, x_test[shown], cfg.snapshot_epochs), BatchHistory()
-    callbacks = [lr_callback(tr.schedule, tr.lr, tr.epochs, tr.min_lr), snaps, batches, *ctx.callbacks(tr.epochs)]
+    callbacks = [lr_callback(tr.schedule, tr.lr, tr.epochs, tr.min_lr), snaps, batches, *ctx.callbacks(tr.epochs, "autoencoder")]
     start = time.perf_counter()
     if ctx.engine == "torch":  # the same network and callbacks on PyTorch; weights come back after
         from nnlab.torchlib import Trainer, to_torch
@@ -294,7 +294,8 @@ METRICS = {
 
 @experiment("mnist-autoencoder", "seed-004 MNIST autoencoder 784-500-200-100-30 and a 30-20-15-10 code classifier",
             config=AutoencoderConfig, presets={"seed": SEED_PRESET}, smoke=SMOKE, objective=("test_mse", "min"),
-            engines=("numpy", "torch"), about=ABOUT, metrics=METRICS)
+            engines=("numpy", "torch"), about=ABOUT, metrics=METRICS,
+            phases=lambda cfg: ["autoencoder", "classifier"] + (["finetune"] if cfg.classifier.finetune_epochs else []))
 def run(ctx) -> None:
     cfg = ctx.cfg
     train, test = mnist_sets(ctx)

@@ -322,7 +322,7 @@ METRICS = {
 
 @experiment("utkface-cnn", "multi-task CNN for UTKFace age, gender, ethnicity on utkface-mlp's test split",
             config=UTKFaceCNNConfig, about=ABOUT, metrics=METRICS, presets={"seed": SEED_PRESET}, smoke=SMOKE, objective=("age_rmse", "min"),
-            engines=("torch",))
+            engines=("torch",), phases=lambda cfg: ["cnn"])
 def run(ctx) -> None:
     cfg = ctx.cfg
     if cfg.input_size < 16:

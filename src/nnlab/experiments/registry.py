@@ -36,6 +36,7 @@ class Experiment:
     about: str = ""  # what the experiment is, for a reader: the first paragraph of its report
     metrics: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # key pattern -> (description, unit)
     check: Callable[[Any], None] | None = None  # validates a resolved config (ConfigError) before any data is read
+    phases: Callable[[Any], list[str]] | None = None  # cfg -> the training phases it runs, in order (progress)
 
     def describe(self, key: str) -> tuple[str, str] | None:
         """(description, unit) of metric ``key``, from :attr:`metrics`; ``None`` if undescribed.
@@ -85,6 +86,7 @@ def experiment(name: str, summary: str, *, config: type, presets: Mapping[str, M
                smoke: Mapping[str, Any] | None = None, objective: tuple[str, str] | None = None,
                engines: tuple[str, ...] = ("numpy",), about: str = "",
                metrics: Mapping[str, tuple[str, str]] | None = None, check: Callable[[Any], None] | None = None,
+               phases: Callable[[Any], list[str]] | None = None,
                ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
     """Register the decorated ``run(ctx)`` function as experiment ``name``.
 
@@ -92,13 +94,15 @@ def experiment(name: str, summary: str, *, config: type, presets: Mapping[str, M
     metric key it records, or a pattern such as ``"{model}_accuracy"``, to (description, unit).
     ``check(cfg)`` raises ConfigError for a bad setting; it runs when the config is resolved,
     before a run folder is made or any data is read (``nnlab run --dry-run`` runs it alone).
+    ``phases(cfg)`` names the training phases a config runs, in order (the names the experiment
+    gives ``ctx.callbacks``), so that progress says "[2/3] unet"; without it phases are counted.
     """
     def decorate(fn: Callable[[Any], None]) -> Callable[[Any], None]:
         if name in EXPERIMENTS and EXPERIMENTS[name].run is not fn:
             raise ConfigError(f"experiment {name!r} is registered twice")
         EXPERIMENTS[name] = Experiment(name, summary, config, fn, dict(presets or {}), dict(smoke or {}),
                                        objective, tuple(engines), " ".join(about.split()), dict(metrics or {}),
-                                       check)
+                                       check, phases)
         return fn
 
     return decorate

@@ -34,7 +34,7 @@ import yaml
 from nnlab.engine.serialization import atomic_write_text
 from nnlab.experiments import config as configs
 from nnlab.experiments.registry import Experiment, get
-from nnlab.training.callbacks import EpochLogger, ModelCheckpoint, ProgressBar
+from nnlab.training.callbacks import EpochLogger, ModelCheckpoint, PhaseBar
 from nnlab.training.history import History
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class RunContext:
         self.metrics: dict[str, Any] = {}
         self.manifest: list[dict[str, Any]] = []
         self.phases: list[str] = []  # the training phases that asked for a checkpoint
+        self.phases_started = 0      # calls of callbacks(): training phases begun
 
     # -- recording ------------------------------------------------------------------
     def record(self, **metrics: Any) -> None:
@@ -156,9 +157,17 @@ class RunContext:
     def callbacks(self, epochs: int, name: str = "") -> list[Any]:
         """The standard callbacks of a training run: a progress bar (if on) and an epoch log."""
         cbs: list[Any] = [EpochLogger(logging.getLogger(f"nnlab.experiments.{self.name}{'.' + name if name else ''}"))]
+        self.phases_started += 1
         if self.progress:
-            cbs.append(ProgressBar(total_epochs=epochs, leave=False))
+            cbs.append(PhaseBar(epochs, self.phase_label(name)))
         return cbs
+
+    def phase_label(self, name: str) -> str:
+        """``[2/3] unet`` when the experiment declares its phases, else ``[phase 2] unet``."""
+        planned = self.experiment.phases(self.cfg) if self.experiment.phases is not None else []
+        if name in planned:
+            return f"[{planned.index(name) + 1}/{len(planned)}] {name}"
+        return f"[phase {self.phases_started}] {name or self.name}"
 
     def data(self, name: str, split: str | None = None, **kwargs: Any):
         """A data set by name from ``--data-dir`` (only there when given), else ``NNLAB_DATA`` or the

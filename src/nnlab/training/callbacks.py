@@ -378,6 +378,52 @@ class ProgressBar(Callback):
             self._bar = None
 
 
+class PhaseBar(Callback):
+    """One progress line for a whole training phase: its label (e.g. ``[2/3] unet``), the epoch, the
+    time left in the phase (tqdm's estimate over all its batches, so it counts the epochs to come)
+    and the last epoch's loss and validation metrics. A resumed phase starts where it stopped."""
+
+    rank_zero_only = True
+
+    def __init__(self, total_epochs: int, label: str = "", leave: bool = True, file: Any = None) -> None:
+        self.total_epochs, self.label, self.leave, self.file = int(total_epochs), label, leave, file
+        self._bar = None
+        self._done = 0  # batches finished in this phase
+
+    def on_train_begin(self, trainer):
+        from tqdm.auto import tqdm
+
+        steps = int(getattr(trainer, "steps_per_epoch", 0) or 0)
+        start = int(getattr(trainer, "epoch", 0) or 0)
+        self._done = start * steps
+        self._bar = tqdm(total=self.total_epochs * steps or None, initial=self._done, desc=self.label or "training",
+                         leave=self.leave, file=self.file, unit="batch", dynamic_ncols=True)
+
+    def on_epoch_begin(self, trainer, epoch):
+        if self._bar is None:
+            return
+        remaining = (self.total_epochs - epoch + 1) * int(getattr(trainer, "steps_per_epoch", 0) or 0)
+        if remaining and self._bar.total != self._done + remaining:   # a batch-size schedule changed the steps
+            self._bar.total = self._done + remaining
+        self._bar.set_description(f"{self.label + ' ' if self.label else ''}epoch {epoch}/{self.total_epochs}",
+                                  refresh=False)
+
+    def on_batch_end(self, trainer, step, logs):
+        if self._bar is not None:
+            self._done += 1
+            self._bar.update(1)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self._bar is not None:
+            shown = {k: v for k, v in logs.items() if k == "loss" or k.startswith("val_")}
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=True)
+
+    def on_train_end(self, trainer):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
 class EpochLogger(Callback):
     """Log one line per epoch (``logging.INFO``): what a run's log file records."""
 
