@@ -246,8 +246,8 @@ def q_residual_net(b: BookContext) -> list[str]:
         " The seed gives no layer list. The seed preset's `colour_residual_seed` takes the description"
         " literally: the seed's U-Net with a shortcut around each of its five stages (a 1x1 convolution where the"
         " shape changes). The default's `colour_residual` is nnlab's residual U-Net (ResNet basic blocks at"
-        " full resolution at both ends), which costs about what the seed's residual net did per epoch (7.5 times"
-        " its U-Net).",
+        " full resolution at both ends, about four times the parameters of the seed's U-Net): the seed's residual"
+        " net took 7.5 times its U-Net's time per epoch, so it was not the small literal reading either.",
         _model_table(b, ["residual"]),
         b.figure(EXP, "residual-curves", preset="seed"),
         "**The seed's numbers against nnlab's curves.** On one palette, two networks measured the same way"
