@@ -172,3 +172,12 @@ def test_bad_palette_and_layout_settings_are_config_errors(override, message):
 
     with pytest.raises(ConfigError, match=message):
         check_config(resolve_config(EXPERIMENTS["colourization"], overrides=[override]))
+
+
+def test_category_picks_another_cifar_class_with_a_palette_fitted_to_it():
+    exp = EXPERIMENTS["colourization"]
+    assert resolve_config(exp, overrides=["category=cat", "palette=kmeans"]).category == "cat"
+    with pytest.raises(ConfigError, match="fitted to the horses .* colouring cats needs --set palette=kmeans"):
+        resolve_config(exp, overrides=["category=cat"])
+    with pytest.raises(ConfigError, match="'cats' is not a CIFAR-10 class"):
+        resolve_config(exp, overrides=["category=cats", "palette=kmeans"])

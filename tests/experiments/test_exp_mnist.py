@@ -154,3 +154,32 @@ def test_the_autoencoder_also_trains_on_the_torch_engine(tmp_path, monkeypatch):
     assert (run_dir / "figures" / "reconstructions.png").is_file()
     assert (run_dir / "figures" / "autoencoder-iterations.png").is_file()    # the torch loop reports its steps too
     assert len((run_dir / "autoencoder-iterations.csv").read_text().splitlines()) == 1 + 16
+
+
+def test_dataset_runs_the_autoencoder_on_another_idx_set_with_its_class_names(tmp_path):
+    """Fashion-MNIST has MNIST's files: ``dataset`` reads it from its own folder, and only there."""
+    import json
+
+    from nnlab.data.registry import FASHION_CLASSES
+    from nnlab.engine.errors import ConfigError
+    from nnlab.experiments import run_experiment
+    from tests.data.test_idx_cifar import write_mnist
+
+    root = tmp_path / "data"
+    write_mnist(root / "fashion-mnist", n=40)
+    small = ["train.epochs=1", "train.batch_size=20", "classifier.epochs=1", "classifier.finetune_epochs=0",
+             "snapshot_epochs=[1]", "shown=3", "samples=3", "test_batch_size=10"]
+    out = run_experiment("mnist-autoencoder", overrides=["dataset=fashion-mnist", *small], data_dir=str(root),
+                         out=tmp_path / "run")
+    summary = json.loads((out / "summary.json").read_text())
+    assert {d["name"] for d in summary["data"]} == {"fashion-mnist"}
+    assert all(d["folder"].endswith("fashion-mnist") for d in summary["data"])
+    report = (out / "report.md").read_text()
+    assert "Trouser" in (out / "tables" / "per-class.csv").read_text() and FASHION_CLASSES[9] in report
+    assert "training images per class" in report and "random training digits" not in report
+    with pytest.raises(ConfigError, match="not a data set in MNIST's IDX layout"):
+        run_experiment("mnist-autoencoder", overrides=["dataset=cifar10"], data_dir=str(root))
+    from nnlab.data.errors import MissingDataError
+
+    with pytest.raises(MissingDataError):                       # --data-dir holds no MNIST: no fall-through
+        run_experiment("mnist-autoencoder", overrides=small, data_dir=str(root), out=tmp_path / "mnist")

@@ -27,6 +27,17 @@ _MNIST = (
     RemoteFile("t10k-labels-idx1-ubyte.gz", MNIST_URL + "t10k-labels-idx1-ubyte.gz",
                sha256="f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", size=4542),
 )
+FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+_FASHION = tuple(RemoteFile(name, FASHION_URL + name, md5=md5) for name, md5 in (
+    ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+    ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+    ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+    ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+))
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+#: the data sets in MNIST's IDX layout (28x28 greyscale, 10 classes): what the MNIST experiments take
+IDX_SETS = ("mnist", "fashion-mnist")
 _CSC321_URL = ("https://raw.githubusercontent.com/IsaacCodes/ConvNetColorization/"
                "9f9881f51e623add8f3bc2024e1abfe3954ec1ed/colours/")
 _CSC321 = {
@@ -56,6 +67,12 @@ def _load_mnist(folder: Path, files, split: str, **kw: Any) -> ImageSet:
     from nnlab.data.idx import read_mnist
 
     return read_mnist(folder, split)
+
+
+def _load_fashion(folder: Path, files, split: str, **kw: Any) -> ImageSet:
+    from nnlab.data.idx import read_mnist
+
+    return replace(read_mnist(folder, split), class_names=list(FASHION_CLASSES), name="fashion-mnist")
 
 
 def _load_cifar(folder: Path, files, split: str, classes=None, **kw: Any) -> ImageSet:
@@ -107,6 +124,9 @@ REGISTRY: dict[str, Entry] = {
     e.name: e for e in [
         Entry("mnist", DataFiles("mnist", (_MNIST, tuple(RemoteFile(f.name[:-3]) for f in _MNIST))),
               ("train", "test"), "MNIST digits: 60,000 + 10,000 greyscale 28x28, IDX files", _load_mnist),
+        Entry("fashion-mnist", DataFiles("fashion-mnist", (_FASHION, tuple(RemoteFile(f.name[:-3]) for f in _FASHION))),
+              ("train", "test"), "Fashion-MNIST (Zalando): 60,000 + 10,000 greyscale 28x28 garments in 10 classes,"
+              " MNIST's IDX files", _load_fashion),
         Entry("cifar10", DataFiles("cifar-10", (
             _CIFAR_DIR,
             (RemoteFile("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",

@@ -46,7 +46,7 @@ def digit_samples_figure(images: np.ndarray, labels: np.ndarray, title: str) -> 
     return fig
 
 
-def reconstruction_figure(originals: np.ndarray, snapshots: dict[int, np.ndarray]) -> "Figure":
+def reconstruction_figure(originals: np.ndarray, snapshots: dict[int, np.ndarray], what: str = "digits") -> "Figure":
     """Originals in the top row, one row of reconstructions per snapshot epoch below.
 
     Shapes: originals (n, 784), each snapshot (n, 784).
@@ -60,7 +60,7 @@ def reconstruction_figure(originals: np.ndarray, snapshots: dict[int, np.ndarray
             axes[r][c].imshow(np.clip(images[c].reshape(28, 28), 0, 1), cmap="gray", vmin=0, vmax=1)
             _blank(axes[r][c])
         axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle("test digits (top) and their reconstructions", fontsize=10)
+    fig.suptitle(f"test {what} (top) and their reconstructions", fontsize=10)
     return fig
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from nnlab.engine import Dense, Sequential
 from nnlab.engine.schedules import Constant, MultiStepDecay
-from nnlab.experiments.mnist_data import load_mnist
+from nnlab.experiments.mnist_data import check_dataset, load_mnist
 from nnlab.experiments.registry import experiment
 from nnlab.training.batch_schedule import BatchSizeScheduler, BatchSizeSteps
 from nnlab.training.callbacks import Callback, LearningRateScheduler
@@ -62,6 +62,7 @@ class BatchSizeConfig:
     check_batch: int = 64              # the batch whose accumulated gradient is compared
     memory_batches: list[int] = field(default_factory=lambda: [64, 256, 1024])  # effective batches measured
     train_limit: int = 0               # use only the first N training images (0: all)
+    dataset: str = "mnist"             # an IDX data set: mnist or fashion-mnist (same files, other classes)
     schedule: ScheduleStudy = field(default_factory=ScheduleStudy)  # decay the rate or grow the batch
 
 
@@ -312,7 +313,7 @@ def batch_comparison(ctx, data) -> dict[int, dict]:
 @experiment("batch-size", "MNIST MLP with batch 64/256/1024: convergence per epoch and per second; "
             "gradient accumulation; Smith et al.'s growing batch instead of a decaying rate",
             config=BatchSizeConfig, presets={"seed": SEED_PRESET}, smoke=SMOKE,
-            objective=("final_test_accuracy", "max"), about=ABOUT, metrics=METRICS)
+            objective=("final_test_accuracy", "max"), about=ABOUT, metrics=METRICS, check=check_dataset)
 def run(ctx) -> None:
     cfg = ctx.cfg
     data = load_mnist(ctx)

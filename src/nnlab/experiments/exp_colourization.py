@@ -75,6 +75,7 @@ class ColourizationConfig:
     kernel_size: int = 3          # every convolution's side (odd)
     unet_layout: str = "full"     # "full": two convolutions per stage, full-resolution ends; "seed": CSC321's
     residual_layout: str = "unet"  # "unet": nnlab's residual U-Net; "seed": the seed's U-Net, each stage's input added
+    category: str = "horse"       # the CIFAR-10 class coloured (the seed: horse; another needs palette=kmeans)
     palette: str = "csc321"       # "csc321": the assignment's colour_kmeans<K>_cat7.npy; "kmeans": fit K colours here
     num_colours: int = 24         # colour classes (csc321: 16, 24 or 32)
     lr: float = 1e-2              # Adam's (peak) learning rate
@@ -111,6 +112,11 @@ def synthetic_images(n: int, seed: int) -> np.ndarray:
     return (np.clip(images, 0, 1) * 255).astype(np.uint8)
 
 
+def plural(category: str) -> str:
+    """"horses", "deer": how captions name the images of a CIFAR-10 class."""
+    return category if category == "deer" else f"{category}s"
+
+
 def load_horses(ctx) -> tuple[np.ndarray, np.ndarray]:
     """(train, validation) RGB images, each (N, 3, 32, 32) uint8."""
     cfg = ctx.cfg
@@ -118,8 +124,15 @@ def load_horses(ctx) -> tuple[np.ndarray, np.ndarray]:
         images = synthetic_images(96, cfg.seed)
         train, val = images[:64], images[64:]
     else:
-        train = ctx.data("cifar10", "train", classes=["horse"]).images
-        val = ctx.data("cifar10", "test", classes=["horse"]).images
+        train = ctx.data("cifar10", "train", classes=[cfg.category]).images
+        val = ctx.data("cifar10", "test", classes=[cfg.category]).images
+        for split, images in (("train", train), ("test", val)):
+            if not len(images):
+                from nnlab.data.errors import DataError
+
+                raise DataError(f"category: the CIFAR-10 {split} images read hold no {plural(cfg.category)}"
+                                f" ({ctx.data_used[-1]['folder'] if ctx.data_used else 'cifar-10'}); this copy of the"
+                                " data set lacks that class")
     if cfg.train_limit:
         train = train[:cfg.train_limit]
     if cfg.val_limit:
@@ -227,7 +240,7 @@ def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
                           **augment)
     seconds = time.perf_counter() - start
     ctx.history(history, key, caption=f"{key}: per-pixel cross-entropy and pixel accuracy per epoch "
-                "(validation = the 1,000 CIFAR-10 test horses)")
+                f"(validation = the {len(x_val):,} CIFAR-10 test {plural(cfg.category)})")
     val_acc = history["val_accuracy"]
     ctx.record(**{f"{key}_accuracy": float(val_acc[-1]), f"{key}_best_accuracy": float(max(val_acc)),
                   f"{key}_val_loss": float(history["val_loss"][-1]), f"{key}_train_loss": float(history["loss"][-1]),
@@ -258,7 +271,7 @@ def _image_axes(fig, rows: int, cols: int):
 
 
 def samples_figure(grey: np.ndarray, truth: np.ndarray, quantised: np.ndarray, predictions: dict[str, np.ndarray],
-                   colours: np.ndarray):
+                   colours: np.ndarray, what: str = "horses"):
     """Rows: greyscale input, ground truth, quantised ground truth, one row per model.
 
     Shapes: grey (n, 1, H, W), truth (n, 3, H, W) uint8, quantised (n, H, W) and each
@@ -276,7 +289,7 @@ def samples_figure(grey: np.ndarray, truth: np.ndarray, quantised: np.ndarray, p
         for c in range(n):
             axes[r][c].imshow(images[c], cmap=cmap, vmin=0, vmax=255 if images.dtype == np.uint8 else 1)
         axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle("validation horses: input, ground truth and colourizations", fontsize=10)
+    fig.suptitle(f"validation {what}: input, ground truth and colourizations", fontsize=10)
     return fig
 
 
@@ -358,6 +371,13 @@ def check_config(cfg) -> None:
         raise ConfigError(f"palette must be one of {list(PALETTES)}, got {cfg.palette!r}")
     from nnlab.data.palettes import CSC321_SIZES
 
+    from nnlab.data.cifar import CLASSES
+
+    if cfg.category not in CLASSES:
+        raise ConfigError(f"category: {cfg.category!r} is not a CIFAR-10 class; one of {', '.join(CLASSES)}")
+    if cfg.palette == "csc321" and cfg.category != "horse":
+        raise ConfigError(f"category: the CSC321 palettes were fitted to the horses (cat7); colouring"
+                          f" {plural(cfg.category)} needs --set palette=kmeans")
     if cfg.palette == "csc321" and cfg.num_colours not in CSC321_SIZES:
         raise ConfigError(f"palette csc321 comes in num_colours {list(CSC321_SIZES)}, got {cfg.num_colours};"
                           " use palette=kmeans for other sizes")
@@ -390,8 +410,8 @@ METRICS = {
     "{model}_val_loss": ("{model}: validation cross-entropy per pixel after the final epoch", "nats"),
     "{model}_train_loss": ("{model}: training cross-entropy per pixel in the final epoch", "nats"),
     "{model}_filters": ("{model}: number of filters of the first layer (num_filters)", "count"),
-    "n_train": ("training images (CIFAR-10 training horses)", "count"),
-    "n_val": ("validation images (CIFAR-10 test horses)", "count"),
+    "n_train": ("training images (the CIFAR-10 training images of the class coloured: horses by default)", "count"),
+    "n_val": ("validation images (the CIFAR-10 test images of that class)", "count"),
 }
 
 
@@ -443,7 +463,8 @@ def run(ctx) -> None:
 
     shown = np.sort(np.random.default_rng(cfg.seed).choice(len(val), min(cfg.shown, len(val)), replace=False))
     predictions = {key: trainer.predict(data[2][shown]).argmax(1) for key, (_, trainer, _) in trained.items()}
-    ctx.figure("colourized", samples_figure(grey_val[shown], val[shown], data[3][shown], predictions, colours),
+    ctx.figure("colourized", samples_figure(grey_val[shown], val[shown], data[3][shown], predictions, colours,
+                                              "images" if ctx.smoke else plural(cfg.category)),
                "greyscale input, ground truth, ground truth quantised to the colour classes, and each network's"
                " per-pixel argmax colour")
 
@@ -454,8 +475,8 @@ def run(ctx) -> None:
                f"first {min(cfg.feature_maps, maps.shape[1])} channels of the {fkey} network's ReLU module '{name}'"
                " for one validation image (a forward hook on the torch module)")
     ctx.note(
-        f"CIFAR-10 horses: {len(train)} training images (the train batches) and {len(val)} validation images (the"
-        f" test batch's horses). Input the mean of R, G, B in [0, 1]"
+        f"CIFAR-10 {plural(cfg.category)}: {len(train)} training images (the train batches) and {len(val)} validation"
+        f" images (the test batch's {plural(cfg.category)}). Input the mean of R, G, B in [0, 1]"
         f"{f', standardised (mean {mean:.3f}, std {std:.3f})' if cfg.standardise else ''}; target each pixel's"
         f" nearest colour of {palette_source} (pixels divided by 256 as the assignment does). Per-pixel"
         f" cross-entropy, Adam lr {cfg.lr:g} ({cfg.schedule}), batch {cfg.batch_size}"

@@ -33,7 +33,7 @@ from nnlab.experiments.autoencoder_figures import (
     iteration_loss_figure,
     reconstruction_figure,
 )
-from nnlab.experiments.mnist_data import flatten, mnist_sets
+from nnlab.experiments.mnist_data import check_dataset, flatten, mnist_sets, noun
 from nnlab.experiments.registry import experiment
 from nnlab.models import create_model, encoder_of
 from nnlab.training.batch_history import BatchHistory
@@ -79,6 +79,7 @@ class AutoencoderConfig:
     test_batch_size: int = 100            # the classifier's accuracy is also shown per test batch of this size
     pca_baseline: bool = True             # scikit-learn PCA(code_size) reconstruction MSE
     train_limit: int = 0                  # use only the first N training images (0: all)
+    dataset: str = "mnist"                # an IDX data set: mnist or fashion-mnist (same files, other classes)
 
 
 SEED_PRESET = {
@@ -140,13 +141,14 @@ def data_figures(ctx, train) -> None:
     from nnlab.reporting.figures import class_counts_bar
 
     cfg = ctx.cfg
-    counts = class_counts_bar(train, f"{train.name}/{train.split}: digits per class ({len(train):,} in all)")
-    counts.axes[0].set_xlabel("digit")
-    ctx.figure("class-counts", counts, "training images per digit (the seed's figure 2)")
+    what = noun(cfg)
+    counts = class_counts_bar(train, f"{train.name}/{train.split}: {what} per class ({len(train):,} in all)")
+    counts.axes[0].set_xlabel("digit" if what == "digits" else "class")
+    ctx.figure("class-counts", counts, f"training {what} per class (the seed's figure 2)")
     pick = np.random.default_rng(cfg.seed).choice(len(train), min(cfg.samples, len(train)), replace=False)
     ctx.figure("samples", digit_samples_figure(train.images[pick], train.labels[pick],
-                                               f"{len(pick)} random training digits and their labels"),
-               f"{len(pick)} random training digits with their labels (the seed's figure 3)")
+                                               f"{len(pick)} random training {what} and their labels"),
+               f"{len(pick)} random training {what} with their labels (the seed's figure 3)")
 
 
 def train_autoencoder(ctx, x_train, x_test):
@@ -184,8 +186,8 @@ def train_autoencoder(ctx, x_train, x_test):
             for e, tr_mse, te_mse in zip(h.epochs, h["loss"], h["val_loss"])]
     ctx.table("autoencoder-epochs", rows, "autoencoder MSE per epoch: training (mean over the epoch's batches),"
               " test after the epoch, and the seed's training loss (its figure 8)")
-    ctx.figure("reconstructions", reconstruction_figure(x_test[shown], snaps.snapshots),
-               f"fixed test digits and their reconstructions at epochs {sorted(snaps.snapshots)} (the seed's figure 11)")
+    ctx.figure("reconstructions", reconstruction_figure(x_test[shown], snaps.snapshots, noun(cfg)),
+               f"fixed test {noun(cfg)} and their reconstructions at epochs {sorted(snaps.snapshots)} (the seed's figure 11)")
     ctx.record(train_mse=float(h["loss"][-1]), ae_iterations=len(batches))
     return ae, seconds
 
@@ -240,12 +242,13 @@ def batch_accuracies(predicted: np.ndarray, y: np.ndarray, batch_size: int, seed
     return np.array([hits[i:i + batch_size].mean() for i in range(0, len(hits), batch_size)])
 
 
-def report_classification(ctx, logits: np.ndarray, y_test: np.ndarray, title: str) -> float:
+def report_classification(ctx, logits: np.ndarray, y_test: np.ndarray, title: str,
+                          names: list[str] | None = None) -> float:
     from nnlab.metrics import confusion_matrix, precision_recall_f1
     from nnlab.reporting.figures import confusion_figure
 
     cfg = ctx.cfg
-    names = [str(d) for d in range(logits.shape[1])]
+    names = list(names or [str(d) for d in range(logits.shape[1])])     # the data set's class names
     cm = confusion_matrix(y_test, logits, num_classes=logits.shape[1])
     ctx.figure("confusion", confusion_figure(cm, names, title=title),
                f"{title}: rows true, columns predicted (the seed's figure 21)")
@@ -259,7 +262,7 @@ def report_classification(ctx, logits: np.ndarray, y_test: np.ndarray, title: st
     ctx.figure("test-batch-accuracy", batch_accuracy_figure(per_batch, cfg.test_batch_size,
                                                             f"{title}: accuracy on each test batch"),
                f"{title}: accuracy on each of the {len(per_batch)} test batches of up to {cfg.test_batch_size}"
-               " digits in a random order (the seed's figure 20), and their mean (the seed's figure 19: 93%)")
+               f" {noun(cfg)} in a random order (the seed's figure 20), and their mean (the seed's figure 19: 93%)")
     ctx.record(code_macro_f1=prf["macro_f1"], test_batch_accuracy_mean=float(per_batch.mean()),
                test_batch_accuracy_min=float(per_batch.min()), test_batch_accuracy_max=float(per_batch.max()),
                test_batch_accuracy_std=float(per_batch.std()))
@@ -270,21 +273,22 @@ ABOUT = """The autoencoder of seed 004 squeezes each 28x28 MNIST digit through a
 (784-500-200-100-30 and back) and learns to rebuild it; a tiny 30-20-15-10 network then tells the digit
 from the code alone. The report shows the data, the reconstruction loss per epoch and per iteration,
 reconstructions improving over the epochs, and how well the 30 numbers keep the digit's identity: test
-accuracy, accuracy per test batch and the confusion matrix."""
+accuracy, accuracy per test batch and the confusion matrix. `dataset` runs it on another data set
+in MNIST's IDX layout (Fashion-MNIST), whose class names the report then uses."""
 
 METRICS = {
-    "test_mse": ("autoencoder reconstruction MSE on the 10,000 test digits", "MSE"),
+    "test_mse": ("autoencoder reconstruction MSE on the test images (MNIST: 10,000 digits)", "MSE"),
     "train_mse": ("autoencoder training MSE in the final epoch (mean over its batches)", "MSE"),
     "pca{size}_mse": ("test MSE of PCA with {size} components, the best linear code of that size", "MSE"),
     "ae_train_s": ("seconds spent training the autoencoder", "s"),
     "ae_epoch_s": ("seconds per autoencoder epoch", "s"),
     "ae_iterations": ("autoencoder optimizer steps (batches) over all epochs", "count"),
-    "code_accuracy_frozen": ("code classifier accuracy on the test digits, autoencoder's own codes", "fraction"),
+    "code_accuracy_frozen": ("code classifier accuracy on the test images, autoencoder's own codes", "fraction"),
     "code_accuracy_finetuned": ("test accuracy after fine-tuning encoder and classifier together", "fraction"),
-    "code_accuracy": ("code classifier accuracy on the 10,000 test digits (after fine-tuning when it runs)",
+    "code_accuracy": ("code classifier accuracy on the test images (after fine-tuning when it runs)",
                       "fraction"),
-    "code_train_accuracy": ("the same classifier's accuracy on the training digits after training", "fraction"),
-    "code_macro_f1": ("macro-averaged F1 of the code classifier on the test digits", ""),
+    "code_train_accuracy": ("the same classifier's accuracy on the training images after training", "fraction"),
+    "code_macro_f1": ("macro-averaged F1 of the code classifier on the test images", ""),
     "test_batch_accuracy_mean": ("mean of the accuracies of the test batches", "fraction"),
     "test_batch_accuracy_min": ("lowest accuracy of a test batch", "fraction"),
     "test_batch_accuracy_max": ("highest accuracy of a test batch", "fraction"),
@@ -294,7 +298,7 @@ METRICS = {
 
 @experiment("mnist-autoencoder", "seed-004 MNIST autoencoder 784-500-200-100-30 and a 30-20-15-10 code classifier",
             config=AutoencoderConfig, presets={"seed": SEED_PRESET}, smoke=SMOKE, objective=("test_mse", "min"),
-            engines=("numpy", "torch"), about=ABOUT, metrics=METRICS,
+            engines=("numpy", "torch"), about=ABOUT, metrics=METRICS, check=check_dataset,
             phases=lambda cfg: ["autoencoder", "classifier"] + (["finetune"] if cfg.classifier.finetune_epochs else []))
 def run(ctx) -> None:
     cfg = ctx.cfg
@@ -322,11 +326,13 @@ def run(ctx) -> None:
     if cfg.classifier.finetune_epochs > 0:
         joint = finetune(ctx, ae, clf, scaling, x_train, y_train, x_test, y_test)
         ctx.save_model(joint, "encoder_classifier")
-        accuracy = report_classification(ctx, joint.predict(x_test), y_test, "fine-tuned encoder + code classifier")
+        accuracy = report_classification(ctx, joint.predict(x_test), y_test, "fine-tuned encoder + code classifier",
+                                         test.class_names)
         ctx.record(code_accuracy=accuracy, code_accuracy_finetuned=accuracy,
                    code_train_accuracy=float(np.mean(joint.predict(x_train).argmax(1) == y_train)))
     else:
-        accuracy = report_classification(ctx, frozen_logits, y_test, "code classifier (frozen codes)")
+        accuracy = report_classification(ctx, frozen_logits, y_test, "code classifier (frozen codes)",
+                                         test.class_names)
         ctx.record(code_accuracy=accuracy, code_train_accuracy=float(np.mean(clf.predict(codes_train).argmax(1) == y_train)))
     ctx.note(setting_note(cfg, x_train.shape[1], frozen, accuracy), title="Setting")
 

@@ -25,7 +25,8 @@ def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mnist_sets(ctx):
-    """(train, test) :class:`~nnlab.data.dataset.ImageSet` s: MNIST from the data root, the
+    """(train, test) :class:`~nnlab.data.dataset.ImageSet` s: MNIST (or the IDX data set named by
+    ``cfg.dataset``, e.g. ``fashion-mnist``) from the data root, the
     first ``train_limit`` training images when that is set; under ``--smoke``, 256 + 128
     :func:`synthetic_digits`.
 
@@ -38,10 +39,26 @@ def mnist_sets(ctx):
         x = x.reshape(-1, 1, 28, 28)                                             # (384, 1, 28, 28)
         return (ImageSet(x[:256], y[:256], DIGITS, name="synthetic digits", split="train"),
                 ImageSet(x[256:], y[256:], DIGITS, name="synthetic digits", split="test"))
-    train, test = ctx.data("mnist", "train"), ctx.data("mnist", "test")
+    name = getattr(ctx.cfg, "dataset", "mnist")
+    train, test = ctx.data(name, "train"), ctx.data(name, "test")
     if ctx.cfg.train_limit:
         train = train.subset(slice(0, ctx.cfg.train_limit))
     return train, test
+
+
+def check_dataset(cfg) -> None:
+    """``dataset`` must be a data set in MNIST's IDX layout (28x28 greyscale, 10 classes)."""
+    from nnlab.data.registry import IDX_SETS
+    from nnlab.engine.errors import ConfigError
+
+    if cfg.dataset not in IDX_SETS:
+        raise ConfigError(f"dataset: {cfg.dataset!r} is not a data set in MNIST's IDX layout; use one of"
+                          f" {', '.join(IDX_SETS)}")
+
+
+def noun(cfg) -> str:
+    """What the images are called in captions: digits for MNIST, else "images"."""
+    return "digits" if getattr(cfg, "dataset", "mnist") == "mnist" else "images"
 
 
 def flatten(imageset) -> tuple[np.ndarray, np.ndarray]:
