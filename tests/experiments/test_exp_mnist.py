@@ -167,7 +167,7 @@ def test_dataset_runs_the_autoencoder_on_another_idx_set_with_its_class_names(tm
 
     root = tmp_path / "data"
     write_mnist(root / "fashion-mnist", n=40)
-    small = ["train.epochs=1", "train.batch_size=20", "classifier.epochs=1", "classifier.finetune_epochs=0",
+    small = ["train.epochs=2", "train.batch_size=20", "classifier.epochs=1", "classifier.finetune_epochs=0",
              "snapshot_epochs=[1]", "shown=3", "samples=3", "test_batch_size=10"]
     out = run_experiment("mnist-autoencoder", overrides=["dataset=fashion-mnist", *small], data_dir=str(root),
                          out=tmp_path / "run")
@@ -177,6 +177,7 @@ def test_dataset_runs_the_autoencoder_on_another_idx_set_with_its_class_names(tm
     report = (out / "report.md").read_text()
     assert "Trouser" in (out / "tables" / "per-class.csv").read_text() and FASHION_CLASSES[9] in report
     assert "training images per class" in report and "random training digits" not in report
+    assert "reconstructions at epochs [1, 2]" in report            # the final epoch is always shown
     with pytest.raises(ConfigError, match="not a data set in MNIST's IDX layout"):
         run_experiment("mnist-autoencoder", overrides=["dataset=cifar10"], data_dir=str(root))
     from nnlab.data.errors import MissingDataError

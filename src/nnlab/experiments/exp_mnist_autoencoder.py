@@ -73,7 +73,7 @@ class AutoencoderConfig:
     code_size: int = 30                   # the bottleneck
     train: AutoencoderTraining = field(default_factory=AutoencoderTraining)
     classifier: ClassifierTraining = field(default_factory=ClassifierTraining)
-    snapshot_epochs: list[int] = field(default_factory=lambda: [1, 5, 9])  # reconstructions shown
+    snapshot_epochs: list[int] = field(default_factory=lambda: [1, 5, 9])  # reconstructions shown (and the last epoch)
     shown: int = 10                       # test digits in the reconstruction figure
     samples: int = 5                      # random training digits shown with their labels (the seed's fig 3)
     test_batch_size: int = 100            # the classifier's accuracy is also shown per test batch of this size
@@ -156,7 +156,8 @@ def train_autoencoder(ctx, x_train, x_test):
     ae = create_model("mnist_autoencoder", hidden=tuple(cfg.hidden), code_size=cfg.code_size).build(seed=cfg.seed)
     ae.compile(loss="mse", optimizer={"name": "adam", "lr": tr.lr, "weight_decay": tr.weight_decay})
     shown = np.random.default_rng(cfg.seed).choice(len(x_test), min(cfg.shown, len(x_test)), replace=False)
-    snaps, batches = ReconstructionSnapshots(ae, x_test[shown], cfg.snapshot_epochs), BatchHistory()
+    shown_epochs = sorted({e for e in cfg.snapshot_epochs if 1 <= e <= tr.epochs} | {tr.epochs})   # the final one too
+    snaps, batches = ReconstructionSnapshots(ae, x_test[shown], shown_epochs), BatchHistory()
     callbacks = [lr_callback(tr.schedule, tr.lr, tr.epochs, tr.min_lr), snaps, batches, *ctx.callbacks(tr.epochs, "autoencoder")]
     start = time.perf_counter()
     if ctx.engine == "torch":  # the same network and callbacks on PyTorch; weights come back after

@@ -151,9 +151,12 @@ def report_markdown(run_dir: str | Path) -> str:
         parts.append(status)
     if summary.get("about"):
         parts.append(summary["about"] + "\n")
-    parts.append(f"Run folder `{run_dir}`: preset {cell(meta.get('preset'))}, engine {cell(meta.get('engine'))},"
-                 f" started {cell(meta.get('started'))}, git {cell(meta.get('git'))},"
-                 f" wall time {format_value(metrics.get('wall_s'), 's')}.\n")
+    changed = f", settings changed: `{' '.join(meta['overrides'])}`" if meta.get("overrides") else ""
+    parts.append(f"Run folder `{run_dir}`: status {run_state(run_dir, metrics.get('status', 'incomplete'))},"
+                 f" {'preset ' + meta['preset'] if meta.get('preset') else 'default settings'}{changed},"
+                 f" engine {cell(meta.get('engine'))}, started {cell(meta.get('started'))}, git {cell(meta.get('git'))},"
+                 f" wall time {format_value(metrics.get('wall_s'), 's')}"
+                 f"{', resumed from its checkpoints' if meta.get('resumed') else ''}.\n")
     if summary.get("data"):
         parts.append("Data read: " + "; ".join(f"{d['name']}/{d['split']} from `{d['folder']}`"
                                                for d in summary["data"]) + ".\n")
