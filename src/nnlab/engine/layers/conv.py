@@ -5,7 +5,7 @@ Output size per spatial axis (input n, kernel k, stride s, padding p, dilation d
 * Conv:           floor((n + 2p - d(k - 1) - 1) / s) + 1
 * ConvTranspose:  (n - 1)s - 2p + d(k - 1) + output_padding + 1
 
-``padding="same"`` (stride 1 only) keeps the size: the total padding d(k - 1) is split as
+``padding="valid"`` is no padding, as in PyTorch; ``padding="same"`` (stride 1 only) keeps the size: the total padding d(k - 1) is split as
 PyTorch does, the extra row/column (for even kernels) at the bottom/right. The computation is
 done by the kernels of :mod:`nnlab.engine.functional`: ``kernels="vectorized"`` (im2col and
 BLAS, the default) or ``"reference"`` (plain loops, for reading and checking).
@@ -89,6 +89,11 @@ class _ConvNd(KernelLayer):
         self.dilation = (1, as_int(dilation, "dilation", 1)) if one else pair(dilation, "dilation", 1)
         if k[0] < 1 or k[1] < 1 or min(self.stride) < 1 or min(self.dilation) < 1:
             raise ConfigError(f"{type(self).__name__}: kernel_size, stride and dilation must be >= 1")
+        if isinstance(padding, str) and padding not in ("same", "valid"):
+            raise ConfigError(f"{type(self).__name__}: padding must be an integer, a pair, 'same' or 'valid'"
+                              f" (as in PyTorch), got {padding!r}")
+        if padding == "valid":                  # PyTorch's name for no padding
+            padding = 0
         if padding == "same":
             if self.transposed or self.stride != (1, 1):
                 raise ConfigError("padding='same' needs stride 1 (and is not defined for transposed convolution)")
