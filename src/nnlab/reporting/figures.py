@@ -152,11 +152,19 @@ def overlay_figure(histories: dict[str, object], keys: list[str] | None = None, 
             keys += [k for k in h.keys() if k != "lr" and k not in keys and k != x]
     fig = _figure(3.6 * len(keys) + 0.4, 3.0)
     axes = fig.subplots(1, max(1, len(keys)), squeeze=False)[0]
+    markers, styles = "os^Dv<>", ("-", "--", "-.", ":")
     for ax, key in zip(axes, keys):
-        for label, h in histories.items():
-            if key in h:
-                xs = h.epochs if x == "epoch" else h[x]
-                ax.plot(xs, h[key], marker="o", markersize=3, label=label)
+        drawn: list[tuple[str, np.ndarray, np.ndarray]] = []
+        for i, (label, h) in enumerate(histories.items()):
+            if key not in h:
+                continue
+            xs, ys = np.asarray(h.epochs if x == "epoch" else h[x], float), np.asarray(h[key], float)
+            # a curve equal to one drawn before would hide it: say so in the legend
+            same = next((other for other, ox, oy in drawn if ox.shape == xs.shape and np.allclose(ox, xs)
+                         and np.allclose(oy, ys, equal_nan=True)), None)
+            drawn.append((label, xs, ys))
+            ax.plot(xs, ys, marker=markers[i % len(markers)], markersize=3, linestyle=styles[i % len(styles)],
+                    fillstyle="none" if same else "full", label=f"{label} (same as {same})" if same else label)
         _finish_panel(ax, x, key, log_y)
     if title:
         fig.suptitle(title, fontsize=10)
