@@ -27,7 +27,7 @@ from nnlab.engine.losses import Loss, make_loss
 from nnlab.engine.module import Module, resolve_dtype
 from nnlab.engine.optim import Optimizer, make_optimizer
 from nnlab.metrics.basic import StreamingMetric, make_metric
-from nnlab.training.callbacks import CallbackList, ModelCheckpoint, ProgressBar
+from nnlab.training.callbacks import CallbackList, ModelCheckpoint, ProgressBar, checkpoint_saver
 from nnlab.training.history import History
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ class Sequential(Module):
         initial_epoch: int = 0,
         history: History | None = None,
         progress: bool = False,
-        checkpoint: Any = None,
+        checkpoint: str | Path | ModelCheckpoint | None = None,
     ) -> History:
         """Train for ``epochs`` epochs and return the :class:`History`.
 
@@ -283,10 +283,8 @@ class Sequential(Module):
         if progress and not any(isinstance(c, ProgressBar) for c in cbs):
             cbs.append(ProgressBar(total_epochs=epochs))
         if checkpoint is not None:
-            saver = checkpoint if isinstance(checkpoint, ModelCheckpoint) else ModelCheckpoint(checkpoint)
+            saver = checkpoint_saver(checkpoint, ".npz")     # save_checkpoint's own naming
             checkpoint = Path(saver.path)
-            checkpoint = checkpoint if checkpoint.suffix == ".npz" else checkpoint.with_name(checkpoint.name + ".npz")
-            saver.path = str(checkpoint)
             cbs.append(saver)
         cb = CallbackList([history, *cbs])
         loop = _FitLoop(self, n, int(batch_size), history, cb)

@@ -323,13 +323,12 @@ def saved_light_vgg(run_dir: str | Path, key: str, num_classes: int):
     """A light VGG that a finished run saved, rebuilt from the run's ``config.yaml`` and loaded
     from ``KEY.pt`` (``torch.load(weights_only=True)``). Returns (config, torch module)."""
     import torch
-    import yaml
 
     from nnlab.experiments.config import apply
+    from nnlab.experiments.runner import saved_run
 
     run_dir = Path(run_dir)
-    saved = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-    cfg = apply(ExpressionConfig(), saved.get("config", {}), str(run_dir / "config.yaml"))
+    cfg = apply(ExpressionConfig(), saved_run(run_dir)["config"] or {}, str(run_dir / "config.yaml"))
     if cfg.backbone != "light_vgg":
         raise ConfigError(f"{run_dir}: backbone {cfg.backbone!r}; only light_vgg networks are rebuilt here")
     weights = run_dir / f"{key}.pt"

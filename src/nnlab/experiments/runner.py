@@ -67,7 +67,7 @@ class RunContext:
         self.log = logging.getLogger(f"nnlab.experiments.{experiment.name}")
         self.metrics: dict[str, Any] = {}
         self.manifest: list[dict[str, Any]] = []
-        self.phases: list[str] = []  # the training phases that asked for a checkpoint
+        self.checkpoint_names: list[str] = []  # the training phases that asked for a checkpoint
         self.phases_started = 0      # calls of callbacks(): training phases begun
 
     # -- recording ------------------------------------------------------------------
@@ -148,10 +148,10 @@ class RunContext:
         phase ends. Running the experiment again into the same folder resumes every phase from it;
         a finished phase returns at once. The folder is removed when the run finishes."""
         base, n = name, 1
-        while name in self.phases:          # the same name twice: numbered in call order, so a resume agrees
+        while name in self.checkpoint_names:   # the same name twice: numbered in call order, so a resume agrees
             n += 1
             name = f"{base}-{n}"
-        self.phases.append(name)
+        self.checkpoint_names.append(name)
         return ModelCheckpoint(self.out / CHECKPOINTS / name, min_interval_s=CHECKPOINT_INTERVAL_S)
 
     def callbacks(self, epochs: int, name: str = "") -> list[Any]:

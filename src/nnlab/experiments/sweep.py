@@ -324,10 +324,11 @@ class _Objective:
         # an earlier attempt that did not complete: continued from its checkpoints, if it has any
         # (a killed worker loses at most an epoch of the point), or started over; one that finished
         # but was not recorded (killed in between) is read
-        if run_dir.exists() and not finished_run(run_dir) and not (run_dir / CHECKPOINTS).is_dir():
+        finished = finished_run(run_dir)
+        if run_dir.exists() and not finished and not (run_dir / CHECKPOINTS).is_dir():
             shutil.rmtree(run_dir)
         try:
-            if not finished_run(run_dir):
+            if not finished:
                 run_experiment(self.plan.name, out=run_dir, overrides=[*self.plan.overrides, *point.overrides],
                                preset=self.plan.preset, smoke=self.plan.smoke, data_dir=self.plan.data_dir,
                                progress=False, threads=self.plan.threads, device=self.plan.device)

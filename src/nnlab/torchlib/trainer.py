@@ -41,7 +41,7 @@ from nnlab.engine.module import Module
 from nnlab.engine.serialization import atomic_write_bytes
 from nnlab.metrics.basic import StreamingMetric, make_metric
 from nnlab.torchlib.distributed import DistContext, env_world_size, init_distributed
-from nnlab.training.callbacks import CallbackList, ModelCheckpoint, ProgressBar
+from nnlab.training.callbacks import CallbackList, ModelCheckpoint, ProgressBar, checkpoint_saver
 from nnlab.training.history import History
 
 log = logging.getLogger(__name__)
@@ -310,10 +310,8 @@ class Trainer:
         if progress and not any(isinstance(c, ProgressBar) for c in cbs):
             cbs.append(ProgressBar(total_epochs=epochs))
         if checkpoint is not None:
-            saver = checkpoint if isinstance(checkpoint, ModelCheckpoint) else ModelCheckpoint(checkpoint)
+            saver = checkpoint_saver(checkpoint, ".pt", keep_any_suffix=True)
             checkpoint = Path(saver.path)
-            checkpoint = checkpoint if checkpoint.suffix else checkpoint.with_name(checkpoint.name + ".pt")
-            saver.path = str(checkpoint)
             cbs.append(saver)
         if not self.dist.is_main:
             cbs = [c for c in cbs if not getattr(c, "rank_zero_only", False)]

@@ -10,11 +10,11 @@ callbacks serve the NumPy engine and the PyTorch trainer.
 
 from __future__ import annotations
 
-import csv
 import copy
+import csv
 import logging
-import time
 import math
+import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 
@@ -338,6 +338,18 @@ class ModelCheckpoint(Callback, _Monitor):
         log.debug("checkpoint written to %s", path)
 
 
+def checkpoint_saver(checkpoint: str | Path | ModelCheckpoint, suffix: str, *,
+                     keep_any_suffix: bool = False) -> ModelCheckpoint:
+    """The :class:`ModelCheckpoint` a fit writes (and resumes from) for its ``checkpoint``
+    argument, a path or a ModelCheckpoint, its path ending in ``suffix``: added unless the path
+    already ends in it (or, with ``keep_any_suffix``, has any suffix)."""
+    saver = checkpoint if isinstance(checkpoint, ModelCheckpoint) else ModelCheckpoint(checkpoint)
+    path = Path(saver.path)
+    if not (path.suffix if keep_any_suffix else path.suffix == suffix):
+        saver.path = str(path.with_name(path.name + suffix))
+    return saver
+
+
 class ProgressBar(Callback):
     """A tqdm bar per epoch over the batches, with the running loss and the epoch's metrics."""
 
@@ -388,29 +400,26 @@ class PhaseBar(Callback):
     def __init__(self, total_epochs: int, label: str = "", leave: bool = True, file: Any = None) -> None:
         self.total_epochs, self.label, self.leave, self.file = int(total_epochs), label, leave, file
         self._bar = None
-        self._done = 0  # batches finished in this phase
 
     def on_train_begin(self, trainer):
         from tqdm.auto import tqdm
 
         steps = int(getattr(trainer, "steps_per_epoch", 0) or 0)
-        start = int(getattr(trainer, "epoch", 0) or 0)
-        self._done = start * steps
-        self._bar = tqdm(total=self.total_epochs * steps or None, initial=self._done, desc=self.label or "training",
+        start = int(getattr(trainer, "epoch", 0) or 0)    # a resumed phase: its finished epochs count as done
+        self._bar = tqdm(total=self.total_epochs * steps or None, initial=start * steps, desc=self.label or "training",
                          leave=self.leave, file=self.file, unit="batch", dynamic_ncols=True)
 
     def on_epoch_begin(self, trainer, epoch):
         if self._bar is None:
             return
         remaining = (self.total_epochs - epoch + 1) * int(getattr(trainer, "steps_per_epoch", 0) or 0)
-        if remaining and self._bar.total != self._done + remaining:   # a batch-size schedule changed the steps
-            self._bar.total = self._done + remaining
+        if remaining and self._bar.total != self._bar.n + remaining:   # a batch-size schedule changed the steps
+            self._bar.total = self._bar.n + remaining
         self._bar.set_description(f"{self.label + ' ' if self.label else ''}epoch {epoch}/{self.total_epochs}",
                                   refresh=False)
 
     def on_batch_end(self, trainer, step, logs):
         if self._bar is not None:
-            self._done += 1
             self._bar.update(1)
 
     def on_epoch_end(self, trainer, epoch, logs):

@@ -82,11 +82,14 @@ def _sweep(b: BookContext, model: str, key: str) -> list[str]:
              if float(v) in ours else "not run"} for v in values]
     command = (f"nnlab sweep colourization --preset seed --set 'models=[{model}]' --set palette=csc321 --grid {key}="
                + ",".join(format_value(v, "") for v in values))
-    where = (f"from the sweep in `{sweep.path}`" if sweep else
-             f"as recorded in `benchmarks/results/colourization_sweeps.json` from `{recorded['sweep']}`"
-             + ("" if recorded.get("complete") else "; the points not run yet continue with"
-                f" `python benchmarks/colourization_sweeps.py {model}.{key}`") if recorded else
-             f"no sweep found: `{command}` runs it")
+    if sweep is not None:
+        where = f"from the sweep in `{sweep.path}`"
+    elif recorded:
+        where = f"as recorded in `benchmarks/results/colourization_sweeps.json` from `{recorded['sweep']}`"
+        if not recorded.get("complete"):
+            where += f"; the points not run yet continue with `python benchmarks/colourization_sweeps.py {model}.{key}`"
+    else:
+        where = f"no sweep found: `{command}` runs it"
     gap = [ours[float(v)] - seed_points[v] for v in seed_points if float(v) in ours]
     summary = (f"Where both exist, nnlab's seed preset is {format_value(sum(gap) / len(gap) * 100, '')} points"
                f" {'above' if sum(gap) >= 0 else 'below'} the seed on average.\n" if gap else "")
