@@ -217,3 +217,17 @@ def test_runs_lists_past_runs_and_cleans_the_failed(tmp_path, capsys):
     assert main(["runs", str(tmp_path), "--clean"]) == 0
     assert "removed 2" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["a"]
+
+
+def test_q_keeps_a_run_quiet_on_the_console(tmp_path):
+    """-q: the epoch lines go to run.log only (the progress bar's log redirection is off)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("NNLAB_DATA", None)
+    done = subprocess.run([sys.executable, "-m", "nnlab", "-q", "run", "blobs-bce", "--smoke", "--set", "epochs=3",
+                           "--out", str(tmp_path / "r")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert " INFO " not in done.stderr and "epoch 1:" in (tmp_path / "r" / "run.log").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -147,7 +148,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     try:
-        with logging_redirect_tqdm():    # log lines above the progress line, not through it
+        # log lines above the progress line, not through it; with -q there is no bar, and the console
+        # handler keeps its level (tqdm's stand-in handler would not)
+        with logging_redirect_tqdm() if not args.quiet else contextlib.nullcontext():
             run_dir = run_experiment(args.name, preset=args.preset, config_file=args.config,
                                      overrides=args.set or [], smoke=args.smoke, engine=args.engine, out=args.out,
                                      data_dir=args.data_dir, progress=not args.quiet, force=args.force,
