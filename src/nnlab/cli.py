@@ -122,7 +122,7 @@ def _print_config(name: str, cfg: object, preset: str | None) -> None:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from nnlab.engine.errors import ConfigError
+    from nnlab.errors import ConfigError
     from nnlab.experiments.registry import get
     from nnlab.experiments.runner import resolve_config
 
@@ -136,7 +136,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from nnlab.engine.errors import ConfigError, DataError
+    from nnlab.errors import ConfigError, DataError
     from nnlab.experiments import run_experiment
 
     if args.resume:
@@ -170,7 +170,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _resume_args(args: argparse.Namespace) -> None:
     """``--resume RUN_DIR``: the run's own experiment and settings, from its config.yaml, into it."""
-    from nnlab.engine.errors import ConfigError
+    from nnlab.errors import ConfigError
     from nnlab.experiments.runner import saved_run
 
     changed = [flag for flag, given in (("--preset", args.preset), ("--set", args.set), ("--config", args.config),
@@ -278,7 +278,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from nnlab.engine.errors import ConfigError, DataError
+    from nnlab.errors import ConfigError, DataError
     from nnlab.experiments.sweep import parse_grid, read_results, run_sweep
 
     try:
@@ -406,7 +406,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_exercise(args: argparse.Namespace) -> int:
-    from nnlab.engine.errors import ConfigError, DataError, ShapeError
+    from nnlab.errors import ConfigError, DataError, ShapeError
     from nnlab.exercises import EXERCISES, run
     from nnlab.exercises.inputs import exercise_inputs
 
@@ -620,7 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nnlab: {exc or 'interrupted (Ctrl-C)'}", file=sys.stderr)
         return 143 if isinstance(exc, Stopped) else 130
     except Exception as exc:
-        from nnlab.engine.errors import NNLabError
+        from nnlab.errors import NNLabError
 
         if args.verbose:
             raise

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nnlab.data.splits import group_split, image_groups, image_holdout_split
-from nnlab.engine.errors import ConfigError, ShapeError
+from nnlab.errors import ConfigError, ShapeError
 
 
 def images_with_copies(rng, n=500, copies=40):

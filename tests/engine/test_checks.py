@@ -4,8 +4,7 @@ before anything is allocated."""
 import numpy as np
 import pytest
 
-from nnlab.engine import ConfigError, Conv2d, Linear, MaxPool2d, Sequential
-from nnlab.engine import errors
+from nnlab.engine import ConfigError, Conv2d, Linear, MaxPool2d, Sequential, checks
 
 
 @pytest.mark.parametrize("make, message", [
@@ -27,7 +26,7 @@ def test_whole_numbers_of_any_kind_are_sizes():
 
 
 def test_a_parameter_that_cannot_fit_is_refused_before_allocating(monkeypatch):
-    monkeypatch.setattr(errors, "available_memory", lambda: 1 << 20)            # 1 MiB free
+    monkeypatch.setattr(checks, "available_memory", lambda: 1 << 20)            # 1 MiB free
     with pytest.raises(ConfigError, match=r"shape \(100000, 4\) needs .* GiB, more than the 0.0 GiB"):
         Sequential([Linear(4, 100_000)], input_shape=(4,))
     Sequential([Linear(4, 10)], input_shape=(4,))                             # a small one still builds

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 from nnlab.experiments import EXPERIMENTS, load_all, resolve_config, run_experiment
 from nnlab.metrics.pixel import PixelAccuracy, pixel_accuracy
 
@@ -165,7 +165,7 @@ def test_the_palette_is_csc321s_when_found_and_a_missing_file_is_named(tmp_path,
     ("residual_epochs=-1", "residual_epochs >= 0"),
 ])
 def test_bad_palette_and_layout_settings_are_config_errors(override, message):
-    from nnlab.engine.errors import ConfigError
+    from nnlab.errors import ConfigError
     from nnlab.experiments.exp_colourization import check_config
     from nnlab.experiments.registry import EXPERIMENTS
     from nnlab.experiments.runner import resolve_config

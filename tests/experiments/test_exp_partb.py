@@ -9,7 +9,13 @@ from nnlab.experiments import load_all, resolve_config, run_experiment
 from nnlab.experiments import piecewise_linear as pwl
 from nnlab.experiments.exp_blobs_bce import four_point_loss, zero_thresholds
 from nnlab.experiments.exp_relu_pwl import hat_network, hat_sum_network, minimal_network
-from nnlab.experiments.exp_symmetry import INITS, InputAugmentation, SymmetryConfig, build_model, unit_vectors
+from nnlab.experiments.exp_symmetry import (
+    INITS,
+    InputAugmentation,
+    SymmetryConfig,
+    build_model,
+    unit_vectors,
+)
 
 RUNNER_KEYS = {"wall_s", "status", "error"}
 
@@ -126,7 +132,7 @@ def test_symmetry_seed_preset_has_every_remedy_and_the_variants_are_built():
     assert seed.inits == INITS and {"constant+dropout", "constant+batchnorm", "constant+augmentation"} <= set(INITS)
     cfg = SymmetryConfig(hidden=4)
     bn = build_model(cfg, "constant+batchnorm", 4)
-    assert [type(m).__name__ for m in bn.layers] == ["Linear", "BatchNorm1d", "Activation", "Linear"]
+    assert [m.type_name for m in bn.layers] == ["Linear", "BatchNorm1d", "Activation", "Linear"]
     assert unit_vectors(bn).shape == (4, 2 + 1 + 2 + 2)  # in weights, bias, BN scale and shift, out weights
     aug = build_model(cfg, "constant+augmentation", 4)
     assert isinstance(aug.layers[0], InputAugmentation) and unit_vectors(aug).shape == (4, 2 + 1 + 2)

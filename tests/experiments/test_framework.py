@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nnlab.engine import Dense, Sequential
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 from nnlab.experiments import EXPERIMENTS, experiment, resolve_config, run_experiment
 from nnlab.experiments.config import apply, parse_assignments
 from nnlab.reporting.figures import confusion_figure
@@ -220,7 +220,7 @@ def test_run_files_are_written_whole_with_the_usual_mode(tmp_path, monkeypatch):
     import os
     import stat
 
-    from nnlab.engine.serialization import atomic_write_bytes
+    from nnlab.atomic_io import atomic_write_bytes
 
     old = os.umask(0o022)
     try:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 from nnlab.experiments import run_experiment
 from nnlab.experiments.runner import CHECKPOINTS
 

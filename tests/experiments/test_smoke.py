@@ -85,7 +85,7 @@ def test_every_recorded_metric_is_described_in_the_report(key, smoke_runs):
 def test_a_run_folder_is_locked_while_written_and_a_killed_run_shows_incomplete(tmp_path):
     import signal
 
-    from nnlab.engine.errors import ConfigError
+    from nnlab.errors import ConfigError
     from nnlab.experiments import run_experiment
     from nnlab.reporting.runs import read_run
 

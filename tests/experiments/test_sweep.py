@@ -10,7 +10,7 @@ import time
 import pytest
 
 import tests.experiments.test_framework  # noqa: F401  (registers the dummy-test experiment)
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 from nnlab.experiments import EXPERIMENTS, sweep
 from nnlab.experiments.sweep import parse_grid, read_results, run_sweep
 

@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from nnlab.engine.errors import ConfigError  # noqa: E402
+from nnlab.errors import ConfigError  # noqa: E402
 from nnlab.torchlib.augment import RandomAffine  # noqa: E402
 
 

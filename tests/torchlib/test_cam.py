@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 from nnlab.metrics import normalize_map  # noqa: E402
-from nnlab.torchlib.cam import activations_and_gradients, cam_maps, grad_cam_maps  # noqa: E402
+from nnlab.torchlib.cam import activations_and_gradients, cam_maps, grad_cam_maps, layer_output  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -74,3 +74,15 @@ def test_bad_layer_name_lists_suggestions(images):
     with pytest.raises(KeyError, match="conv1"):
         cam_maps(model, "features.3", "fc", images)
     assert len(model.relu2._forward_hooks) == 0
+
+
+def test_layer_output_is_the_layers_feature_maps_in_eval_mode(images):
+    model = _tiny_cnn()
+    model.train()
+    maps, out = layer_output(model, "relu1", images)
+    with torch.no_grad():
+        expected = model.relu1(model.conv1(images)).numpy()
+        logits = model(images).numpy()
+    np.testing.assert_allclose(maps, expected)
+    np.testing.assert_allclose(out, logits)
+    assert maps.shape == (4, 4, 8, 8) and len(model.relu1._forward_hooks) == 0 and model.training

@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from nnlab.engine.errors import DataError, WeightsMismatchError  # noqa: E402
+from nnlab.errors import DataError, WeightsMismatchError  # noqa: E402
 from nnlab.models import vgg16  # noqa: E402
 from nnlab.torchlib import to_torch  # noqa: E402
 from nnlab.torchlib.pretrained import load_vgg16_weights  # noqa: E402

@@ -10,10 +10,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from nnlab.engine import Dense, Dropout, Sequential, TrainingDivergedError  # noqa: E402
-from nnlab.engine.errors import ConfigError, DataError  # noqa: E402
 from nnlab.engine.schedules import ReduceOnPlateau  # noqa: E402
+from nnlab.errors import ConfigError, DataError  # noqa: E402
 from nnlab.torchlib import Trainer, to_torch  # noqa: E402
 from nnlab.training.callbacks import (  # noqa: E402
+    Callback,
     CSVLogger,
     EarlyStopping,
     LearningRateScheduler,
@@ -117,20 +118,34 @@ def test_resume_in_process_is_exact_with_dropout_and_callback_state(tmp_path):
     x, y = blobs()
     val = blobs(40, seed=1)
 
-    def run(epochs, ckpt=None):
+    class Interrupt(Callback):                         # Ctrl-C at the end of epoch 3, before its checkpoint
+        def on_epoch_end(self, trainer, epoch, logs):
+            if epoch == 3:
+                raise KeyboardInterrupt
+
+    def run(epochs, ckpt=None, extra=()):
         t = trainer(mlp(dropout=0.3))
-        cbs = [EarlyStopping(patience=50), LearningRateScheduler(ReduceOnPlateau(0.01, patience=0, factor=0.5))]
-        t.fit(x, y, epochs=epochs, batch_size=16, validation_data=val, callbacks=cbs, checkpoint=ckpt)
+        # early stopping watches the rate, which only falls: its best epoch stays epoch 1, before the
+        # resume (a fresh EarlyStopping after it would name epoch 3)
+        cbs = [EarlyStopping(monitor="lr", mode="max", patience=50, restore_best_weights=False),
+               LearningRateScheduler(ReduceOnPlateau(0.01, patience=0, factor=0.5))]
+        t.fit(x, y, epochs=epochs, batch_size=16, validation_data=val, callbacks=cbs + list(extra), checkpoint=ckpt)
         return t, cbs
 
-    straight, _ = run(5)
+    straight, straight_cbs = run(5)
     ckpt = tmp_path / "c.pt"
-    run(3, ckpt)
-    resumed, cbs = run(5, ckpt)
+    with pytest.raises(KeyboardInterrupt):
+        run(5, ckpt, [Interrupt()])
+    resumed, cbs = run(5, ckpt)                        # from the checkpoint of epoch 2
     assert resumed.history.epochs == [1, 2, 3, 4, 5]
     assert max_diff(straight.get_weights(), resumed.get_weights()) == 0
     assert resumed.history["lr"] == straight.history["lr"]
-    assert cbs[0].best_epoch is not None
+    # the callbacks continue from their saved state, not from scratch
+    stop, plateau = cbs[0], cbs[1].schedule
+    assert (stop.best, stop.best_epoch, stop.wait) == (straight_cbs[0].best, straight_cbs[0].best_epoch,
+                                                      straight_cbs[0].wait)
+    assert stop.best_epoch == 1 and stop.wait == 4
+    assert plateau.state_dict() == straight_cbs[1].schedule.state_dict()
 
 
 def test_checkpoints_are_read_with_weights_only(tmp_path):
@@ -225,7 +240,7 @@ def test_augment_sees_every_batch_is_seeded_and_resumes_exactly(tmp_path):
 
 def test_augment_must_keep_the_batch_shape():
     x, y = images()
-    from nnlab.engine.errors import ShapeError
+    from nnlab.errors import ShapeError
 
     with pytest.raises(ShapeError, match="batch shape"):
         trainer(small_cnn()).fit(x, y, epochs=1, batch_size=16, augment=lambda b, rng: b[:, :, :4])

@@ -2,8 +2,8 @@
 
 import pytest
 
-from nnlab.engine.errors import ConfigError
 from nnlab.engine.schedules import MultiStepDecay, make_schedule
+from nnlab.errors import ConfigError
 from nnlab.training.batch_schedule import BatchSizeScheduler, BatchSizeSteps
 
 

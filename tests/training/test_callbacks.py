@@ -1,6 +1,7 @@
 import csv
 import io
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,10 +73,25 @@ def test_plateau_schedule_is_fed_the_monitored_value(rng):
 
 def test_checkpoint_best_only(tmp_path, rng):
     model, x, y = model_and_data(rng)
-    ck = ModelCheckpoint(tmp_path / "best.npz", monitor="loss", save_best_only=True)
+    ck = ModelCheckpoint(tmp_path / "best-{epoch}.npz", monitor="loss", save_best_only=True)
     model.fit(x, y, epochs=4, callbacks=[ck])
-    assert ck.saved and all(p == tmp_path / "best.npz" for p in ck.saved)
-    assert (tmp_path / "best.npz").exists()
+    assert ck.saved and all(p.exists() for p in ck.saved)
+
+    class Recorder:                                    # a trainer that records which epochs were saved
+        def __init__(self):
+            self.epochs = []
+
+        def save_checkpoint(self, path):
+            self.epochs.append(int(Path(path).stem.split("-")[1]))
+
+    ck, trainer = ModelCheckpoint(tmp_path / "b-{epoch}.npz", monitor="val_loss", save_best_only=True), Recorder()
+    for epoch, loss in enumerate([3.0, 2.0, 2.5, 1.0, 4.0, 1.0], start=1):
+        ck.on_epoch_end(trainer, epoch, {"val_loss": loss})
+    assert trainer.epochs == [1, 2, 4]                  # only the improvements; a tie is not one
+    ck, trainer = ModelCheckpoint(tmp_path / "a-{epoch}.npz", monitor="val_loss"), Recorder()
+    for epoch, loss in enumerate([3.0, 2.0, 2.5], start=1):
+        ck.on_epoch_end(trainer, epoch, {"val_loss": loss})
+    assert trainer.epochs == [1, 2, 3]                  # without best-only, every epoch
 
 
 def test_progress_bar_and_epoch_logger(rng, caplog):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.data.dataset import ImageSet
-from nnlab.engine.errors import ConfigError, ShapeError
+from nnlab.errors import ConfigError, ShapeError
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from nnlab.engine.serialization import atomic_write_bytes
+from nnlab.atomic_io import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

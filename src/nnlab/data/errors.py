@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nnlab.engine.errors import DataError
+from nnlab.errors import DataError
 
 
 class DataFormatError(DataError):

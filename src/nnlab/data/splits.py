@@ -24,7 +24,7 @@ import logging
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError, ShapeError
+from nnlab.errors import ConfigError, ShapeError
 
 log = logging.getLogger(__name__)
 

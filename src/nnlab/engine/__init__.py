@@ -5,14 +5,7 @@ own framework-free packages (``nnlab.training``, ``nnlab.metrics``).
 """
 
 from nnlab.engine import init, schedules
-from nnlab.engine.errors import (
-    ConfigError,
-    DataError,
-    NNLabError,
-    ShapeError,
-    TrainingDivergedError,
-    WeightsMismatchError,
-)
+from nnlab.engine.checkpoint import architecture, load_checkpoint, save_checkpoint
 from nnlab.engine.gradcheck import GradcheckResult, gradcheck, numerical_gradient
 from nnlab.engine.layers import (
     LAYERS,
@@ -69,13 +62,14 @@ from nnlab.engine.schedules import (
     make_schedule,
 )
 from nnlab.engine.sequential import Sequential
-from nnlab.engine.serialization import (
-    architecture,
-    load_checkpoint,
-    load_model,
-    model_from_spec,
-    save_checkpoint,
-    save_model,
+from nnlab.engine.serialization import load_model, model_from_spec, save_model
+from nnlab.errors import (
+    ConfigError,
+    DataError,
+    NNLabError,
+    ShapeError,
+    TrainingDivergedError,
+    WeightsMismatchError,
 )
 
 __all__ = [

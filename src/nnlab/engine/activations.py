@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 
 
 class ActivationKernel:
@@ -42,7 +42,7 @@ class ActivationKernel:
         return f"{self.name}(" + ", ".join(f"{v:g}" for v in cfg.values()) + ")"
 
 
-class Identity(ActivationKernel):
+class IdentityKernel(ActivationKernel):
     name = "identity"
 
     def forward(self, z, out):
@@ -56,7 +56,7 @@ class Identity(ActivationKernel):
         return out
 
 
-class ReLU(ActivationKernel):
+class ReLUKernel(ActivationKernel):
     name = "relu"
 
     def __init__(self) -> None:
@@ -75,7 +75,7 @@ class ReLU(ActivationKernel):
         return np.multiply(dy, y > 0, out=out)
 
 
-class LeakyReLU(ActivationKernel):
+class LeakyReLUKernel(ActivationKernel):
     name = "leaky_relu"
 
     def __init__(self, negative_slope: float = 0.01) -> None:
@@ -105,7 +105,7 @@ def _where_into(cond, a, b, out):
     return out
 
 
-class Sigmoid(ActivationKernel):
+class SigmoidKernel(ActivationKernel):
     name = "sigmoid"
 
     def forward(self, z, out):
@@ -122,7 +122,7 @@ class Sigmoid(ActivationKernel):
         return np.multiply(dy, s, out=out)
 
 
-class Tanh(ActivationKernel):
+class TanhKernel(ActivationKernel):
     name = "tanh"
 
     def forward(self, z, out):
@@ -134,7 +134,7 @@ class Tanh(ActivationKernel):
         return np.multiply(dy, s, out=out)
 
 
-class Softmax(ActivationKernel):
+class SoftmaxKernel(ActivationKernel):
     """Softmax over axis 1 (the class/channel axis, as ``torch.nn.Softmax(dim=1)``)."""
 
     name = "softmax"
@@ -152,7 +152,7 @@ class Softmax(ActivationKernel):
         return out
 
 
-class LogSoftmax(ActivationKernel):
+class LogSoftmaxKernel(ActivationKernel):
     """log(softmax(z)) over axis 1, computed stably (pair with ``NLLLoss``)."""
 
     name = "log_softmax"
@@ -170,7 +170,8 @@ class LogSoftmax(ActivationKernel):
 
 
 KERNELS: dict[str, type[ActivationKernel]] = {
-    k.name: k for k in (Identity, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax)
+    k.name: k for k in (IdentityKernel, ReLUKernel, LeakyReLUKernel, SigmoidKernel, TanhKernel, SoftmaxKernel,
+                        LogSoftmaxKernel)
 }
 ALIASES = {"linear": "identity", "none": "identity", "leakyrelu": "leaky_relu", "logsoftmax": "log_softmax"}
 
@@ -180,7 +181,7 @@ ActivationSpec = str | Mapping[str, Any] | None
 def make_activation(spec: ActivationSpec) -> ActivationKernel:
     """Build a kernel from ``None``, a name, or ``{"name": ..., **kwargs}``."""
     if spec is None:
-        return Identity()
+        return IdentityKernel()
     if isinstance(spec, ActivationKernel):
         return spec
     if isinstance(spec, str):

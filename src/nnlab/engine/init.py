@@ -29,7 +29,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError, check_fits
+from nnlab.engine.checks import check_fits
+from nnlab.errors import ConfigError
 
 InitSpec = str | Mapping[str, Any]
 

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError, DataError, ShapeError
+from nnlab.errors import ConfigError, DataError, ShapeError
 
 
 class Loss:

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
-from nnlab.engine.errors import ShapeError
+from nnlab.errors import ShapeError
 
 DTypeLike = Any
 
@@ -177,7 +177,7 @@ class Module:
 
     def load_state_dict(self, state: dict[str, np.ndarray], source: str = "state dict") -> None:
         """Copy arrays into this module's parameters and buffers, checking names and shapes."""
-        from nnlab.engine.errors import WeightsMismatchError
+        from nnlab.errors import WeightsMismatchError
 
         targets: dict[str, np.ndarray] = {k: p.data for k, p in self.named_parameters()}
         targets.update(dict(self.named_buffers()))

@@ -23,8 +23,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError, WeightsMismatchError
 from nnlab.engine.module import Parameter
+from nnlab.errors import ConfigError, WeightsMismatchError
 
 #: elements per chunk of the updates. Measured here on the 1M-parameter autoencoder, chunks of
 #: 16K-64K elements were slower than whole arrays (the state fits in L3 and every NumPy call
@@ -238,9 +238,12 @@ class SGD(Optimizer):
         p -= tmp
 
 
-def Momentum(params: Iterable[Parameter], lr: float = 1e-2, momentum: float = 0.9, **kwargs: Any) -> SGD:
-    """SGD with (heavy-ball) momentum, the seed's "momentum" optimizer."""
-    return SGD(params, lr=lr, momentum=momentum, **kwargs)
+class Momentum(SGD):
+    """SGD with (heavy-ball) momentum, the seed's "momentum" optimizer: :class:`SGD` whose
+    ``momentum`` defaults to 0.9 instead of 0."""
+
+    def __init__(self, params: Iterable[Parameter], lr: float = 1e-2, momentum: float = 0.9, **kwargs: Any) -> None:
+        super().__init__(params, lr=lr, momentum=momentum, **kwargs)
 
 
 class Adam(Optimizer):

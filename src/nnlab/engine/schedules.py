@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 
 
 class Schedule:

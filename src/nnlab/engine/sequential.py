@@ -21,11 +21,12 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError, DataError, ShapeError, TrainingDivergedError
-from nnlab.engine.layers import layer_config, layer_from_config, register
+from nnlab.engine.checkpoint import load_checkpoint, save_checkpoint
+from nnlab.engine.layers.registry import layer_config, layer_from_config, register
 from nnlab.engine.losses import Loss, make_loss
 from nnlab.engine.module import Module, resolve_dtype
 from nnlab.engine.optim import Optimizer, make_optimizer
+from nnlab.errors import ConfigError, DataError, ShapeError, TrainingDivergedError
 from nnlab.metrics.basic import StreamingMetric, make_metric
 from nnlab.training.callbacks import CallbackList, ModelCheckpoint, ProgressBar, checkpoint_saver
 from nnlab.training.history import History
@@ -289,8 +290,6 @@ class Sequential(Module):
         cb = CallbackList([history, *cbs])
         loop = _FitLoop(self, n, int(batch_size), history, cb)
         if checkpoint is not None and checkpoint.exists():
-            from nnlab.engine.serialization import load_checkpoint
-
             state = load_checkpoint(checkpoint, self)
             history.epochs, history.history = state["history"].epochs, state["history"].history
             cb.load_state_dict(state["callbacks"])
@@ -551,8 +550,6 @@ class _FitLoop:
         self.model.load_state_dict(dict(weights))
 
     def save_checkpoint(self, path) -> None:
-        from nnlab.engine.serialization import save_checkpoint
-
         save_checkpoint(path, self.model, epoch=self.epoch, history=self.history, finished=self.finished,
                         stopped=self.stop_training,
                         callbacks=self.callbacks.state_dict() if self.callbacks is not None else None)

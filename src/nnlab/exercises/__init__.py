@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 from nnlab.exercises.base import ExerciseResult
 from nnlab.exercises.batchnorm import batchnorm
 from nnlab.exercises.conv import (

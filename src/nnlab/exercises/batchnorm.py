@@ -16,26 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.data import synthetic
 from nnlab.engine import BatchNorm2d, Conv2d
-from nnlab.engine.errors import ConfigError, ShapeError
-from nnlab.exercises.base import ExerciseResult, checks_section, heading, matrix_lines, new_figure, sci
-
-
-def synthetic_images(n: int = 480, size: int = 32, seed: int = 0) -> np.ndarray:
-    """A deterministic batch of colour images in [0, 1] (N, 3, size, size): smooth gradients, a
-    bright disc and noise, with a brightness and contrast that vary from image to image."""
-    rng = np.random.default_rng(seed)
-    r, c = np.mgrid[0:size, 0:size] / (size - 1)
-    out = np.empty((n, 3, size, size))
-    for i in range(n):
-        angle = rng.uniform(0, 2 * np.pi)
-        ramp = np.cos(angle) * r + np.sin(angle) * c
-        cy, cx, rad = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.3)
-        disc = ((r - cy) ** 2 + (c - cx) ** 2 < rad ** 2).astype(float)
-        base = rng.uniform(0.15, 0.45) + rng.uniform(0.1, 0.3) * (ramp + 0.5) + rng.uniform(0.1, 0.3) * disc
-        tint = rng.uniform(0.85, 1.15, 3)[:, None, None]
-        out[i] = np.clip(base[None] * tint + rng.normal(0, 0.04, (3, size, size)), 0, 1)
-    return out
+from nnlab.errors import ConfigError, ShapeError
+from nnlab.exercises.base import (
+    ExerciseResult,
+    checks_section,
+    heading,
+    matrix_lines,
+    new_figure,
+    sci,
+)
 
 
 def cifar_horses(data_dir: str | Path | None = None, n: int = 480) -> tuple[np.ndarray, str]:
@@ -68,7 +59,7 @@ def batchnorm(images: Any = None, source: str | None = None, batch_size: int = 1
         except MissingDataError:
             source = f"CIFAR-10 was not found under {data_dir} (nor NNLAB_DATA, nor the cache)"
     if images is None:
-        images = synthetic_images(batch_size * batches, seed=seed)
+        images = synthetic.shaded_images(batch_size * batches, seed=seed)
         made = f"{len(images)} synthetic colour images (seeded ramps, discs and noise)"
         source = f"{source}; {made} instead" if source else f"{made}; no images given"
     x_all = np.asarray(images, dtype=np.float64)
@@ -264,4 +255,4 @@ def _draw(r: ExerciseResult):
     return fig
 
 
-__all__ = ["batchnorm", "cifar_horses", "synthetic_images"]
+__all__ = ["batchnorm", "cifar_horses"]

@@ -40,9 +40,8 @@ from nnlab.engine import (
     make_loss,
     numerical_gradient,
 )
-from nnlab.engine.errors import ConfigError, ShapeError
 from nnlab.engine.functional import reference as ref
-from nnlab.exercises.conv1d_gradients import closed_form_gradients, closed_form_text
+from nnlab.errors import ConfigError, ShapeError
 from nnlab.exercises.base import (
     ExerciseResult,
     checks_section,
@@ -54,6 +53,7 @@ from nnlab.exercises.base import (
     show_matrix,
     side_by_side,
 )
+from nnlab.exercises.conv1d_gradients import closed_form_gradients, closed_form_text
 
 log = logging.getLogger(__name__)
 

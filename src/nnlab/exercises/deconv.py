@@ -23,9 +23,16 @@ from typing import Any
 import numpy as np
 
 from nnlab.engine import Conv2d, MaxPool2d, ReLU, Sequential
-from nnlab.engine.errors import ConfigError, ShapeError
 from nnlab.engine.functional import reference as ref
-from nnlab.exercises.base import ExerciseResult, checks_section, heading, new_figure, sci, show_matrix
+from nnlab.errors import ConfigError, ShapeError
+from nnlab.exercises.base import (
+    ExerciseResult,
+    checks_section,
+    heading,
+    new_figure,
+    sci,
+    show_matrix,
+)
 from nnlab.exercises.receptive_field import receptive_field
 
 KERNELS = "vectorized"  # nine passes through the network: the loop kernels would take seconds

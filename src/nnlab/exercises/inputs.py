@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

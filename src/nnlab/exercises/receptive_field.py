@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.engine import AvgPool2d, Conv2d, Sequential
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 from nnlab.exercises.base import ExerciseResult, checks_section, heading, new_figure, show_matrix
 
 #: (kernel, stride, dilation) of one layer; "pool" layers are average pooling of that kernel and stride

@@ -21,7 +21,7 @@ from math import comb
 import numpy as np
 
 from nnlab.engine import Dense, Linear, Residual, Sequential, make_loss
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 from nnlab.exercises.base import ExerciseResult, checks_section, heading, new_figure, sci
 
 _DERIVATIVE = {  # f'(z) from the activation's output y

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.engine import Conv2d, Linear
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 from nnlab.exercises.base import ExerciseResult, checks_section, heading, new_figure, sci
 
 #: (what, C, H, W, filters, kernel): 'same' padding, stride 1, so the output is F x H x W

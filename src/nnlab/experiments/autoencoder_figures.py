@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nnlab.reporting.figures import to_display
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
@@ -33,8 +35,6 @@ def digit_samples_figure(images: np.ndarray, labels: np.ndarray, title: str) -> 
 
     Shapes: images (n, 1, 28, 28) uint8 or float in [0, 1], labels (n,).
     """
-    from nnlab.reporting.figures import to_display
-
     n = len(images)
     fig = _figure(1.3 * n + 0.4, 1.9)
     for ax, image, label in zip(fig.subplots(1, n, squeeze=False)[0], images, labels):

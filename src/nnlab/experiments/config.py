@@ -28,7 +28,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 
 
 def _check(value: Any, tp: Any, key: str) -> Any:

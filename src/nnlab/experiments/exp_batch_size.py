@@ -33,6 +33,7 @@ from nnlab.engine import Dense, Sequential
 from nnlab.engine.schedules import Constant, MultiStepDecay
 from nnlab.experiments.mnist_data import check_dataset, load_mnist
 from nnlab.experiments.registry import experiment
+from nnlab.reporting.figures import overlay_figure
 from nnlab.training.batch_schedule import BatchSizeScheduler, BatchSizeSteps
 from nnlab.training.callbacks import Callback, LearningRateScheduler
 
@@ -281,8 +282,6 @@ def schedule_figure(histories: dict):
 
 def batch_comparison(ctx, data) -> dict[int, dict]:
     """The seed's figures 7 and 8: one run per batch size, per epoch and per second."""
-    from nnlab.reporting.figures import overlay_figure
-
     cfg = ctx.cfg
     x_train, y_train, x_test, y_test = data
     histories, finals = {}, {}

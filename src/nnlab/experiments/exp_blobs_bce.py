@@ -27,10 +27,9 @@ from nnlab.data.synthetic import make_blobs
 from nnlab.engine import Dense, Sequential
 from nnlab.exercises.base import new_figure
 from nnlab.experiments.registry import experiment
-from nnlab.reporting.figures import decision_regions
+from nnlab.reporting.figures import decision_regions, epoch_axis
 from nnlab.training.callbacks import Callback
 from nnlab.training.history import History
-from nnlab.reporting.figures import epoch_axis
 
 log = logging.getLogger(__name__)
 

@@ -49,8 +49,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError
+from nnlab.data import synthetic
+from nnlab.data.augment import paired_flip_and_shift
+from nnlab.data.cifar import CLASSES
+from nnlab.data.errors import DataError, MissingDataError
+from nnlab.data.palettes import CSC321_SCALE, CSC321_SIZES, csc321_file
+from nnlab.data.preprocess import fit_palette, quantize, to_grayscale
+from nnlab.engine.schedules import CosineWarmup
+from nnlab.errors import ConfigError
 from nnlab.experiments.registry import experiment
+from nnlab.metrics.curves import at_reference_losses
+from nnlab.metrics.pixel import PixelAccuracy
+from nnlab.models import create_model
+from nnlab.reporting.figures import overlay_figure
+from nnlab.training.callbacks import LearningRateScheduler
 
 log = logging.getLogger(__name__)
 
@@ -100,18 +112,6 @@ SMOKE = {"epochs": 2, "residual_epochs": 0, "num_filters": 4, "kmeans_pixels": 2
 
 
 # -- data ---------------------------------------------------------------------------
-def synthetic_images(n: int, seed: int) -> np.ndarray:
-    """Smoke-test stand-ins for CIFAR images: smooth random colour blobs.
-
-    Shapes: -> (n, 3, 32, 32) uint8.
-    """
-    rng = np.random.default_rng(seed)
-    coarse = rng.random((n, 3, 4, 4))                               # (n, 3, 4, 4)
-    images = coarse.repeat(8, axis=2).repeat(8, axis=3)             # (n, 3, 32, 32)
-    images += 0.1 * rng.standard_normal(images.shape)
-    return (np.clip(images, 0, 1) * 255).astype(np.uint8)
-
-
 def plural(category: str) -> str:
     """"horses", "deer": how captions name the images of a CIFAR-10 class."""
     return category if category == "deer" else f"{category}s"
@@ -121,15 +121,13 @@ def load_horses(ctx) -> tuple[np.ndarray, np.ndarray]:
     """(train, validation) RGB images, each (N, 3, 32, 32) uint8."""
     cfg = ctx.cfg
     if ctx.smoke:
-        images = synthetic_images(96, cfg.seed)
+        images = synthetic.colour_blobs(96, cfg.seed)
         train, val = images[:64], images[64:]
     else:
         train = ctx.data("cifar10", "train", classes=[cfg.category]).images
         val = ctx.data("cifar10", "test", classes=[cfg.category]).images
         for split, images in (("train", train), ("test", val)):
             if not len(images):
-                from nnlab.data.errors import DataError
-
                 raise DataError(f"category: the CIFAR-10 {split} images read hold no {plural(cfg.category)}"
                                 f" ({ctx.data_used[-1]['folder'] if ctx.data_used else 'cifar-10'}); this copy of the"
                                 " data set lacks that class")
@@ -145,9 +143,6 @@ def greyscale(images: np.ndarray) -> np.ndarray:
 
     Shapes: (N, 3, H, W) uint8 -> (N, 1, H, W) float32.
     """
-    from nnlab.data.palettes import CSC321_SCALE
-    from nnlab.data.preprocess import to_grayscale
-
     return to_grayscale(images.astype(np.float32), "mean") / np.float32(CSC321_SCALE)
 
 
@@ -159,10 +154,6 @@ def colour_palette(ctx, train: np.ndarray) -> tuple[np.ndarray, str]:
     centres to ``kmeans_pixels`` training pixels (:func:`nnlab.data.preprocess.fit_palette`).
     A smoke run without the palette file fits k-means colours instead, and says so.
     """
-    from nnlab.data.errors import MissingDataError
-    from nnlab.data.palettes import CSC321_SCALE, csc321_file
-    from nnlab.data.preprocess import fit_palette
-
     cfg = ctx.cfg
     if cfg.palette == "csc321":
         try:
@@ -209,9 +200,6 @@ def epochs_for(cfg, key: str) -> int:
 
 def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
     """Train one network on the torch engine; return (torch module, trainer, history, seconds)."""
-    from nnlab.data.augment import paired_flip_and_shift
-    from nnlab.metrics.pixel import PixelAccuracy
-    from nnlab.models import create_model
     from nnlab.torchlib import Trainer, to_torch
 
     cfg = ctx.cfg
@@ -227,9 +215,6 @@ def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
     log.info("%s: %s, %d parameters", key, model_name, params)
     callbacks = ctx.callbacks(epochs, key)
     if cfg.schedule == "cosine":
-        from nnlab.engine.schedules import CosineWarmup
-        from nnlab.training.callbacks import LearningRateScheduler
-
         warmup = min(cfg.warmup_epochs, epochs - 1)
         callbacks.insert(0, LearningRateScheduler(CosineWarmup(cfg.lr, epochs, warmup, cfg.lr / 100)))
     start = time.perf_counter()
@@ -316,28 +301,19 @@ def loss_accuracy_figure(histories: dict):
 
 
 def feature_maps(net, x: np.ndarray, layer: int) -> tuple[str, np.ndarray]:
-    """The output of the ``layer``-th ReLU module of ``net`` for ``x``, via a forward hook.
+    """The output of the ``layer``-th ReLU module of ``net`` for ``x`` (:func:`nnlab.torchlib.cam.layer_output`).
 
     Shapes: x (n, 1, H, W) -> (name, maps (n, C, h, w)).
     """
     import torch
 
-    relus = [(name, m) for name, m in net.named_modules() if isinstance(m, torch.nn.ReLU)]
+    from nnlab.torchlib.cam import layer_output
+
+    relus = [name for name, m in net.named_modules() if isinstance(m, torch.nn.ReLU)]
     if not relus:
         raise ConfigError("the network has no ReLU module to show the feature maps of")
-    name, module = relus[min(layer, len(relus) - 1)]
-    got: list[np.ndarray] = []
-    handle = module.register_forward_hook(lambda _m, _i, out: got.append(out.detach().cpu().float().numpy()))
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.inference_mode():
-            device = next(net.parameters()).device
-            net(torch.as_tensor(x).to(device))
-    finally:
-        handle.remove()
-        net.train(was_training)
-    return name, got[0]
+    name = relus[min(layer, len(relus) - 1)]
+    return name, layer_output(net, name, x)[0]
 
 
 def feature_figure(grey: np.ndarray, maps: np.ndarray, title: str):
@@ -369,9 +345,6 @@ def check_config(cfg) -> None:
         raise ConfigError(f"residual_layout must be one of {sorted(RESIDUAL_LAYOUTS)}, got {cfg.residual_layout!r}")
     if cfg.palette not in PALETTES:
         raise ConfigError(f"palette must be one of {list(PALETTES)}, got {cfg.palette!r}")
-    from nnlab.data.palettes import CSC321_SIZES
-
-    from nnlab.data.cifar import CLASSES
 
     if cfg.category not in CLASSES:
         raise ConfigError(f"category: {cfg.category!r} is not a CIFAR-10 class; one of {', '.join(CLASSES)}")
@@ -424,11 +397,8 @@ METRICS = {
             objective=("unet_accuracy", "max"),
             engines=("torch",), check=check_config, phases=lambda cfg: list(cfg.models))
 def run(ctx) -> None:
-    from nnlab.reporting.figures import overlay_figure
-
     cfg = ctx.cfg
     train, val = load_horses(ctx)
-    from nnlab.data.preprocess import quantize
 
     palette, palette_source = colour_palette(ctx, train)            # (K, 3) in uint8 pixel units
     colours = np.clip(palette / 255.0, 0, 1)                         # (K, 3) RGB in [0, 1], for pictures
@@ -447,7 +417,6 @@ def run(ctx) -> None:
               "final validation cross-entropy and pixel accuracy beside the seed's"
               + (" (on the seed's own colours)" if palette_source.startswith("CSC321") else
                  " (the seed's colours were CSC321's; these are others, so the same loss can mean another accuracy)"))
-    from nnlab.metrics.curves import at_reference_losses
 
     ctx.table("at-the-seeds-loss", at_reference_losses(histories, {f"seed {k}": v for k, v in SEED_RESULTS.items()}),
               "for each of the seed's final results (validation loss, accuracy), the epoch of nnlab's networks whose"

@@ -55,10 +55,26 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError
+from nnlab.data import synthetic
+from nnlab.data.augment import RandomErasing, augment_offline
+from nnlab.data.preprocess import resize, scale01, split_indices, to_grayscale
+from nnlab.engine.schedules import CosineWarmup
+from nnlab.errors import ConfigError
+from nnlab.experiments.config import apply
 from nnlab.experiments.expression_cam import cam_analysis, cam_figure
-from nnlab.experiments.expression_notes import augmentation_note, cost_note, network_costs, transfer_note
+from nnlab.experiments.expression_notes import (
+    augmentation_note,
+    cost_note,
+    network_costs,
+    transfer_note,
+)
 from nnlab.experiments.registry import experiment
+from nnlab.experiments.runner import saved_run
+from nnlab.metrics.classification import confusion_matrix, roc_curves
+from nnlab.models import create_model
+from nnlab.reporting.figures import confusion_figure, sample_grid
+from nnlab.reporting.vision import count_bars, roc_figure
+from nnlab.training.callbacks import LearningRateScheduler
 
 log = logging.getLogger(__name__)
 
@@ -130,32 +146,12 @@ SMOKE = {"epochs": 2, "pretrain_epochs": 1, "finetune_epochs": 2, "batch_size": 
 
 
 # -- data -----------------------------------------------------------------------------
-def synthetic_faces(n: int, num_classes: int, seed: int, name: str = "synthetic"):
-    """Smoke-test stand-ins: 48x48 grey blobs whose position depends on the class, the
-    classes in equal numbers (so a stratified split of a few per class works).
-
-    Shapes: -> ImageSet of (n, 1, 48, 48) uint8, labels 0..num_classes-1.
-    """
-    from nnlab.data.dataset import ImageSet
-
-    rng = np.random.default_rng(seed)
-    labels = rng.permutation(np.arange(n) % num_classes)                           # every class, evenly
-    yy, xx = np.mgrid[0:NATIVE_SIZE, 0:NATIVE_SIZE]
-    centres = 8 + 32 * rng.random((num_classes, 2))                                 # (K, 2)
-    c = centres[labels] + rng.normal(0, 2, (n, 2))                                  # (n, 2)
-    blob = np.exp(-((yy - c[:, :1, None]) ** 2 + (xx - c[:, 1:, None]) ** 2) / 60.0)  # (n, 48, 48)
-    images = np.clip(255 * (0.8 * blob + 0.2 * rng.random(blob.shape)), 0, 255).astype(np.uint8)[:, None]
-    return ImageSet(images=images, labels=labels, class_names=[f"class{k}" for k in range(num_classes)], name=name)
-
-
 def load_expressions(ctx):
     """(train, test) ImageSets of greyscale 48x48 uint8 faces with one class-name list."""
-    from nnlab.data.preprocess import resize, to_grayscale
-
     cfg = ctx.cfg
     if ctx.smoke:
-        train = synthetic_faces(cfg.synthetic_size, 7, cfg.seed, "synthetic-train")
-        test = synthetic_faces(cfg.synthetic_size // 2, 7, cfg.seed + 1, "synthetic-test")
+        train = synthetic.faces(cfg.synthetic_size, 7, cfg.seed, "synthetic-train")
+        test = synthetic.faces(cfg.synthetic_size // 2, 7, cfg.seed + 1, "synthetic-test")
     elif cfg.dataset == "fer2013":
         train, test = ctx.data("fer2013", "train"), ctx.data("fer2013", "test")
     else:
@@ -179,7 +175,6 @@ def crop_faces(images: np.ndarray, keep: float) -> np.ndarray:
     """
     if keep >= 1:
         return images
-    from nnlab.data.preprocess import resize
 
     side = images.shape[-1]
     margin = int(round(side * (1 - keep) / 2))
@@ -198,8 +193,6 @@ def _replace_images(imageset, images: np.ndarray, index: np.ndarray | None = Non
 
 def stratified_subset(imageset, limit: int, seed: int):
     """A stratified, seeded ``limit`` of the images (all of them when limit is 0 or too big)."""
-    from nnlab.data.preprocess import split_indices
-
     if not limit or limit >= len(imageset):
         return imageset
     keep, _ = split_indices(imageset.labels, (limit / len(imageset), 1 - limit / len(imageset)), seed=seed)
@@ -213,10 +206,6 @@ def prepare(ctx, train, test) -> dict[str, Any]:
     ``y_val``, ``x_test``, ``y_test``, and ``classes``.
     """
     from dataclasses import replace
-
-    from nnlab.data.preprocess import scale01, split_indices
-    from nnlab.reporting.figures import sample_grid
-    from nnlab.reporting.vision import count_bars
 
     cfg = ctx.cfg
     fit_idx, val_idx = split_indices(train.labels, (1 - cfg.val_fraction, cfg.val_fraction), seed=cfg.seed)
@@ -258,8 +247,6 @@ def prepare(ctx, train, test) -> dict[str, Any]:
 def offline_augmentation(cfg, fit, transform):
     """``fit`` topped up to ``balance_to`` per class, then with ``augment_copies`` augmented
     copies of every image; and the counts (``before``, ``added``, ``after`` per class)."""
-    from nnlab.data.augment import augment_offline
-
     counts = fit.class_counts()
     if cfg.balance_to > 0:
         fit, _ = augment_offline(fit, transform, per_class_target=cfg.balance_to, seed=cfg.seed)
@@ -274,7 +261,6 @@ def online_transform(cfg, affine):
     probability ``erase`` (when > 0). Called as ``f(batch, rng)``."""
     if cfg.erase <= 0:
         return affine
-    from nnlab.data.augment import RandomErasing
 
     erasing = RandomErasing(cfg.erase)
 
@@ -308,7 +294,6 @@ def upsample_first(net, size: int):
 
 def build_light_vgg(cfg, num_classes: int):
     """The light VGG as a torch module taking 48x48 greyscale faces, and its parameter count."""
-    from nnlab.models import create_model
     from nnlab.torchlib import to_torch
 
     spec = create_model("light_vgg", input_size=cfg.input_size, in_channels=1, num_classes=num_classes,
@@ -324,9 +309,6 @@ def saved_light_vgg(run_dir: str | Path, key: str, num_classes: int):
     from ``KEY.pt`` (``torch.load(weights_only=True)``). Returns (config, torch module)."""
     import torch
 
-    from nnlab.experiments.config import apply
-    from nnlab.experiments.runner import saved_run
-
     run_dir = Path(run_dir)
     cfg = apply(ExpressionConfig(), saved_run(run_dir)["config"] or {}, str(run_dir / "config.yaml"))
     if cfg.backbone != "light_vgg":
@@ -341,7 +323,6 @@ def saved_light_vgg(run_dir: str | Path, key: str, num_classes: int):
 
 def build_vgg16(cfg, num_classes: int):
     """VGG16 with the user's torchvision weights (the grey input sums the first filters over RGB)."""
-    from nnlab.models import create_model
     from nnlab.torchlib import to_torch
     from nnlab.torchlib.pretrained import load_vgg16_weights
 
@@ -401,9 +382,6 @@ def make_trainer(cfg, net, lr: float, device: str = "auto"):
 
 def fit(ctx, trainer, name: str, x, y, val, epochs: int, lr: float, augment):
     """Train with the cosine schedule; return (history, seconds)."""
-    from nnlab.engine.schedules import CosineWarmup
-    from nnlab.training.callbacks import LearningRateScheduler
-
     cfg = ctx.cfg
     schedule = CosineWarmup(lr, epochs, min(cfg.warmup_epochs, epochs - 1))
     start = time.perf_counter()
@@ -430,13 +408,11 @@ def utkface_faces(ctx):
     Shapes: -> x (N, 1, 48, 48) float32, y (N,) int64 = (5 * gender + race) [* 3 + band];
     class names.
     """
-    from nnlab.data.preprocess import resize, scale01, to_grayscale
-
     cfg = ctx.cfg
     names = pretrain_classes(cfg)
     if ctx.smoke:
         k = len(names)
-        data = synthetic_faces(max(cfg.pretrain_limit, 10 * k), k, cfg.seed + 2, "utkface-synthetic")
+        data = synthetic.faces(max(cfg.pretrain_limit, 10 * k), k, cfg.seed + 2, "utkface-synthetic")
         return scale01(data.images), data.labels.astype(np.int64), data.class_names
     data = ctx.data("utkface")
     y = (5 * np.asarray(data.targets["gender"]) + np.asarray(data.targets["race"])).astype(np.int64)
@@ -467,8 +443,6 @@ def task_words(cfg) -> str:
 
 def pretrain_backbone(ctx, augment):
     """The light VGG trained on UTKFace (``pretrain_task``); returns the torch module."""
-    from nnlab.data.preprocess import split_indices
-
     cfg = ctx.cfg
     x, y, names = utkface_faces(ctx)
     fit_idx, val_idx = split_indices(y, (1 - cfg.val_fraction, cfg.val_fraction), seed=cfg.seed)
@@ -547,10 +521,6 @@ def predict_proba(trainer, x: np.ndarray, flip: bool, shift: int = 0) -> tuple[n
 
 def evaluate(ctx, key: str, model: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """Test accuracy, ROC/AUC, confusion matrix and the CAM figure of one model; a table row."""
-    from nnlab.metrics.classification import confusion_matrix, roc_curves
-    from nnlab.reporting.figures import confusion_figure
-    from nnlab.reporting.vision import roc_figure
-
     cfg, classes = ctx.cfg, data["classes"]
     x, y = data["x_test"], data["y_test"]
     proba, plain = predict_proba(model["trainer"], x, cfg.tta_flip, cfg.tta_shift)   # (N, K) each

@@ -27,6 +27,7 @@ import numpy as np
 
 from nnlab.engine import Sequential
 from nnlab.engine.schedules import Constant, CosineWarmup
+from nnlab.errors import ConfigError
 from nnlab.experiments.autoencoder_figures import (
     batch_accuracy_figure,
     digit_samples_figure,
@@ -35,7 +36,9 @@ from nnlab.experiments.autoencoder_figures import (
 )
 from nnlab.experiments.mnist_data import check_dataset, flatten, mnist_sets, noun
 from nnlab.experiments.registry import experiment
+from nnlab.metrics import confusion_matrix, precision_recall_f1
 from nnlab.models import create_model, encoder_of
+from nnlab.reporting.figures import class_counts_bar, confusion_figure
 from nnlab.training.batch_history import BatchHistory
 from nnlab.training.callbacks import Callback, LearningRateScheduler
 
@@ -118,7 +121,6 @@ def lr_callback(schedule: str, lr: float, epochs: int, min_lr: float = 0.0) -> L
         return LearningRateScheduler(Constant(lr))
     if schedule == "cosine":
         return LearningRateScheduler(CosineWarmup(lr, epochs, 0, min_lr))
-    from nnlab.engine.errors import ConfigError
 
     raise ConfigError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
 
@@ -138,8 +140,6 @@ SEED_EPOCH_MSE = (0.0352, 0.0276, 0.0233, 0.0222, 0.0210, 0.0199, 0.0191, 0.0173
 
 def data_figures(ctx, train) -> None:
     """The seed's figures 2 and 3: training digits per class, and random digits with labels."""
-    from nnlab.reporting.figures import class_counts_bar
-
     cfg = ctx.cfg
     what = noun(cfg)
     counts = class_counts_bar(train, f"{train.name}/{train.split}: {what} per class ({len(train):,} in all)")
@@ -245,9 +245,6 @@ def batch_accuracies(predicted: np.ndarray, y: np.ndarray, batch_size: int, seed
 
 def report_classification(ctx, logits: np.ndarray, y_test: np.ndarray, title: str,
                           names: list[str] | None = None) -> float:
-    from nnlab.metrics import confusion_matrix, precision_recall_f1
-    from nnlab.reporting.figures import confusion_figure
-
     cfg = ctx.cfg
     names = list(names or [str(d) for d in range(logits.shape[1])])     # the data set's class names
     cm = confusion_matrix(y_test, logits, num_classes=logits.shape[1])

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from nnlab.engine import Dense, Sequential
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 from nnlab.exercises.base import new_figure
 from nnlab.experiments import piecewise_linear as pwl
 from nnlab.experiments.registry import experiment

@@ -32,18 +32,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnlab.data import synthetic
+from nnlab.engine import Linear, Sequential
+from nnlab.errors import ConfigError
 from nnlab.experiments.registry import experiment
 from nnlab.experiments.sr_cnn import ARCHS, cnn_upscale, train_cnn
+from nnlab.experiments.sr_figures import (
+    architecture_figure,
+    comparison_figure,
+    loss_curves_figure,
+    seed_images_figure,
+)
 from nnlab.experiments.sr_images import (
     blocks,
     downscale,
     mod_crop,
     neighbourhood_features,
     pixel_samples,
-    synthetic_images,
     unblocks,
     upscale,
 )
+from nnlab.metrics.image import psnr, ssim
+from nnlab.models import sr_mlp
 from nnlab.training.callbacks import Callback
 
 log = logging.getLogger(__name__)
@@ -137,9 +147,6 @@ def train_mlp(ctx, x, y, outputs: int, name: str, val=None, test=None):
 
     With ``test=(x, y)`` its loss after every epoch becomes the history's ``test_loss`` column.
     """
-    from nnlab.engine import Linear, Sequential
-    from nnlab.models import sr_mlp
-
     cfg, tr = ctx.cfg, ctx.cfg.mlp
     model = sr_mlp() if outputs == 3 else Sequential(
         [Linear(27, 64, activation="relu"), Linear(64, 128, activation="relu"), Linear(128, outputs)], name="sr_mlp")
@@ -205,8 +212,6 @@ def seed_name(scale: int) -> str:
 def seed_part(ctx, images: np.ndarray, names: list[str]) -> dict:
     """The seed's question 5 on its own images: the images and their halves, the seed MLP at x2 (and
     at x4 directly when ``scales`` has 4), its loss curves and its architecture. -> {scale: model}."""
-    from nnlab.experiments.sr_figures import comparison_figure, loss_curves_figure, seed_images_figure
-
     halves = [downscale(im, 2) for im in images]
     ctx.figure("seed-images", seed_images_figure(list(images), halves, names),
                f"the seed's figures 14 and 15: its {len(images)} images (top, {images.shape[1]}x{images.shape[2]}) "
@@ -239,8 +244,6 @@ def seed_part(ctx, images: np.ndarray, names: list[str]) -> dict:
 
 def architecture(model):
     """The network diagram of a trained sr_mlp (sizes and activations read from its layers)."""
-    from nnlab.experiments.sr_figures import architecture_figure
-
     sizes = [model.layers[0].in_features, *(layer.out_features for layer in model.layers)]
     acts = [{"relu": "ReLU", "identity": "linear (no activation)"}.get(a, a)
             for a in (layer.describe().get("activation", "identity") for layer in model.layers)]
@@ -257,8 +260,8 @@ def load_data(ctx):
     the seed images (n, 32, 32, 3) float32 and their names)."""
     cfg = ctx.cfg
     if ctx.smoke:
-        train = synthetic_images(16, 32, cfg.seed)
-        bench = synthetic_images(4, 48, cfg.seed + 1)
+        train = synthetic.waves(16, 32, cfg.seed)
+        bench = synthetic.waves(4, 48, cfg.seed + 1)
         return train, {b: [(f"synthetic{i}", im) for i, im in enumerate(bench[i::2])]
                        for i, b in enumerate(cfg.benchmarks[:2])}, \
             train[:cfg.seed_images], [f"synthetic #{i}" for i in range(min(cfg.seed_images, len(train)))]
@@ -283,8 +286,6 @@ def seed_picks(labels: np.ndarray, n: int) -> list[int]:
 # -- evaluation and figures ---------------------------------------------------------------
 def evaluate(bench, methods, scale: int):
     """PSNR/SSIM (Y, border = scale) of every method on every image. -> (rows, outputs of the first image)."""
-    from nnlab.metrics.image import psnr, ssim
-
     rows, shown = [], {}
     for set_name, images in bench.items():
         for name, hr in images:
@@ -376,9 +377,6 @@ def train_models(ctx, train: np.ndarray) -> dict:
             config=SuperResolutionConfig, presets={"seed": {"residual": False}}, smoke=SMOKE,
             objective=("set5_x2_psnr_cnn", "max"), engines=("numpy", "torch"), about=ABOUT, metrics=METRICS)
 def run(ctx) -> None:
-    from nnlab.engine.errors import ConfigError
-    from nnlab.experiments.sr_figures import comparison_figure
-
     cfg = ctx.cfg
     if cfg.cnn.arch not in ARCHS:
         raise ConfigError(f"cnn.arch must be one of {ARCHS}, got {cfg.cnn.arch!r}")

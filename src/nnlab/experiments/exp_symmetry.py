@@ -28,9 +28,8 @@ from nnlab.data.synthetic import make_blobs
 from nnlab.engine import Activation, BatchNorm1d, Dense, Dropout, Linear, Module, Sequential
 from nnlab.exercises.base import new_figure
 from nnlab.experiments.registry import experiment
-from nnlab.reporting.figures import decision_regions, overlay_figure
+from nnlab.reporting.figures import decision_regions, epoch_axis, overlay_figure
 from nnlab.training.callbacks import Callback
-from nnlab.reporting.figures import epoch_axis
 
 log = logging.getLogger(__name__)
 

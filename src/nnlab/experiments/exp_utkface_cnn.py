@@ -40,10 +40,21 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import softmax
 
-from nnlab.engine.errors import ConfigError
-from nnlab.experiments.exp_utkface_mlp import CLASSES, age_scatter, rmse, synthetic_utkface
+from nnlab.data import synthetic
+from nnlab.data.augment import Compose, RandomCrop, RandomHorizontalFlip
+from nnlab.data.splits import group_split, image_groups
+from nnlab.engine.schedules import Constant, CosineWarmup
+from nnlab.errors import ConfigError
 from nnlab.experiments.registry import experiment
-from nnlab.metrics.basic import StreamingMetric
+from nnlab.experiments.utkface_mlp_figures import age_scatter
+from nnlab.experiments.utkface_mlp_networks import CLASSES
+from nnlab.metrics.basic import StreamingMetric, rmse
+from nnlab.metrics.classification import confusion_matrix
+from nnlab.metrics.multitask import TaskMetric
+from nnlab.models import create_model
+from nnlab.models.utkface import UTKFACE_OUTPUTS
+from nnlab.reporting.figures import confusion_figure
+from nnlab.training.callbacks import Callback, LearningRateScheduler
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +104,6 @@ def split_indices(images: np.ndarray, test_fraction: float, val_fraction: float,
     """(fit, val, test) index arrays: ``image_holdout_split(images, test_fraction, seed)`` for the
     test side, then the group-aware ``val_fraction`` of the training side (seed + 1), exactly as
     ``utkface-mlp`` splits."""
-    from nnlab.data.splits import group_split, image_groups
-
     groups = image_groups(images)
     train, test = group_split(groups, test_fraction, seed)  # == image_holdout_split(images, ...)
     fit_part, val_part = group_split(groups[train], val_fraction, seed + 1)
@@ -155,7 +164,6 @@ class ScaledMAE(StreamingMetric):
 
 # -- training --------------------------------------------------------------------------------
 def make_loss(cfg):
-    from nnlab.models.utkface import UTKFACE_OUTPUTS
     from nnlab.torchlib.losses import MultiTaskLoss
 
     if cfg.age_loss not in ("l1", "mse"):
@@ -166,8 +174,6 @@ def make_loss(cfg):
 
 
 def make_schedule(cfg):
-    from nnlab.engine.schedules import Constant, CosineWarmup
-
     if cfg.schedule == "cosine":
         return CosineWarmup(cfg.lr, cfg.epochs, min(cfg.warmup_epochs, cfg.epochs - 1), cfg.min_lr)
     if cfg.schedule == "constant":
@@ -177,8 +183,6 @@ def make_schedule(cfg):
 
 def make_augment(cfg):
     """The training-batch augmentation (mirror, random crop), or None."""
-    from nnlab.data.augment import Compose, RandomCrop, RandomHorizontalFlip
-
     transforms = ([RandomHorizontalFlip()] if cfg.flip else []) + \
         ([RandomCrop(cfg.input_size, padding=cfg.crop_padding)] if cfg.crop_padding > 0 else [])
     return Compose(transforms) if transforms else None
@@ -187,11 +191,7 @@ def make_augment(cfg):
 def train(ctx, x: np.ndarray, y: np.ndarray, fit: np.ndarray, val: np.ndarray, age_sd: float):
     """Build, convert and train the network; return (trainer, history, parameters, seconds per epoch
     trained by this process)."""
-    from nnlab.metrics.multitask import TaskMetric
-    from nnlab.models import create_model
-    from nnlab.models.utkface import UTKFACE_OUTPUTS
     from nnlab.torchlib import Trainer, to_torch
-    from nnlab.training.callbacks import Callback, LearningRateScheduler
 
     class ResumedAt(Callback):  # the epoch a resumed run starts from (0: a fresh run)
         epoch = 0
@@ -226,8 +226,6 @@ def train(ctx, x: np.ndarray, y: np.ndarray, fit: np.ndarray, val: np.ndarray, a
 def predict(trainer, x: np.ndarray, mirror: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(age column, gender probabilities, ethnicity probabilities), averaged with the mirrored
     faces when ``mirror``. Shapes: x (n, C, S, S) -> (n,), (n, 2), (n, 5)."""
-    from nnlab.models.utkface import UTKFACE_OUTPUTS
-
     outs = [trainer.predict(x)] + ([trainer.predict(np.ascontiguousarray(x[..., ::-1]))] if mirror else [])
     age = np.mean([o[:, UTKFACE_OUTPUTS["age"]][:, 0] for o in outs], axis=0)
     probs = {t: np.mean([softmax(o[:, UTKFACE_OUTPUTS[t]], axis=1) for o in outs], axis=0) for t in ("gender", "ethnicity")}
@@ -259,9 +257,6 @@ def trivial_baselines(targets: dict[str, np.ndarray], fit: np.ndarray, test: np.
 
 def evaluate(ctx, trainer, x, targets, fit, test, scale) -> dict[str, float]:
     """Record the test metrics (with and without mirror averaging), figures and the table."""
-    from nnlab.metrics.classification import confusion_matrix
-    from nnlab.reporting.figures import confusion_figure
-
     cfg = ctx.cfg
     mu, sd = scale
     y_true = {k: np.asarray(targets[k])[test] for k in TARGETS}
@@ -327,7 +322,7 @@ def run(ctx) -> None:
     cfg = ctx.cfg
     if cfg.input_size < 16:
         raise ConfigError(f"input_size must be >= 16, got {cfg.input_size}")
-    data = synthetic_utkface(cfg.synthetic_size, cfg.seed) if ctx.smoke else ctx.data("utkface")
+    data = synthetic.utkface(cfg.synthetic_size, cfg.seed) if ctx.smoke else ctx.data("utkface")
     fit, val, test = split_indices(data.images, cfg.test_fraction, cfg.val_fraction, cfg.seed)
     if cfg.train_limit and cfg.train_limit < len(fit):
         fit = np.sort(np.random.default_rng(cfg.seed).choice(fit, cfg.train_limit, replace=False))

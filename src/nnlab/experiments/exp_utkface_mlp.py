@@ -25,21 +25,34 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
-from scipy.special import softmax
 
-from nnlab.engine.errors import ConfigError
-from nnlab.experiments.registry import experiment
+from nnlab.data import synthetic
+from nnlab.data.preprocess import Standardizer, downscale, fit_pca, scale01, to_grayscale
+from nnlab.data.splits import group_split, image_groups
+from nnlab.errors import ConfigError
 from nnlab.experiments import utkface_mlp_figures as figures
+from nnlab.experiments.registry import experiment
 from nnlab.experiments.utkface_mlp_figures import age_scatter
+from nnlab.experiments.utkface_mlp_networks import (
+    CLASSES,
+    SEED_PRESET,
+    TASKS,
+    TaskConfig,
+    Trained,
+    loss_label,
+    predict,
+    train_task,
+)
+from nnlab.experiments.utkface_mlp_studies import run_activation_study, run_studies
 from nnlab.metrics.basic import accuracy, rmse
+from nnlab.metrics.classification import confusion_matrix
+from nnlab.reporting.figures import confusion_figure
 
 log = logging.getLogger(__name__)
 
-TASKS = {"age": "age", "ethnicity": "race", "gender": "gender"}  # task -> ImageSet target
-CLASSES = {"ethnicity": ["White", "Black", "Asian", "Indian", "Others"], "gender": ["male", "female"]}
 
 ABOUT = """
 Seed 000's first question: guess a person's age, ethnicity and gender from a photo of the face
@@ -83,37 +96,6 @@ METRICS = {  # patterns: the study keys first, so "{task}_accuracy" does not cla
 
 
 @dataclass
-class TaskConfig:
-    hidden: list[int] = field(default_factory=lambda: [512, 256])  # hidden layer widths
-    activation: str = "relu"           # hidden activation
-    output_activation: str | None = None  # the seed puts LeakyReLU on the output layer too
-    init: str = "auto"                 # He for the ReLU family, Xavier otherwise; or zeros/tiny/small/large
-    dropout: float = 0.5               # after every hidden layer (0: none)
-    loss: str = "mse"                  # "mse" (age; gender in the seed, one-hot) or "cross_entropy"
-    optimizer: str = "adam"            # "adam" or "sgd"
-    lr: float = 1e-3                   # the rate; with schedule "auto" the `a` of a / epoch**n + b
-    momentum: float = 0.0              # SGD momentum
-    schedule: str = "constant"         # "constant" or "auto" (TimeDecay: lr / epoch**decay_power + lr_floor)
-    decay_power: float = 1.0     # schedule auto: the epoch exponent of TimeDecay
-    lr_floor: float = 0.0        # schedule auto: added to the decaying rate
-    weight_decay: float = 0.0    # L2 penalty on the weights
-    epochs: int = 60                   # at most; early stopping on val_loss ends sooner
-    batch_size: int = 128        # samples per step
-    patience: int = 8                  # early stopping; the best epoch's weights are kept
-    monitor: str = "val_loss"          # what early stopping watches ("val_accuracy" for classifiers)
-    scale_target: str = "zscore"       # age targets: "zscore", "std" (years / std, stays positive), "none"
-
-
-def _seed_task(**kw: Any) -> dict[str, Any]:
-    # raw years diverge at once with momentum 0.99 (NaN in epoch 1); years / std stay positive, as the
-    # seed's LeakyReLU output needs
-    base = {"activation": "leaky_relu", "init": "small", "dropout": 0.0, "optimizer": "sgd", "momentum": 0.99,
-            "schedule": "auto", "lr": 0.003, "lr_floor": 0.0005, "batch_size": 32, "epochs": 60, "patience": 5,
-            "scale_target": "std", "monitor": "val_loss"}
-    return {**base, **kw}
-
-
-@dataclass
 class UTKFaceMLPConfig:
     seed: int = 0                  # split, PCA, weights and shuffles all draw from it
     test_fraction: float = 0.2     # group-aware hold-out (the same split as utkface-cnn)
@@ -134,38 +116,15 @@ class UTKFaceMLPConfig:
     synthetic_size: int = 400      # images of the synthetic set used with --smoke
 
 
-SEED_PRESET = {
-    "pool": 1, "pca_components": 128, "standardize": False, "flip": False,
-    "age": _seed_task(hidden=[35, 6], output_activation="leaky_relu"),
-    "ethnicity": _seed_task(hidden=[64, 32], loss="cross_entropy", init="auto", schedule="constant", lr=0.002,
-                            momentum=0.9),
-    "gender": _seed_task(hidden=[35, 6], output_activation="leaky_relu", loss="mse"),  # L2 on one-hot targets
-}
 SMOKE = {"synthetic_size": 400, "pca_components": 16, "study_epochs": 2,
          **{t: {"epochs": 2, "hidden": [8]} for t in TASKS}}
 
 
 # -- data and features ---------------------------------------------------------------
-def synthetic_utkface(n: int, seed: int):
-    """A stand-in for UTKFace with its shapes: (n, 3, 64, 64) uint8, age/gender/race, a few copies."""
-    from nnlab.data.dataset import ImageSet
-
-    rng = np.random.default_rng(seed)
-    age, gender, race = rng.integers(1, 90, n), rng.integers(0, 2, n), rng.integers(0, 5, n)
-    base = rng.integers(0, 256, (n, 3, 8, 8)).astype(np.float64)
-    base[:, :, :, :4] += (age[:, None, None, None] - 45) * 1.5  # something to learn
-    images = np.clip(np.kron(base, np.ones((8, 8))), 0, 255).astype(np.uint8)  # (n, 3, 64, 64)
-    images[1::50] = images[0::50][: len(images[1::50])]  # pixel-identical pairs, like UTKFace's
-    return ImageSet(images=images, labels=race.copy(), class_names=list(CLASSES["ethnicity"]), name="utkface-synthetic",
-                    targets={"age": age, "gender": gender, "race": race})
-
-
 def pixel_stages(images: np.ndarray, pool: int) -> list[tuple[str, np.ndarray]]:
     """The preprocessing of (N, 3, 64, 64) uint8 faces, stage by stage, with the library's helpers:
     greyscale (N, 1, 64, 64) uint8, /255 (N, 1, 64, 64) float32 in [0, 1], and with ``pool > 1``
     the ``pool x pool`` block mean (N, 1, 64 / pool, 64 / pool). The last stage is what PCA sees."""
-    from nnlab.data.preprocess import downscale, scale01, to_grayscale
-
     grey = to_grayscale(images)  # (N, 1, H, W) uint8, BT.601 luma
     stages = [("greyscale (0-255)", grey), ("/255 (0-1)", scale01(grey))]
     if pool > 1:
@@ -185,22 +144,8 @@ def greyscale_vectors(images: np.ndarray, pool: int, mirror: bool = False, chunk
     return np.ascontiguousarray(np.concatenate(parts), np.float32)
 
 
-def fit_pca(x: np.ndarray, k: int, seed: int):
-    """scikit-learn PCA of (N, D) ``x``: the exact covariance solver for D <= 2048 (about 3 s for
-    32x32 faces, where the randomized solver took 30 s on 2 busy cores), randomized above."""
-    from sklearn.decomposition import PCA
-
-    solver = "covariance_eigh" if x.shape[1] <= 2048 else "randomized"
-    pca = PCA(n_components=k, svd_solver=solver, random_state=seed).fit(x)
-    log.info("PCA (%s): %d -> %d components on %d training faces, %.1f%% of the variance kept", solver,
-             x.shape[1], k, len(x), 100 * float(pca.explained_variance_ratio_.sum()))
-    return pca
-
-
 def make_features(ctx, data) -> dict[str, Any]:
     """Splits (group-aware) and PCA features: ``x``/``x_flip`` (N, k), index arrays, the ``pca``."""
-    from nnlab.data.splits import group_split, image_groups
-
     cfg = ctx.cfg
     groups = image_groups(data.images)
     train, test = group_split(groups, cfg.test_fraction, cfg.seed)
@@ -212,9 +157,9 @@ def make_features(ctx, data) -> dict[str, Any]:
     x = pca.transform(pixels).astype(np.float32)
     x_flip = pca.transform(greyscale_vectors(data.images, cfg.pool, mirror=True)).astype(np.float32) if cfg.flip else None
     if cfg.standardize:
-        mu, sd = x[fit].mean(0), x[fit].std(0) + 1e-8
-        x = (x - mu) / sd
-        x_flip = None if x_flip is None else (x_flip - mu) / sd
+        scaler = Standardizer("feature").fit(x[fit])
+        x = scaler.transform(x)
+        x_flip = None if x_flip is None else scaler.transform(x_flip)
     ctx.record(n_train=len(fit), n_val=len(val), n_test=len(test), n_images=len(data),
                n_duplicate_images=int(len(groups) - len(np.unique(groups))), pca_components=k,
                pca_variance_kept=float(pca.explained_variance_ratio_.sum()),
@@ -233,105 +178,6 @@ def show_preprocessing(ctx, data, feats: dict[str, Any]) -> None:
 
 
 # -- models ----------------------------------------------------------------------------
-def build_mlp(tc: TaskConfig, n_in: int, n_out: int, seed: int, init: str | None = None):
-    from nnlab.engine import Dense, Dropout, Sequential
-
-    init = init or tc.init
-    layers = []
-    for width in tc.hidden:
-        layers.append(Dense(width, tc.activation, init=init))
-        if tc.dropout > 0:
-            layers.append(Dropout(tc.dropout))
-    out_init = init if init != "auto" else "xavier_uniform"
-    layers.append(Dense(n_out, tc.output_activation, init=out_init))
-    model = Sequential(layers, input_shape=(n_in,), seed=seed)
-    optimizer = {"name": tc.optimizer, "lr": tc.lr, "weight_decay": tc.weight_decay}
-    if tc.optimizer == "sgd":
-        optimizer["momentum"] = tc.momentum
-    # a classifier logs accuracy whatever its loss: argmax of the outputs (one-hot targets under MSE)
-    model.compile(loss=tc.loss, optimizer=optimizer, metrics=["accuracy"] if n_out > 1 else [])
-    return model
-
-
-def lr_callbacks(tc: TaskConfig, schedule: str | None = None) -> list[Any]:
-    from nnlab.engine.schedules import Constant, TimeDecay
-    from nnlab.training.callbacks import LearningRateScheduler
-
-    if (schedule or tc.schedule) == "auto":
-        return [LearningRateScheduler(TimeDecay(tc.lr, tc.decay_power, tc.lr_floor))]
-    # a constant-rate study of a decaying config keeps the decay's first rate, a + b
-    rate = tc.lr + tc.lr_floor if schedule == "constant" and tc.schedule == "auto" else tc.lr
-    return [LearningRateScheduler(Constant(rate))]
-
-
-def encode_targets(task: str, tc: TaskConfig, y: np.ndarray, fit: np.ndarray) -> tuple[np.ndarray, Any]:
-    """Training targets and the way back: z-scored age, one-hot rows for an L2 classifier, labels else."""
-    if task == "age":
-        if tc.scale_target not in ("zscore", "std", "none"):
-            raise ConfigError(f"scale_target must be 'zscore', 'std' or 'none', got {tc.scale_target!r}")
-        mu = float(y[fit].mean()) if tc.scale_target == "zscore" else 0.0
-        sd = float(y[fit].std()) if tc.scale_target != "none" else 1.0
-        return ((y - mu) / sd).astype(np.float32), (mu, sd)
-    if tc.loss == "mse":
-        return np.eye(len(CLASSES[task]), dtype=np.float32)[y], None
-    return y, None
-
-
-class Trained(NamedTuple):
-    model: Any
-    history: Any
-    scale: Any      # (mean, std) of the age targets; None for a classifier
-    kept_epoch: int  # the epoch whose weights the model ends with
-
-
-def curve_monitor(model, feats: dict[str, Any], y: np.ndarray, task: str, scale: Any):
-    """Per-epoch age RMSE in years (training, validation, test) or accuracy (training, test), each
-    predicted as at test time; the test split is only watched."""
-    from nnlab.training.evaluation import EvaluateSets
-
-    parts = ("fit", "val", "test") if task == "age" else ("fit", "test")  # the loop logs val_accuracy already
-    sets = {"train" if p == "fit" else p: (feats[p], y[feats[p]]) for p in parts}
-    metrics = {"rmse_years": rmse} if task == "age" else {"accuracy": accuracy}
-    return EvaluateSets(sets, lambda rows: predict(model, feats, rows, task, scale), metrics)
-
-
-def train_task(ctx, task: str, feats: dict[str, Any], y: np.ndarray, tc: TaskConfig, *, name: str | None = None,
-               init: str | None = None, schedule: str | None = None, epochs: int | None = None,
-               early_stop: bool = True, curves: bool = False) -> Trained:
-    """Fit one MLP on the training part (plus mirrored faces). With ``curves`` the history also gets
-    the columns of :func:`curve_monitor`."""
-    from nnlab.training.callbacks import EarlyStopping
-
-    x, fit, val = feats["x"], feats["fit"], feats["val"]
-    t, scale = encode_targets(task, tc, y, fit)
-    xs, ts = x[fit], t[fit]
-    if feats["x_flip"] is not None:
-        xs, ts = np.concatenate([xs, feats["x_flip"][fit]]), np.concatenate([ts, ts])
-    n_out = 1 if task == "age" else len(CLASSES[task])
-    model = build_mlp(tc, x.shape[1], n_out, ctx.cfg.seed, init)
-    epochs = epochs or tc.epochs
-    cbs = lr_callbacks(tc, schedule)
-    stopper = EarlyStopping(monitor=tc.monitor, patience=tc.patience) if early_stop else None
-    monitor = curve_monitor(model, feats, y, task, scale) if curves else None
-    cbs += [cb for cb in (stopper, monitor) if cb is not None]
-    history = model.fit(xs, ts, epochs=epochs, batch_size=tc.batch_size, validation_data=(x[val], t[val]),
-                        callbacks=cbs + ctx.callbacks(epochs, name or task), checkpoint=ctx.checkpoint(name or task))
-    if monitor is not None:
-        monitor.add_to(history)
-    kept = stopper.best_epoch if stopper is not None and stopper.best_epoch is not None else history.epochs[-1]
-    return Trained(model, history, scale, int(kept))
-
-
-def predict(model, feats: dict[str, Any], rows: np.ndarray, task: str, scale: Any) -> np.ndarray:
-    """Age in years, or class scores; averaged with the mirrored faces when ``flip`` is on."""
-    out = model.predict(feats["x"][rows])
-    if feats["x_flip"] is not None:
-        out = 0.5 * (out + model.predict(feats["x_flip"][rows])) if task == "age" else \
-            softmax(out, axis=1) + softmax(model.predict(feats["x_flip"][rows]), axis=1)
-    if task == "age":
-        mu, sd = scale
-        return out[:, 0] * sd + mu
-    return out
 
 
 # -- baselines, evaluation ---------------------------------------------------------------
@@ -352,18 +198,8 @@ def baselines(task: str, feats: dict[str, Any], y: np.ndarray, seed: int) -> dic
     return out
 
 
-def loss_label(task: str, tc: TaskConfig) -> str:
-    if task == "age":
-        return {"zscore": "MSE of the z-scored age", "std": "MSE of age / std",
-                "none": "MSE (years²)"}[tc.scale_target]
-    return {"mse": "MSE on one-hot targets", "cross_entropy": "softmax cross-entropy (nats)"}[tc.loss]
-
-
 def evaluate_task(ctx, task: str, feats, y, trained: Trained) -> dict[str, Any]:
     """Record the task's test and training metrics, its figure and its baselines; return a table row."""
-    from nnlab.metrics.classification import confusion_matrix
-    from nnlab.reporting.figures import confusion_figure
-
     fit, test, model, scale = feats["fit"], feats["test"], trained.model, trained.scale
     base = baselines(task, feats, y, ctx.cfg.seed)
     out, train_out = predict(model, feats, test, task, scale), predict(model, feats, fit, task, scale)
@@ -390,13 +226,11 @@ def evaluate_task(ctx, task: str, feats, y, trained: Trained) -> dict[str, Any]:
             config=UTKFaceMLPConfig, presets={"seed": SEED_PRESET}, smoke=SMOKE, objective=("age_rmse", "min"),
             about=ABOUT, metrics=METRICS)
 def run(ctx) -> None:
-    from nnlab.experiments.utkface_mlp_studies import run_activation_study, run_studies
-
     cfg = ctx.cfg
     unknown = [t for t in cfg.tasks if t not in TASKS]
     if unknown:
         raise ConfigError(f"unknown task(s) {unknown}; known: {', '.join(TASKS)}")
-    data = synthetic_utkface(cfg.synthetic_size, cfg.seed) if ctx.smoke else ctx.data("utkface")
+    data = synthetic.utkface(cfg.synthetic_size, cfg.seed) if ctx.smoke else ctx.data("utkface")
     feats = make_features(ctx, data)
     show_preprocessing(ctx, data, feats)
     rows = []

@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.metrics.cam import mass_share
+from nnlab.reporting.vision import cam_grid
+
 #: a difference in CAM share (absolute) that the advice treats as real, not noise
 CAM_GAP = 0.02
 
@@ -54,7 +57,6 @@ def cam_analysis(ctx, key: str, net, x: np.ndarray, y: np.ndarray, pred: np.ndar
 
 def cam_figure(ctx, key: str, net, x: np.ndarray, y: np.ndarray, pred: np.ndarray, classes: list[str]) -> None:
     """Grad-CAM of ``cam_per_kind`` right and wrong test predictions per class (rows = classes)."""
-    from nnlab.reporting.vision import cam_grid
     from nnlab.torchlib.cam import grad_cam_maps
 
     cfg = ctx.cfg
@@ -111,7 +113,6 @@ def cam_regions(net, layer: str, x: np.ndarray, y: np.ndarray, pred: np.ndarray,
     ``centre`` is the share of the map's mass inside the central box (chance: ``box**2``);
     ``lower`` the share of the centre's mass in its lower half (nose, mouth; chance 0.5).
     """
-    from nnlab.metrics.cam import mass_share
     from nnlab.torchlib.cam import grad_cam_maps
 
     masks = region_masks(x.shape[-1], box)

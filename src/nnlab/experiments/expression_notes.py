@@ -14,6 +14,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from nnlab.engine import Conv2d, Linear, Sequential
+from nnlab.models import create_model
+
+
 # -- Q5.1: augmentation -----------------------------------------------------------------
 def augmentation_note(cfg, before: dict[str, int], after: dict[str, int], epochs: int) -> str:
     """Why the faces are augmented, with what, and the counts before and after."""
@@ -92,8 +96,6 @@ def multiply_adds(model, input_shape: tuple[int, ...]) -> int:
 
     Shapes: ``input_shape`` is one sample's (C, H, W) or (features,).
     """
-    from nnlab.engine import Conv2d, Linear, Sequential
-
     total = 0
 
     def walk(layer, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -117,8 +119,6 @@ def network_costs(cfg, num_classes: int) -> list[dict[str, Any]]:
     """Parameters, multiply-adds and float32 size of the light VGG as trained here, of the
     paper's light VGG, of VGG16 at the input used here and of VGG16 as ImageNet trained it.
     Counted from the configurations; nothing is built."""
-    from nnlab.models import create_model
-
     s, k = cfg.input_size, num_classes
     specs = [
         (f"light VGG as trained here (BatchNorm {cfg.batch_norm}, {cfg.pools} poolings)", (1, s, s), k,

@@ -13,6 +13,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from nnlab.experiments.runner import run_experiment
+
 log = logging.getLogger(__name__)
 
 
@@ -27,8 +29,6 @@ def _init_worker() -> None:
 
 
 def _run_one(name: str, preset: str | None, out: str, smoke: bool, data_dir: str | None) -> tuple[str, str | None, str, str]:
-    from nnlab.experiments.runner import run_experiment
-
     try:
         import torch
 

@@ -8,34 +8,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnlab.data import synthetic
+from nnlab.data.dataset import ImageSet
+from nnlab.data.preprocess import scale01
+from nnlab.data.registry import IDX_SETS
+from nnlab.errors import ConfigError
+
 DIGITS = [str(d) for d in range(10)]
-
-
-def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Smoke-test stand-ins for MNIST: 10 random blurred templates plus noise, in [0, 1].
-
-    Shapes: -> images (n, 784) float32, labels (n,) int64.
-    """
-    rng = np.random.default_rng(seed)
-    templates = (rng.random((10, 28, 28)) > 0.7).astype(np.float32)  # (10, 28, 28)
-    templates = (templates + np.roll(templates, 1, 1) + np.roll(templates, 1, 2)) / 3
-    labels = rng.integers(0, 10, n)
-    images = templates[labels].reshape(n, 784) + 0.1 * rng.standard_normal((n, 784)).astype(np.float32)
-    return np.clip(images, 0, 1).astype(np.float32), labels.astype(np.int64)
 
 
 def mnist_sets(ctx):
     """(train, test) :class:`~nnlab.data.dataset.ImageSet` s: MNIST (or the IDX data set named by
     ``cfg.dataset``, e.g. ``fashion-mnist``) from the data root, the
     first ``train_limit`` training images when that is set; under ``--smoke``, 256 + 128
-    :func:`synthetic_digits`.
+    :func:`nnlab.data.synthetic.digits`.
 
     Shapes: images (N, 1, 28, 28), uint8 for MNIST, float32 in [0, 1] for the stand-ins.
     """
-    from nnlab.data.dataset import ImageSet
-
     if ctx.smoke:
-        x, y = synthetic_digits(384, ctx.cfg.seed)
+        x, y = synthetic.digits(384, ctx.cfg.seed)
         x = x.reshape(-1, 1, 28, 28)                                             # (384, 1, 28, 28)
         return (ImageSet(x[:256], y[:256], DIGITS, name="synthetic digits", split="train"),
                 ImageSet(x[256:], y[256:], DIGITS, name="synthetic digits", split="test"))
@@ -48,9 +39,6 @@ def mnist_sets(ctx):
 
 def check_dataset(cfg) -> None:
     """``dataset`` must be a data set in MNIST's IDX layout (28x28 greyscale, 10 classes)."""
-    from nnlab.data.registry import IDX_SETS
-    from nnlab.engine.errors import ConfigError
-
     if cfg.dataset not in IDX_SETS:
         raise ConfigError(f"dataset: {cfg.dataset!r} is not a data set in MNIST's IDX layout; use one of"
                           f" {', '.join(IDX_SETS)}")
@@ -63,8 +51,6 @@ def noun(cfg) -> str:
 
 def flatten(imageset) -> tuple[np.ndarray, np.ndarray]:
     """(images, labels): images as (N, C*H*W) float32 in [0, 1], labels (N,) int64."""
-    from nnlab.data.preprocess import scale01
-
     return scale01(imageset.images).reshape(len(imageset), -1), np.asarray(imageset.labels, dtype=np.int64)
 
 

@@ -15,12 +15,15 @@ everything else (the folder, the log, the report).
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -108,21 +111,27 @@ def experiment(name: str, summary: str, *, config: type, presets: Mapping[str, M
     return decorate
 
 
+def module_name(name: str) -> str:
+    """The module that defines experiment ``name``: ``mnist-autoencoder`` is ``exp_mnist_autoencoder``."""
+    return f"nnlab.experiments.exp_{name.replace('-', '_')}"
+
+
 def get(name: str) -> Experiment:
-    load_all()
-    if name not in EXPERIMENTS:
+    """Experiment ``name``, importing its module (and only its module) the first time."""
+    if name not in EXPERIMENTS and isinstance(name, str) and name.replace("-", "_").isidentifier():
+        try:
+            importlib.import_module(module_name(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name(name):
+                raise
+    if name not in EXPERIMENTS and name not in load_all():
         raise ConfigError(f"unknown experiment {name!r}; known: {', '.join(sorted(EXPERIMENTS)) or 'none'}")
     return EXPERIMENTS[name]
 
 
 def load_all() -> dict[str, Experiment]:
-    """Import every experiment module (each registers itself) and return the registry."""
-    import importlib
-    import pkgutil
-
-    import nnlab.experiments as package
-
-    for info in pkgutil.iter_modules(package.__path__):
+    """Import every experiment module (``exp_*.py`` beside this file; each registers itself)."""
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if info.name.startswith("exp_"):
             importlib.import_module(f"nnlab.experiments.{info.name}")
     return EXPERIMENTS

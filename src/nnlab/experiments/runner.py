@@ -31,9 +31,17 @@ from typing import Any
 import numpy as np
 import yaml
 
-from nnlab.engine.serialization import atomic_write_text
+from nnlab import seeds
+from nnlab.atomic_io import atomic_write_bytes, atomic_write_text
+from nnlab.data.registry import entry, load
+from nnlab.data.sources import locate
+from nnlab.engine.module import Module
+from nnlab.engine.serialization import save_model
+from nnlab.errors import ConfigError, DataError
 from nnlab.experiments import config as configs
 from nnlab.experiments.registry import Experiment, get
+from nnlab.reporting.figures import history_figure, save
+from nnlab.reporting.report import write_report
 from nnlab.training.callbacks import EpochLogger, ModelCheckpoint, PhaseBar
 from nnlab.training.history import History
 
@@ -79,8 +87,6 @@ class RunContext:
 
     def figure(self, name: str, fig: Any, caption: str = "") -> Path:
         """Save a matplotlib figure as ``figures/NAME.png`` and show it in the report."""
-        from nnlab.reporting.figures import save
-
         path = self.out / "figures" / f"{name}.png"
         save(fig, path)
         self.manifest.append({"kind": "figure", "name": name, "path": str(path.relative_to(self.out)),
@@ -113,26 +119,18 @@ class RunContext:
         history.to_csv(path)
         self.manifest.append({"kind": "history", "name": name, "path": path.name})
         if plot and len(history):
-            from nnlab.reporting.figures import history_figure
-
             self.figure(f"{name}-curves", history_figure(history, title=name), caption or f"{name}: curves per epoch")
         return path
 
     def save_model(self, model: Any, name: str = "model") -> Path:
         """Save an engine model (``NAME.json`` + ``NAME.npz``) or a torch module (``NAME.pt``)."""
-        from nnlab.engine.module import Module
-
         if isinstance(model, Module):
-            from nnlab.engine.serialization import save_model
-
             save_model(model, self.out / name)
             path = self.out / f"{name}.npz"
         else:
             import io
 
             import torch
-
-            from nnlab.engine.serialization import atomic_write_bytes
 
             buf = io.BytesIO()
             torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
@@ -172,9 +170,6 @@ class RunContext:
     def data(self, name: str, split: str | None = None, **kwargs: Any):
         """A data set by name from ``--data-dir`` (only there when given), else ``NNLAB_DATA`` or the
         cache; the folder read is logged and listed in ``summary.json`` and the report."""
-        from nnlab.data.registry import entry, load
-        from nnlab.data.sources import locate
-
         folder, _ = locate(entry(name).files, self.data_dir, name=name)
         data = load(name, split, data_dir=self.data_dir, **kwargs)
         used = {"name": name, "split": split or entry(name).splits[0], "folder": str(folder.resolve())}
@@ -205,8 +200,6 @@ def make_run_dir(name: str, out: str | Path | None, root: str | Path = "runs") -
 
 def resolve_config(exp: Experiment, *, preset: str | None = None, config_file: str | Path | None = None,
                    overrides: list[str] | tuple[str, ...] = (), smoke: bool = False) -> Any:
-    from nnlab.engine.errors import ConfigError
-
     layers = []
     if preset is not None:
         if preset not in exp.presets:
@@ -232,8 +225,6 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
     (threadpoolctl) and torch threads for the run; ``device`` (``auto``, ``cpu`` or ``cuda``) is where
     a torch-engine experiment trains.
     """
-    from nnlab.engine.errors import ConfigError
-
     exp = get(name)
     engine = engine or exp.engines[0]
     if engine not in exp.engines:
@@ -270,8 +261,6 @@ def lock_run_dir(run_dir: Path) -> Any:
     import fcntl
     import os
 
-    from nnlab.engine.errors import ConfigError
-
     f = open(run_dir / ".lock", "a+")
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -297,9 +286,6 @@ def release_run_dir(f: Any) -> None:
 def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: str | None, engine: str,
                 device: str, threads: int | None, smoke: bool, overrides: Any, config_file: Any,
                 data_dir: str | None, progress: bool, created: bool, out: Any, resuming: bool = False) -> Path:
-    from nnlab.engine.errors import ConfigError, DataError
-    from nnlab.reporting.report import write_report
-
     atomic_write_text(run_dir / "metrics.json", json.dumps({"status": "running"}) + "\n")
     meta = {"experiment": name, "preset": preset, "engine": engine, "device": device, "threads": threads,
             "smoke": smoke,
@@ -380,8 +366,6 @@ def _thread_limits(threads: int | None, engine: str):
 
 def saved_run(folder: Path) -> dict[str, Any]:
     """``config.yaml`` of a run folder: ``{"run": how it was started, "config": its settings}``."""
-    from nnlab.engine.errors import ConfigError
-
     path = folder / "config.yaml"
     try:
         saved = yaml.safe_load(path.read_text())
@@ -396,8 +380,6 @@ def saved_run(folder: Path) -> dict[str, Any]:
 
 def _check_same_run(folder: Path, name: str, cfg: Any) -> None:
     """An unfinished run in ``folder`` is continued only with its own experiment and settings."""
-    from nnlab.engine.errors import ConfigError
-
     if not (folder / "config.yaml").is_file():
         return                                  # an empty or foreign folder: a new run goes there
     saved = saved_run(folder)
@@ -428,8 +410,6 @@ def summarize(exp: Experiment, metrics: dict[str, Any]) -> dict[str, Any]:
     Rows of the numbers the seeds report (:mod:`nnlab.seeds`) come first, in the seeds' order;
     the other metrics follow in the order they were recorded.
     """
-    from nnlab import seeds
-
     catalog = seeds.by_metric(exp.name)
     numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     order = [k for k in catalog if k in numeric] + [k for k in numeric if k not in catalog]

@@ -12,15 +12,17 @@ import time
 
 import numpy as np
 
+from nnlab.engine.schedules import CosineWarmup
 from nnlab.experiments.sr_images import downscale, upscale
+from nnlab.metrics.image import rgb_to_y
+from nnlab.models import create_model
+from nnlab.training.callbacks import LearningRateScheduler
 
 ARCHS = ("sr_cnn", "espcn")
 
 
 def luma(images: np.ndarray) -> np.ndarray:
     """Y (BT.601, MATLAB) of RGB images in [0, 1] as float32. Shapes: (..., H, W, 3) -> (..., H, W)."""
-    from nnlab.metrics.image import rgb_to_y
-
     return rgb_to_y(images).astype(np.float32)
 
 
@@ -32,10 +34,7 @@ def train_cnn(ctx, images: np.ndarray, scale: int):
     """
     import torch
 
-    from nnlab.engine.schedules import CosineWarmup
-    from nnlab.models import create_model
     from nnlab.torchlib import Trainer, to_torch
-    from nnlab.training.callbacks import LearningRateScheduler
 
     cfg, tr = ctx.cfg, ctx.cfg.cnn
     lrs = np.stack([downscale(im, scale) for im in images])  # (N, h, w, 3)

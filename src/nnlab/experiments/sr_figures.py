@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+
 from nnlab.reporting.figures import epoch_axis
 
 

@@ -75,16 +75,3 @@ def unblocks(b: np.ndarray, h: int, w: int, scale: int) -> np.ndarray:
     """Inverse of :func:`blocks`: (h*w, s*s*C) -> (h*s, w*s, C)."""
     c = b.shape[1] // (scale * scale)
     return b.reshape(h, w, scale, scale, c).transpose(0, 2, 1, 3, 4).reshape(h * scale, w * scale, c)
-
-
-def synthetic_images(n: int, size: int, seed: int) -> np.ndarray:
-    """Smooth random colour images in [0, 1] for smoke runs. -> (n, size, size, 3) float32."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    out = []
-    for _ in range(n):
-        f = rng.uniform(1, 4, (3, 2))
-        ph = rng.uniform(0, 6.3, 3)
-        out.append(np.stack([0.5 + 0.4 * np.sin(2 * np.pi * (f[c, 0] * yy + f[c, 1] * xx) + ph[c])
-                             for c in range(3)], -1))
-    return np.asarray(out, np.float32)

@@ -50,9 +50,17 @@ from typing import Any
 
 import yaml
 
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 from nnlab.experiments.registry import Experiment, get
-from nnlab.experiments.runner import CHECKPOINTS, finished_run, make_run_dir, resolve_config, run_experiment
+from nnlab.experiments.runner import (
+    CHECKPOINTS,
+    finished_run,
+    make_run_dir,
+    resolve_config,
+    run_experiment,
+)
+from nnlab.reporting.figures import save
+from nnlab.reporting.render import figure, html_page, table
 
 log = logging.getLogger(__name__)
 
@@ -546,8 +554,6 @@ def _metric_figures(plan: Plan, rows: list[dict[str, Any]]) -> list[Path]:
     """One PNG per swept key: the metric against its values (a line per value of the other key)."""
     from matplotlib.figure import Figure
 
-    from nnlab.reporting.figures import save
-
     done = [r for r in rows if r["state"] == "COMPLETE"]
     paths = []
     for key, xs in plan.choices.items() if done else ():
@@ -598,8 +604,6 @@ def _write_report(plan: Plan, study, quiet: bool = False) -> None:
 
 
 def _report(plan: Plan, study) -> None:
-    from nnlab.reporting.render import figure, html_page, table
-
     sweep_dir = Path(plan.sweep_dir)
     rows = _rows(plan, study)
     if not any(r["error"] for r in rows):

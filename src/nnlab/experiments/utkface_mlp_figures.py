@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nnlab.reporting.figures import epoch_axis
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
@@ -22,8 +24,6 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _epoch_axis(ax, ylabel: str, title: str) -> None:
-    from nnlab.reporting.figures import epoch_axis
-
     epoch_axis(ax)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)

@@ -16,9 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.experiments.exp_utkface_mlp import SEED_PRESET, TaskConfig, loss_label, predict, train_task
 from nnlab.experiments.utkface_mlp_figures import study_grid_figure
+from nnlab.experiments.utkface_mlp_networks import (
+    SEED_PRESET,
+    TaskConfig,
+    loss_label,
+    predict,
+    train_task,
+)
 from nnlab.metrics.basic import accuracy
+from nnlab.reporting.figures import overlay_figure
 
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
 LOSSES = ("cross_entropy", "mse")  # softmax cross-entropy on labels; L2 on one-hot targets
@@ -26,8 +33,6 @@ LOSSES = ("cross_entropy", "mse")  # softmax cross-entropy on labels; L2 on one-
 
 def run_studies(ctx, feats: dict[str, Any], y_age: np.ndarray) -> None:
     """Seed 000's studies on the age task with its 35-6-1 LeakyReLU SGD-momentum network."""
-    from nnlab.reporting.figures import overlay_figure
-
     tc = TaskConfig(**SEED_PRESET["age"])
     feats = {**feats, "x_flip": None}
     epochs = ctx.cfg.study_epochs

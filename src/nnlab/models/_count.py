@@ -22,7 +22,6 @@ import math
 
 import numpy as np
 
-from nnlab.engine.errors import ShapeError
 from nnlab.engine.layers import (
     BatchNorm1d,
     BatchNorm2d,
@@ -35,6 +34,7 @@ from nnlab.engine.layers import (
 )
 from nnlab.engine.module import Module
 from nnlab.engine.sequential import Sequential
+from nnlab.errors import ShapeError
 
 
 def count_parameters(model: Module, input_shape: tuple[int, ...]) -> int:

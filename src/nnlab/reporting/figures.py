@@ -81,7 +81,7 @@ def save(fig: "Figure", path: str | Path) -> Path:
     """Write a figure as PNG (creating the folder), atomically."""
     import io
 
-    from nnlab.engine.serialization import atomic_write_bytes
+    from nnlab.atomic_io import atomic_write_bytes
 
     path = Path(path)
     buf = io.BytesIO()

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from nnlab.engine.serialization import atomic_write_text
+from nnlab.atomic_io import atomic_write_text
 from nnlab.reporting.render import cell, figure, format_value, html_page, table
 from nnlab.reporting.runs import run_state
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nnlab.engine.errors import ConfigError
+from nnlab.errors import ConfigError
 
 __all__ = ["RandomAffine"]
 

@@ -134,20 +134,32 @@ def cam_maps(model: nn.Module, features_layer: nn.Module | str, fc_layer: nn.Mod
 
     Shapes: x (N, C, H, W) -> maps (N, h, w) or (N, *size) float64, predicted (N,) int64.
     """
-    module = find_layer(model, features_layer)
     weight = find_layer(model, fc_layer).weight.detach().cpu().numpy()  # (K, C')
+    features, logits = layer_output(model, features_layer, x)             # (N, C', h, w), (N, K)
+    chosen = _chosen(torch.as_tensor(logits), class_idx).cpu().numpy()  # (N,)
+    maps = class_activation_map(features, weight, chosen, size, normalize=normalize)
+    return maps, logits.argmax(axis=1)
+
+
+def layer_output(model: nn.Module, layer: nn.Module | str, x) -> tuple[np.ndarray, np.ndarray]:
+    """What ``layer`` outputs for ``x`` (its feature maps), and the model's output, in eval mode
+    without gradients (each module's mode restored after), through a forward hook that is always
+    removed.
+
+    Shapes: x (N, C, H, W) -> layer output (N, C', h, w), model output; NumPy arrays on the CPU.
+    """
+    module = find_layer(model, layer)
     store: dict[str, torch.Tensor] = {}
 
     def keep_output(_module, _inputs, output) -> None:
-        store["features"] = output.detach().clone()
+        store["output"] = output.detach().clone()  # before any in-place op that follows
 
     handle = module.register_forward_hook(keep_output)
     try:
         with _eval_mode(model), torch.no_grad():
-            logits = model(_as_input(model, x))  # (N, K)
+            out = model(_as_input(model, x))
     finally:
         handle.remove()
-    chosen = _chosen(logits, class_idx).cpu().numpy()  # (N,)
-    features = store["features"].cpu().numpy()  # (N, C', h, w)
-    maps = class_activation_map(features, weight, chosen, size, normalize=normalize)
-    return maps, logits.argmax(dim=1).cpu().numpy()
+    if "output" not in store:
+        raise RuntimeError("the layer was not called in the forward pass")
+    return store["output"].cpu().numpy(), out.detach().cpu().numpy()

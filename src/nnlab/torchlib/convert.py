@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from nnlab.engine import layers as L
-from nnlab.engine.errors import ConfigError
 from nnlab.engine.module import Module, resolve_dtype
 from nnlab.engine.sequential import Sequential
+from nnlab.errors import ConfigError
 from nnlab.torchlib import layers as T
 
 

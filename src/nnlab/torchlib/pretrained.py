@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnlab.engine.errors import DataError, WeightsMismatchError
+from nnlab.errors import DataError, WeightsMismatchError
 from nnlab.models.vgg import torchvision_vgg16_key
 
 log = logging.getLogger(__name__)

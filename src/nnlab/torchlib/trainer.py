@@ -23,7 +23,6 @@ weights as one that was never interrupted.
 from __future__ import annotations
 
 import contextlib
-
 import copy
 import io
 import logging
@@ -36,9 +35,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnlab.engine.errors import ConfigError, DataError, ShapeError, TrainingDivergedError
+from nnlab.atomic_io import atomic_write_bytes
 from nnlab.engine.module import Module
-from nnlab.engine.serialization import atomic_write_bytes
+from nnlab.errors import ConfigError, DataError, ShapeError, TrainingDivergedError
 from nnlab.metrics.basic import StreamingMetric, make_metric
 from nnlab.torchlib.distributed import DistContext, env_world_size, init_distributed
 from nnlab.training.callbacks import CallbackList, ModelCheckpoint, ProgressBar, checkpoint_saver

@@ -5,6 +5,8 @@ list of :class:`Callback` objects, handing each a :class:`TrainerLike`: the smal
 (learning rate, weights, checkpointing, stop flag) that callbacks are allowed to touch.
 """
 
+from nnlab.training.batch_history import BatchHistory
+from nnlab.training.batch_schedule import BatchSizeScheduler, BatchSizeSteps
 from nnlab.training.callbacks import (
     Callback,
     CallbackList,
@@ -16,8 +18,6 @@ from nnlab.training.callbacks import (
     ProgressBar,
     TrainerLike,
 )
-from nnlab.training.batch_history import BatchHistory
-from nnlab.training.batch_schedule import BatchSizeScheduler, BatchSizeSteps
 from nnlab.training.evaluation import EvaluateSets
 from nnlab.training.history import History
 

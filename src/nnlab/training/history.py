@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from nnlab.atomic_io import atomic_write_text
 from nnlab.training.callbacks import Callback
 
 
@@ -73,8 +74,6 @@ class History(Callback):
 
     def to_csv(self, path: str | Path) -> None:
         """Write one row per epoch, atomically (a crash leaves the old file or the new, never half)."""
-        from nnlab.engine.serialization import atomic_write_text
-
         buf = io.StringIO(newline="")
         writer = csv.DictWriter(buf, fieldnames=["epoch", *self.history])
         writer.writeheader()

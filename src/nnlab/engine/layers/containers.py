@@ -15,20 +15,18 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError, ShapeError
-from nnlab.engine.layers import layer_config, layer_from_config, register
+from nnlab.engine.layers.registry import layer_class, layer_config, layer_from_config, register
 from nnlab.engine.module import Module
+from nnlab.errors import ConfigError, ShapeError
 
 
 def _as_module(block: Module | Sequence[Module] | Mapping[str, Any]) -> Module:
-    from nnlab.engine.sequential import Sequential
-
     if isinstance(block, Module):
         return block
     if isinstance(block, Mapping):
         return layer_from_config(block)
     if isinstance(block, (list, tuple)):
-        return Sequential([_as_module(b) for b in block])
+        return layer_class("Sequential")([_as_module(b) for b in block])  # registered by nnlab.engine.sequential
     raise ConfigError(f"expected a layer, a list of layers or a layer spec, got {type(block).__name__}")
 
 

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from nnlab.engine import init as initializers
-from nnlab.engine.errors import ConfigError, ShapeError, as_int
-from nnlab.engine.layers import register
+from nnlab.engine.checks import as_int
+from nnlab.engine.layers.registry import register
 from nnlab.engine.module import Module, Parameter
+from nnlab.errors import ConfigError, ShapeError
 
 Pair = tuple[int, int]
 

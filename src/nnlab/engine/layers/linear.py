@@ -8,9 +8,10 @@ import numpy as np
 
 from nnlab.engine import init as initializers
 from nnlab.engine.activations import ActivationSpec, activation_spec, make_activation
-from nnlab.engine.errors import ConfigError, ShapeError, as_int
-from nnlab.engine.layers import register
+from nnlab.engine.checks import as_int
+from nnlab.engine.layers.registry import register
 from nnlab.engine.module import Module, Parameter
+from nnlab.errors import ConfigError, ShapeError
 
 
 @register
@@ -140,6 +141,11 @@ class Linear(Module):
         return {"activation": self.kernel.label(), "init": initializers.describe(self.init)}
 
 
-def Dense(units: int, activation: ActivationSpec = None, init: initializers.InitSpec = "auto", **kwargs: Any) -> Linear:
-    """Keras/seed-style constructor: ``Dense(35, activation="leaky_relu", init="small")``."""
-    return Linear(None, units, activation=activation, init=init, **kwargs)
+class Dense(Linear):
+    """A :class:`Linear` layer built the Keras/seed way: ``Dense(35, activation="leaky_relu",
+    init="small")``, its input size taken from the layer before it. It is saved, and shown, as
+    the ``Linear`` it is."""
+
+    def __init__(self, units: int, activation: ActivationSpec = None, init: initializers.InitSpec = "auto",
+                 **kwargs: Any) -> None:
+        super().__init__(None, units, activation=activation, init=init, **kwargs)

@@ -1,4 +1,4 @@
-"""BatchNorm1d/2d, Dropout, Flatten and Reshape.
+"""BatchNorm1d and BatchNorm2d.
 
 BatchNorm follows PyTorch exactly: in training, each channel is normalised with the batch mean
 and the *biased* batch variance, and the running statistics move as
@@ -8,13 +8,14 @@ in evaluation the running statistics are used. ``momentum=None`` gives the cumul
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError, ShapeError, as_int
-from nnlab.engine.layers import register
+from nnlab.engine.checks import as_int
+from nnlab.engine.layers.registry import register
 from nnlab.engine.module import Module, Parameter
+from nnlab.errors import ConfigError, ShapeError
 
 
 class _BatchNorm(Module):
@@ -127,88 +128,3 @@ class BatchNorm1d(_BatchNorm):
         if len(input_shape) not in (1, 2) or input_shape[0] != self.num_features:
             raise ShapeError(f"BatchNorm1d({self.num_features}) expects samples ({self.num_features},) or"
                              f" ({self.num_features}, L), got {input_shape}")
-
-
-@register
-class Dropout(Module):
-    """Inverted dropout: in training, zero each value with probability ``p`` and scale the rest
-    by 1 / (1 - p); identity in evaluation. Draws come from the model's generator."""
-
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
-        if not 0 <= p < 1:
-            raise ConfigError(f"Dropout p must be in [0, 1), got {p}")
-        self.p = float(p)
-        self.rng: np.random.Generator | None = None
-
-    def build(self, input_shape, rng, dtype) -> None:
-        super().build(input_shape, rng, dtype)
-        self.rng = rng
-
-    def forward(self, x):
-        x = self._check_input(x)
-        if not self.training or self.p == 0:
-            self._mask = None
-            return x
-        assert self.rng is not None
-        keep = self.rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64) >= self.p
-        self._mask = keep.astype(x.dtype) / (1 - self.p)
-        return x * self._mask
-
-    def backward(self, grad_out, need_input_grad=True):
-        if not need_input_grad:
-            return None
-        return grad_out if self._mask is None else grad_out * self._mask
-
-    def get_config(self):
-        return {"p": self.p}
-
-    def label(self) -> str:
-        return f"Dropout({self.p:g})"
-
-
-@register
-class Flatten(Module):
-    """(N, d1, d2, ...) -> (N, d1 * d2 * ...)."""
-
-    def output_shape(self, input_shape):
-        return (int(np.prod(input_shape)),)
-
-    def forward(self, x):
-        x = self._check_input(x)
-        return x.reshape(len(x), -1)
-
-    def backward(self, grad_out, need_input_grad=True):
-        return grad_out.reshape(len(grad_out), *self.input_shape) if need_input_grad else None
-
-
-@register
-class Reshape(Module):
-    """(N, ...) -> (N, *shape); one entry of ``shape`` may be -1."""
-
-    def __init__(self, shape: Sequence[int]) -> None:
-        super().__init__()
-        self.shape = tuple(int(s) for s in shape)
-        if sum(s == -1 for s in self.shape) > 1 or any(s == 0 or s < -1 for s in self.shape):
-            raise ConfigError(f"Reshape shape must be positive with at most one -1, got {self.shape}")
-
-    def output_shape(self, input_shape):
-        n = int(np.prod(input_shape))
-        known = int(np.prod([s for s in self.shape if s != -1]))
-        if -1 in self.shape:
-            if n % known:
-                raise ShapeError(f"cannot reshape {tuple(input_shape)} into {self.shape}")
-            return tuple(n // known if s == -1 else s for s in self.shape)
-        if known != n:
-            raise ShapeError(f"cannot reshape {tuple(input_shape)} ({n} values) into {self.shape} ({known})")
-        return self.shape
-
-    def forward(self, x):
-        x = self._check_input(x)
-        return x.reshape(len(x), *self.output_shape(self.input_shape))
-
-    def backward(self, grad_out, need_input_grad=True):
-        return grad_out.reshape(len(grad_out), *self.input_shape) if need_input_grad else None
-
-    def get_config(self):
-        return {"shape": list(self.shape)}

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from nnlab.engine.errors import ConfigError, ShapeError, as_int
-from nnlab.engine.layers import register
+from nnlab.engine.checks import as_int
 from nnlab.engine.layers.conv import KernelLayer, kernels_module, pair, show_pair
+from nnlab.engine.layers.registry import register
+from nnlab.errors import ConfigError, ShapeError
 
 
 class _PoolNd(KernelLayer):

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.engine.errors import ConfigError, ShapeError
-from nnlab.engine.layers import register
+from nnlab.engine.layers.registry import register
 from nnlab.engine.module import Module
+from nnlab.errors import ConfigError, ShapeError
 
 
 @register

@@ -7,10 +7,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from nnlab.data import synthetic
 from nnlab.data.splits import image_holdout_split
-from nnlab.experiments import load_all, resolve_config, run_experiment
 from nnlab.experiments import exp_utkface_cnn as cnn
-from nnlab.experiments.exp_utkface_mlp import UTKFaceMLPConfig, make_features, synthetic_utkface
+from nnlab.experiments import load_all, resolve_config, run_experiment
+from nnlab.experiments.exp_utkface_mlp import UTKFaceMLPConfig, make_features
 
 
 class _Ctx(SimpleNamespace):
@@ -19,7 +20,7 @@ class _Ctx(SimpleNamespace):
 
 
 def test_split_is_utkface_mlps_split():
-    data = synthetic_utkface(300, seed=3)
+    data = synthetic.utkface(300, seed=3)
     fit, val, test = cnn.split_indices(data.images, 0.2, 0.1, seed=3)
     train_ref, test_ref = image_holdout_split(data.images, 0.2, 3)
     np.testing.assert_array_equal(test, test_ref)
@@ -126,7 +127,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     cfg = cnn.UTKFaceCNNConfig(input_size=16, width=2, head_width=4, epochs=1, batch_size=16)
     ctx = SimpleNamespace(cfg=cfg, out=tmp_path, smoke=False, device="cpu", callbacks=lambda epochs, name: [],
                           checkpoint=lambda name: ModelCheckpoint(tmp_path / "checkpoints" / name))
-    data = synthetic_utkface(64, seed=0)
+    data = synthetic.utkface(64, seed=0)
     fit, val = np.arange(48), np.arange(48, 64)
     x = cnn.prepare_images(data.images, 16, fit)
     y, (_, sd) = cnn.encode_targets(data.targets, fit)

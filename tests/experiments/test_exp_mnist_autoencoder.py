@@ -80,11 +80,11 @@ def test_batch_accuracies_split_a_shuffled_test_set():
 
 
 def test_reconstruction_snapshots_keep_the_asked_epochs():
+    from nnlab.data.synthetic import digits
     from nnlab.experiments.exp_mnist_autoencoder import ReconstructionSnapshots
-    from nnlab.experiments.mnist_data import synthetic_digits
     from nnlab.models import create_model
 
-    x, _ = synthetic_digits(64, 0)
+    x, _ = digits(64, 0)
     model = create_model("mnist_autoencoder").build(seed=0)
     model.compile(loss="mse", optimizer="adam")
     snaps = ReconstructionSnapshots(model, x[:3], [1, 3])
@@ -161,7 +161,7 @@ def test_dataset_runs_the_autoencoder_on_another_idx_set_with_its_class_names(tm
     import json
 
     from nnlab.data.registry import FASHION_CLASSES
-    from nnlab.engine.errors import ConfigError
+    from nnlab.errors import ConfigError
     from nnlab.experiments import run_experiment
     from tests.data.test_idx_cifar import write_mnist
 

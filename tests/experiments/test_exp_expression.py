@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from nnlab.engine.errors import ConfigError
+from nnlab.data import synthetic
+from nnlab.errors import ConfigError
 from nnlab.experiments import EXPERIMENTS, load_all, resolve_config, run_experiment
 
 
@@ -187,7 +188,7 @@ def test_the_seed_preset_enlarges_the_training_set_offline_as_the_seed_asks():
     ex = _exp()
     cfg = resolve_config(EXPERIMENTS["expression"], preset="seed")
     assert cfg.augment_copies == 1 and not cfg.augment and cfg.balance_to == 0
-    faces = ex.synthetic_faces(21, 7, 0)                                       # 3 per class
+    faces = synthetic.faces(21, 7, 0)                                       # 3 per class
     fit, report = ex.offline_augmentation(cfg, faces, RandomAffine())
     assert len(fit) == 42 and report["before"] == dict.fromkeys(faces.class_names, 3)
     assert report["after"] == dict.fromkeys(faces.class_names, 6) and sum(report["added"].values()) == 21
@@ -238,7 +239,7 @@ def test_face_crop_keeps_the_centre_and_bad_values_are_config_errors(tmp_path):
     from nnlab.data.preprocess import resize
 
     ex = _exp()
-    faces = ex.synthetic_faces(7, 7, 0).images                                  # (7, 1, 48, 48) uint8
+    faces = synthetic.faces(7, 7, 0).images                                  # (7, 1, 48, 48) uint8
     assert ex.crop_faces(faces, 1.0) is faces
     half = ex.crop_faces(faces, 0.5)
     assert half.shape == faces.shape and half.dtype == np.uint8

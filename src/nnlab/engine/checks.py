@@ -1,28 +1,8 @@
-"""Exceptions raised by the engine. Each names the problem and, where it can, the fix."""
+"""Argument checks the engine's layers share: integer sizes, and arrays that must fit in memory."""
 
+from __future__ import annotations
 
-class NNLabError(Exception):
-    """Base class for nnlab errors."""
-
-
-class ShapeError(NNLabError, ValueError):
-    """An array does not have the shape a layer, loss or model expects."""
-
-
-class DataError(NNLabError, ValueError):
-    """Training or evaluation data is unusable (empty, NaN/inf, labels out of range...)."""
-
-
-class ConfigError(NNLabError, ValueError):
-    """A layer, loss, optimizer or schedule was configured with an invalid value."""
-
-
-class WeightsMismatchError(NNLabError, ValueError):
-    """A weights file does not match the architecture it is loaded into."""
-
-
-class TrainingDivergedError(NNLabError, FloatingPointError):
-    """The loss became NaN or infinite during training; training was stopped."""
+from nnlab.errors import ConfigError
 
 
 def as_int(value: object, name: str, minimum: int | None = None) -> int:

@@ -13,8 +13,9 @@ import math
 import numpy as np
 import pytest
 
+from nnlab.data import synthetic
 from nnlab.experiments import EXPERIMENTS, get, load_all, resolve_config, run_experiment
-from nnlab.experiments.exp_utkface_mlp import baselines, greyscale_vectors, pixel_stages, synthetic_utkface
+from nnlab.experiments.exp_utkface_mlp import baselines, greyscale_vectors, pixel_stages
 
 FIGURES = {"age-curves", "ethnicity-curves", "gender-curves", "age-scatter", "ethnicity-confusion", "gender-confusion",
            "preprocessing", "age-rmse-curves", "ethnicity-accuracy-curves", "gender-accuracy-curves"}
@@ -126,7 +127,7 @@ def test_smoke_seed_preset_and_same_seed_same_metrics(seed_runs):
 
 
 def test_pixel_stages_are_the_features_pipeline():
-    images = synthetic_utkface(6, seed=0).images
+    images = synthetic.utkface(6, seed=0).images
     for pool in (1, 2):
         stages = pixel_stages(images, pool)
         assert len(stages) == (3 if pool > 1 else 2) and stages[0][1].dtype == np.uint8
