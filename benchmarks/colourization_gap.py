@@ -82,7 +82,7 @@ def base_log(run: Path) -> dict:
 def measurement(run: Path, data_dir: str | None) -> dict:
     import torch
 
-    from nnlab.data.preprocess import quantize
+    from nnlab.data.palettes import quantize
     from nnlab.data.registry import load
     from nnlab.experiments.exp_colourization import greyscale
     from nnlab.models import create_model

@@ -3,22 +3,11 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from nnlab.data.dataset import ImageSet
-from nnlab.data.preprocess import (
-    FeaturePipeline,
-    Standardizer,
-    assemble,
-    downscale,
-    fit_palette,
-    fit_pca,
-    palette_image,
-    quantize,
-    resize,
-    scale01,
-    split_imageset,
-    split_indices,
-    sr_patches,
-    to_grayscale,
-)
+from nnlab.data.features import FeaturePipeline, Standardizer, fit_pca
+from nnlab.data.palettes import fit_palette, palette_image, quantize
+from nnlab.data.preprocess import downscale, resize, scale01, to_grayscale
+from nnlab.data.splits import split_imageset, split_indices
+from nnlab.data.superres import assemble, sr_patches
 
 
 def _images(n=6, c=3, h=8, w=10, seed=0, dtype=np.uint8):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nnlab.errors import ConfigError
-from nnlab.experiments import EXPERIMENTS, load_all, resolve_config, run_experiment
+from nnlab.experiments import EXPERIMENTS, load_all, resolve_config
 from nnlab.metrics.pixel import PixelAccuracy, pixel_accuracy
 
 
@@ -15,9 +15,9 @@ def _registered():
     load_all()
 
 
-def test_smoke_run_writes_figures_and_metric_keys(tmp_path, monkeypatch):
-    monkeypatch.delenv("NNLAB_DATA", raising=False)
-    run_dir = run_experiment("colourization", smoke=True, out=tmp_path / "col")
+@pytest.mark.slow
+def test_smoke_run_writes_figures_and_metric_keys(smoke_run):
+    run_dir = smoke_run("colourization")               # the session's default smoke run, NNLAB_DATA unset
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "ok" and metrics["wall_s"] > 0
     assert 0 <= metrics["lookup_accuracy"] <= 1 and metrics["input_std"] > 0   # standardised input by default
@@ -79,7 +79,7 @@ def test_lookup_accuracy_is_the_best_grey_level_table():
 def test_greyscale_and_colour_classes_follow_the_assignment():
     """The assignment divides pixels by 256, takes the RGB mean as input and gives each pixel the
     nearest palette row (rows in units of 1/256): a palette times 256 through ``quantize`` is that."""
-    from nnlab.data.preprocess import quantize
+    from nnlab.data.palettes import quantize
     from nnlab.experiments.exp_colourization import greyscale
 
     images = np.zeros((1, 3, 1, 2), dtype=np.uint8)           # two pixels

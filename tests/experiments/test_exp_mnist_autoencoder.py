@@ -17,8 +17,9 @@ def _metrics(run_dir):
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def test_autoencoder_smoke_run_writes_its_figures_and_metrics(tmp_path):
-    run_dir = run_experiment("mnist-autoencoder", smoke=True, out=tmp_path / "ae")
+@pytest.mark.slow
+def test_autoencoder_smoke_run_writes_its_figures_and_metrics(smoke_run):
+    run_dir = smoke_run("mnist-autoencoder")           # the session's default smoke run
     metrics = _metrics(run_dir)
     assert metrics["status"] == "ok" and metrics["wall_s"] > 0
     assert {"test_mse", "code_accuracy", "code_accuracy_frozen", "pca30_mse"} <= set(metrics)
@@ -53,14 +54,13 @@ def test_autoencoder_seed_preset_is_the_seed_setting():
 
 
 @pytest.mark.parametrize("preset, weight_decay", [("seed", 1e-5), (None, 0.0)])
-def test_the_classifier_weight_decay_reaches_its_optimizer(preset, weight_decay):
-    from types import SimpleNamespace
-
+def test_the_classifier_weight_decay_reaches_its_optimizer(preset, weight_decay, tmp_path):
     from nnlab.experiments.exp_mnist_autoencoder import train_classifier
+    from nnlab.experiments.runner import RunContext
 
     cfg = resolve_config(EXPERIMENTS["mnist-autoencoder"], preset=preset, overrides=["classifier.epochs=1"])
-    ctx = SimpleNamespace(cfg=cfg, callbacks=lambda epochs, name="": [], history=lambda *a, **k: None,
-                          checkpoint=lambda name: None)
+    ctx = RunContext(EXPERIMENTS["mnist-autoencoder"], cfg, tmp_path, smoke=True, engine="numpy", data_dir=None,
+                     progress=False)
     rng = np.random.default_rng(0)
     codes, labels = rng.standard_normal((64, 30)).astype(np.float32), rng.integers(0, 10, 64)
     clf, _ = train_classifier(ctx, codes, labels, codes, labels)
@@ -93,8 +93,9 @@ def test_reconstruction_snapshots_keep_the_asked_epochs():
     np.testing.assert_allclose(snaps.snapshots[3], model.predict(x[:3]))
 
 
-def test_batch_size_smoke_run_writes_its_figures_and_metrics(tmp_path):
-    run_dir = run_experiment("batch-size", smoke=True, out=tmp_path / "bs")
+@pytest.mark.slow
+def test_batch_size_smoke_run_writes_its_figures_and_metrics(smoke_run):
+    run_dir = smoke_run("batch-size")                  # the session's default smoke run
     metrics = _metrics(run_dir)
     assert metrics["status"] == "ok" and metrics["wall_s"] > 0
     assert {"final_test_accuracy", "test_accuracy_batch16", "test_accuracy_batch64", "grad_max_abs_diff_float32",
@@ -135,6 +136,7 @@ def test_accumulated_step_memory_stays_flat_as_the_batch_grows():
     assert acc[1] - acc[0] < 0.1 * (full[1] - full[0]) and acc[1] < full[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mnist-autoencoder", "batch-size"])
 def test_same_seed_same_metrics(tmp_path, name):
     keys = {"mnist-autoencoder": ["test_mse", "code_accuracy", "code_accuracy_frozen"],
@@ -144,10 +146,10 @@ def test_same_seed_same_metrics(tmp_path, name):
     assert [a[k] for k in keys] == [b[k] for k in keys]
 
 
-def test_the_autoencoder_also_trains_on_the_torch_engine(tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_the_autoencoder_also_trains_on_the_torch_engine(smoke_run):
     pytest.importorskip("torch")
-    monkeypatch.delenv("NNLAB_DATA", raising=False)
-    run_dir = run_experiment("mnist-autoencoder", smoke=True, engine="torch", out=tmp_path / "t")
+    run_dir = smoke_run("mnist-autoencoder", engine="torch")   # NNLAB_DATA unset
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "ok" and 0 < metrics["test_mse"] < 0.25
     assert "engine: torch" in (run_dir / "config.yaml").read_text()
@@ -156,6 +158,7 @@ def test_the_autoencoder_also_trains_on_the_torch_engine(tmp_path, monkeypatch):
     assert len((run_dir / "autoencoder-iterations.csv").read_text().splitlines()) == 1 + 16
 
 
+@pytest.mark.slow
 def test_dataset_runs_the_autoencoder_on_another_idx_set_with_its_class_names(tmp_path):
     """Fashion-MNIST has MNIST's files: ``dataset`` reads it from its own folder, and only there."""
     import json

@@ -10,7 +10,7 @@ import pytest
 from nnlab.data import synthetic
 from nnlab.data.splits import image_holdout_split
 from nnlab.experiments import exp_utkface_cnn as cnn
-from nnlab.experiments import load_all, resolve_config, run_experiment
+from nnlab.experiments import load_all, resolve_config
 from nnlab.experiments.exp_utkface_mlp import UTKFaceMLPConfig, make_features
 
 
@@ -19,6 +19,7 @@ class _Ctx(SimpleNamespace):
         pass
 
 
+@pytest.mark.slow
 def test_split_is_utkface_mlps_split():
     data = synthetic.utkface(300, seed=3)
     fit, val, test = cnn.split_indices(data.images, 0.2, 0.1, seed=3)
@@ -96,8 +97,9 @@ def test_registered_with_a_plain_seed_preset():
     assert seed.width < default.width and default.tta_flip and default.flip
 
 
-def test_smoke_run_records_the_metrics_and_table(tmp_path):
-    run = run_experiment("utkface-cnn", smoke=True, out=tmp_path / "run")
+@pytest.mark.slow
+def test_smoke_run_records_the_metrics_and_table(smoke_run):
+    run = smoke_run("utkface-cnn")                     # the session's default smoke run
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["status"] == "ok"
     for key in ("age_rmse", "gender_accuracy", "ethnicity_accuracy", "age_mae", "age_rmse_mean",
@@ -122,17 +124,22 @@ def test_real_split_sizes_match_utkface_mlp():
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
-    from nnlab.training.callbacks import ModelCheckpoint
+    from nnlab.experiments.runner import RunContext
 
     cfg = cnn.UTKFaceCNNConfig(input_size=16, width=2, head_width=4, epochs=1, batch_size=16)
-    ctx = SimpleNamespace(cfg=cfg, out=tmp_path, smoke=False, device="cpu", callbacks=lambda epochs, name: [],
-                          checkpoint=lambda name: ModelCheckpoint(tmp_path / "checkpoints" / name))
+
+    def context():                                              # one per process: the run folder is shared
+        ctx = RunContext(load_all()["utkface-cnn"], cfg, tmp_path, smoke=False, engine="torch", data_dir=None,
+                         progress=False)
+        ctx.device = "cpu"
+        return ctx
+
     data = synthetic.utkface(64, seed=0)
     fit, val = np.arange(48), np.arange(48, 64)
     x = cnn.prepare_images(data.images, 16, fit)
     y, (_, sd) = cnn.encode_targets(data.targets, fit)
-    first, _, _, _ = cnn.train(ctx, x, y, fit, val, sd)       # a first process ends after epoch 1
+    first, _, _, _ = cnn.train(context(), x, y, fit, val, sd)  # a first process ends after epoch 1
     assert (tmp_path / "checkpoints" / "cnn.pt").is_file() and first.epoch == 1
     cfg.epochs = 2
-    trainer, history, _, _ = cnn.train(ctx, x, y, fit, val, sd)
+    trainer, history, _, _ = cnn.train(context(), x, y, fit, val, sd)
     assert history.epochs == [1, 2] and trainer.epoch == 2

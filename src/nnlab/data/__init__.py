@@ -6,8 +6,10 @@ user's cache), downloads the public ones when asked, and reads them. Nothing is 
 into a data folder; decoded arrays are cached in the user's cache folder.
 
 Modules: ``idx`` (MNIST format), ``cifar``, ``utkface``, ``fer`` (FER2013 and AffectNet),
-``images`` (folder-per-class sets and plain images), ``synthetic``, ``preprocess``, ``augment``,
-``sources`` (where data comes from, downloads) and ``cache``.
+``images`` (folder-per-class sets and plain images), ``palettes`` (colourization), ``synthetic``
+(smoke-run stand-ins), ``preprocess`` (greyscale, scaling, resizing), ``features`` (standardisation,
+PCA), ``splits``, ``superres`` (super-resolution samples), ``augment``, ``sources`` (where data
+comes from, downloads) and ``cache``.
 """
 
 from nnlab.data.dataset import ImageSet

@@ -20,6 +20,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from nnlab.atomic_io import atomic_write_bytes
+from nnlab.data.dataset import ImageSet
+from nnlab.data.decode import log_skipped
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +86,44 @@ def cached_arrays(
     except OSError as exc:
         log.warning("could not write the cache entry %s (%s); continuing without it", path, exc)
     return arrays, meta
+
+
+def imageset_to_arrays(ims: ImageSet) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """An :class:`ImageSet` as ``(arrays, JSON metadata)`` for :func:`cached_arrays`."""
+    arrays = {"images": ims.images}
+    if ims.labels is not None:
+        arrays["labels"] = ims.labels
+    arrays.update({f"target_{k}": v for k, v in ims.targets.items()})
+    meta = {"class_names": list(ims.class_names), "name": ims.name, "split": ims.split,
+            "files": ims.files, "skipped": [list(s) for s in ims.skipped], "source": ims.source,
+            "targets": list(ims.targets), "labelled": ims.labels is not None}
+    return arrays, meta
+
+
+def imageset_from_arrays(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> ImageSet:
+    """The inverse of :func:`imageset_to_arrays`."""
+    return ImageSet(
+        images=arrays["images"],
+        labels=arrays["labels"] if meta["labelled"] else None,
+        class_names=list(meta["class_names"]),
+        name=meta["name"],
+        split=meta["split"],
+        targets={k: arrays[f"target_{k}"] for k in meta["targets"]},
+        files=meta["files"],
+        skipped=[tuple(s) for s in meta["skipped"]],  # type: ignore[misc]
+        source=meta["source"],
+    )
+
+
+def cached_imageset(name: str, source: Path, params: dict[str, Any], build: Any, enabled: bool,
+                    logger: logging.Logger | None = None) -> ImageSet:
+    """``build()`` (returning an :class:`ImageSet`) through :func:`cached_arrays`.
+
+    The entry is keyed by ``name``, ``params`` and ``source``'s path, size and mtime (for a
+    folder: of every file in it), so it is rebuilt when the source changes. Skipped files are
+    logged on every load, from the cache too.
+    """
+    arrays, meta = cached_arrays(name, [source], params, lambda: imageset_to_arrays(build()), enabled=enabled)
+    ims = imageset_from_arrays(arrays, meta)
+    log_skipped(f"{source}" + (f" ({ims.split})" if ims.split else ""), ims.skipped, logger=logger)
+    return ims

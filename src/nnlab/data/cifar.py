@@ -18,7 +18,7 @@ import numpy as np
 
 from nnlab.data.dataset import ImageSet
 from nnlab.data.errors import DataFormatError
-from nnlab.data.images import ImageSource
+from nnlab.data.image_source import ImageSource
 from nnlab.data.safe_pickle import safe_loads
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))

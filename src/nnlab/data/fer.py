@@ -52,13 +52,10 @@ import numpy as np
 
 from nnlab.data.dataset import ImageSet
 from nnlab.data.errors import DataFormatError, MissingDataError
-from nnlab.data.images import (
-    ImageSource,
-    cached_imageset,
-    check_on_error,
-    read_class_folders,
-    split_root,
-)
+from nnlab.data.cache import cached_imageset
+from nnlab.data.decode import check_on_error
+from nnlab.data.image_source import ImageSource, split_root
+from nnlab.data.images import read_class_folders
 
 log = logging.getLogger(__name__)
 

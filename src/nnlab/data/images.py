@@ -42,431 +42,47 @@ Decoding never executes code from a file.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
-import tarfile
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from nnlab.data.cache import cached_arrays
 from nnlab.data.dataset import ImageSet
+from nnlab.data.cache import cached_imageset
+from nnlab.data.decode import (
+    IMAGE_EXTENSIONS,
+    check_mode,
+    check_on_error,
+    decode_files,
+    decode_image,
+    is_image_name,
+    log_skipped,
+    majority,
+    stack_images,
+    to_channels,
+)
+from nnlab.data.image_source import ImageSource, is_hidden, path_parts, split_root
 from nnlab.data.errors import DataFormatError, MissingDataError
 
 log = logging.getLogger(__name__)
-
-#: file extensions read as images (lower case)
-IMAGE_EXTENSIONS = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm"}
-)
-_MODES = (None, "RGB", "L")
-_GRAY_MODES = {"1", "L", "LA", "La", "I", "F"}
-_ON_ERROR = ("skip", "raise")
-_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
-
-
-def is_image_name(name: str) -> bool:
-    """Whether ``name`` has an image extension (:data:`IMAGE_EXTENSIONS`)."""
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-def check_on_error(on_error: str) -> None:
-    """Raise ``ValueError`` unless ``on_error`` is ``"skip"`` or ``"raise"``."""
-    if on_error not in _ON_ERROR:
-        raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
-
-
-def _check_mode(mode: str | None) -> None:
-    if mode not in _MODES:
-        raise ValueError(f"mode must be 'RGB', 'L' or None, got {mode!r}")
 
 
 # --------------------------------------------------------------------------------------------
 # single images
 
 
-def _pixels(im: Image.Image, mode: str | None) -> np.ndarray:
-    """The pixels of a loaded Pillow image as (C, H, W) uint8 in ``mode`` (see module doc)."""
-    kind = mode or ("L" if im.mode in _GRAY_MODES or im.mode.startswith("I;16") else "RGB")
-    if im.mode.startswith("I") or im.mode == "F":  # 16/32-bit integer or float gray
-        arr = np.asarray(im)
-        if im.mode.startswith("I;16") or (im.mode == "I" and arr.max(initial=0) > 255):
-            arr = arr.astype(np.int64) >> 8
-        arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-        im = Image.fromarray(arr, "L")
-    if im.mode != kind:
-        im = im.convert(kind)
-    arr = np.asarray(im)
-    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-    return np.ascontiguousarray(arr, dtype=np.uint8)
-
-
-def decode_image(
-    data: bytes | str | os.PathLike, name: str | None = None, mode: str | None = None
-) -> np.ndarray:
-    """Decode one image (its bytes, or a path) into a ``(C, H, W)`` uint8 array.
-
-    ``mode``: ``"RGB"`` (C = 3), ``"L"`` (C = 1) or ``None`` (the file's own kind, see the module
-    docstring). ``name`` is the file named in errors (default: the path). A file that will not
-    decode raises :class:`DataFormatError` naming it; a missing path raises
-    :class:`MissingDataError`.
-    """
-    _check_mode(mode)
-    is_bytes = isinstance(data, (bytes, bytearray, memoryview))
-    name = name if name is not None else ("<bytes>" if is_bytes else str(data))
-    src: Any = io.BytesIO(data) if is_bytes else Path(data)
-    try:
-        with Image.open(src) as im:
-            im.load()
-            return _pixels(im, mode)
-    except FileNotFoundError as exc:
-        if is_bytes:
-            raise DataFormatError(name, f"cannot decode the image ({exc})") from exc
-        raise MissingDataError(f"{name}: no such image file") from exc
-    except MemoryError:
-        raise
-    except UnidentifiedImageError as exc:
-        raise DataFormatError(name, "not an image Pillow can identify (corrupt, or not an image file)") from exc
-    except Exception as exc:  # Pillow's plugins raise OSError, ValueError, SyntaxError, struct.error...
-        raise DataFormatError(name, f"cannot decode the image ({type(exc).__name__}: {exc})") from exc
-
-
-def _to_channels(arr: np.ndarray, channels: int) -> np.ndarray:
-    if arr.shape[0] == channels:
-        return arr
-    if channels == 3:
-        return np.repeat(arr, 3, axis=0)
-    gray = Image.fromarray(arr.transpose(1, 2, 0), "RGB").convert("L")
-    return np.asarray(gray)[None]
-
-
-def _majority(values: Sequence[Any]) -> Any:
-    """The most common value; ties go to the one seen first."""
-    return Counter(values).most_common(1)[0][0]
-
-
 # --------------------------------------------------------------------------------------------
 # where files come from: a folder or a tar archive
-
-
-def split_root(root: str | os.PathLike) -> tuple[Path, tuple[str, ...]]:
-    """Split ``root`` into (an existing folder or file on disk, member-path parts below it).
-
-    ``"a/b.tar/FER2013/train"`` gives ``(Path("a/b.tar"), ("FER2013", "train"))``. Raises
-    :class:`MissingDataError` if no leading part of ``root`` exists.
-    """
-    path = Path(root).expanduser()
-    rest: list[str] = []
-    probe = path
-    while not probe.exists():
-        if probe.parent == probe:
-            raise MissingDataError(f"{path}: no such folder or tar archive")
-        rest.insert(0, probe.name)
-        probe = probe.parent
-    if rest and probe.is_dir():
-        raise MissingDataError(f"{path}: no such folder ({probe} has no {rest[0]!r})")
-    return probe, tuple(rest)
-
-
-def _parts(path: str | Sequence[str] | None) -> tuple[str, ...]:
-    if path is None:
-        return ()
-    if not isinstance(path, str):
-        path = "/".join(path)
-    return tuple(p for p in path.replace("\\", "/").split("/") if p not in ("", "."))
-
-
-def _hidden(part: str) -> bool:
-    return part.startswith(".") or part == "__MACOSX"
-
-
-class ImageSource:
-    """The regular files below a folder or inside a tar archive, read in place.
-
-    ``files`` lists every file as a tuple of path parts relative to ``path`` (the folder or the
-    archive), sorted; hidden files are left out. Archive members that are not read (links,
-    unsafe paths) are listed by :meth:`ignored_under` as ``(name, reason)``. Use as a context
-    manager to close the archive. A damaged archive raises :class:`DataFormatError` naming it.
-    """
-
-    def __init__(self, root: str | os.PathLike) -> None:
-        self.path, self.prefix = split_root(root)
-        self.is_archive = self.path.is_file()
-        self._ignored: list[tuple[tuple[str, ...], str, str]] = []  # (parts, name, reason)
-        self._tar: tarfile.TarFile | None = None
-        self._members: dict[tuple[str, ...], tarfile.TarInfo] = {}
-        if self.is_archive:
-            try:
-                self._open_archive()
-            except BaseException:
-                self.close()
-                raise
-            self.files = sorted(self._members)
-        else:
-            self.files = self._walk()
-        self._dirs: set[tuple[str, ...]] = {f[:i] for f in self.files for i in range(len(f))}
-        if self.prefix:
-            found = self.find_dir(self.prefix)
-            if found is None:
-                raise MissingDataError(f"{self.display(self.prefix)}: no such folder in {self.path}")
-            self.prefix = found
-
-    # -- listing
-    def _walk(self) -> list[tuple[str, ...]]:
-        def fail(exc: OSError) -> None:  # an unreadable sub-folder is an error, not a silent gap
-            raise DataFormatError(exc.filename or self.path, f"cannot list the folder ({exc.strerror or exc})")
-
-        out = []
-        for dirpath, dirnames, filenames in os.walk(self.path, onerror=fail):
-            dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
-            rel = Path(dirpath).relative_to(self.path).parts
-            out.extend(rel + (f,) for f in filenames if not _hidden(f))
-        return sorted(out)
-
-    def _open_archive(self) -> None:
-        with open(self.path, "rb") as f:
-            head = f.read(6)
-        compressed = any(head.startswith(m) for m in _COMPRESSED_MAGIC)
-        try:
-            self._tar = tarfile.open(self.path, "r:*")
-            members = self._tar.getmembers()
-        except tarfile.ReadError as exc:
-            what = "truncated tar archive" if "unexpected end" in str(exc) else "not a readable tar archive"
-            raise DataFormatError(self.path, f"{what} ({exc})") from exc
-        except (EOFError, OSError, ValueError) as exc:  # zlib/lzma/bz2 stream errors
-            raise DataFormatError(self.path, f"damaged archive ({type(exc).__name__}: {exc})") from exc
-        if not compressed:
-            self._check_end_marker(self._tar.offset)
-        for m in members:
-            parts = _parts(m.name)
-            if not parts or any(_hidden(p) for p in parts):
-                continue
-            if m.isdir():
-                continue
-            if ".." in parts:
-                self._ignored.append((parts, m.name, "unsafe member path with '..'; not read"))
-            elif not m.isfile():
-                self._ignored.append((parts, m.name, "not a regular file (link or device); not read"))
-            else:
-                self._members[parts] = m  # a name stored twice: the last copy wins, as tar does
-
-    def _check_end_marker(self, offset: int) -> None:
-        """A plain tar ends with zero blocks; tarfile silently stops at a truncated header."""
-        with open(self.path, "rb") as f:
-            f.seek(offset)
-            block = f.read(512)
-        if len(block) < 512 or block.strip(b"\0"):
-            raise DataFormatError(
-                self.path, f"truncated or corrupt tar archive: no valid header or end-of-archive "
-                           f"marker at byte {offset} of {os.path.getsize(self.path)}")
-
-    def close(self) -> None:
-        if self._tar is not None:
-            self._tar.close()
-            self._tar = None
-
-    def __enter__(self) -> ImageSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- names
-    @staticmethod
-    def name(parts: Sequence[str]) -> str:
-        """The relative name of a file (an archive member name), ``/``-separated."""
-        return "/".join(parts)
-
-    def display(self, parts: Sequence[str]) -> str:
-        """Where a file is, for messages: ``folder/rel/name`` or ``archive.tar/member``."""
-        return f"{self.path}/{self.name(parts)}" if parts else str(self.path)
-
-    def find_dir(self, parts: Sequence[str], base: Sequence[str] = ()) -> tuple[str, ...] | None:
-        """The folder ``base/parts`` as it is spelt in the source (case-insensitive), or ``None``."""
-        cur = tuple(base)
-        for part in parts:
-            children = {d[-1] for d in self._dirs if len(d) == len(cur) + 1 and d[:len(cur)] == cur}
-            if part in children:
-                cur = cur + (part,)
-                continue
-            matches = sorted(c for c in children if c.lower() == part.lower())
-            if not matches:
-                return None
-            if len(matches) > 1:
-                raise DataFormatError(self.display(cur + (part,)),
-                                      f"ambiguous folder name: {matches} differ only in case")
-            cur = cur + (matches[0],)
-        return cur
-
-    def subdirs(self, base: Sequence[str]) -> list[str]:
-        """The folder names directly inside ``base``, sorted."""
-        base = tuple(base)
-        return sorted({d[len(base)] for d in self._dirs if len(d) > len(base) and d[:len(base)] == base})
-
-    def ignored_under(self, base: Sequence[str]) -> list[tuple[str, str]]:
-        """The archive members below ``base`` that are not read, as ``(name, reason)``."""
-        base = tuple(base)
-        return [(name, why) for parts, name, why in self._ignored if parts[:len(base)] == base]
-
-    def files_under(self, base: Sequence[str]) -> list[tuple[str, ...]]:
-        """The files below folder ``base`` (all depths), sorted."""
-        base = tuple(base)
-        return [f for f in self.files if len(f) > len(base) and f[:len(base)] == base]
-
-    # -- reading
-    def read_many(self, files: Sequence[tuple[str, ...]]) -> Iterator[tuple[int, bytes | OSError]]:
-        """Yield ``(index into files, bytes)`` in the cheapest order (archive order for tars).
-
-        A folder file that cannot be read yields its ``OSError`` instead of bytes (the caller
-        applies ``on_error``); an archive that cannot be read raises :class:`DataFormatError`.
-        """
-        if not self.is_archive:
-            for i, parts in enumerate(files):
-                try:
-                    yield i, (self.path.joinpath(*parts)).read_bytes()
-                except OSError as exc:
-                    yield i, exc
-            return
-        assert self._tar is not None
-        order = sorted(range(len(files)), key=lambda i: self._members[files[i]].offset_data)
-        for i in order:
-            member = self._members[files[i]]
-            try:
-                f = self._tar.extractfile(member)
-                data = f.read() if f is not None else b""
-            except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-                raise DataFormatError(self.path, f"truncated or corrupt tar archive: cannot read member "
-                                                 f"{member.name!r} ({type(exc).__name__}: {exc})") from exc
-            if len(data) != member.size:
-                raise DataFormatError(self.path, f"truncated tar archive: member {member.name!r} has "
-                                                 f"{len(data)} of its {member.size} bytes")
-            yield i, data
 
 
 # --------------------------------------------------------------------------------------------
 # decoding many images into one array
 
 
-def decode_files(
-    source: ImageSource,
-    files: Sequence[tuple[str, ...]],
-    mode: str | None,
-    on_error: str,
-    skipped: list[tuple[str, str]],
-) -> tuple[list[int], list[np.ndarray]]:
-    """Decode ``files`` of ``source``; returns (the kept indices, ascending, their arrays).
-
-    Files that fail are raised (``on_error="raise"``) or appended to ``skipped``.
-    """
-    decoded: dict[int, np.ndarray] = {}
-    for i, data in source.read_many(files):
-        where = source.display(files[i])
-        try:
-            if isinstance(data, OSError):
-                raise DataFormatError(where, f"cannot read the file ({data})") from data
-            decoded[i] = decode_image(data, where, mode)
-        except DataFormatError as exc:
-            if on_error == "raise":
-                raise
-            skipped.append((source.name(files[i]), exc.problem))
-    kept = sorted(decoded)
-    return kept, [decoded[i] for i in kept]
-
-
-def stack_images(
-    arrays: Sequence[np.ndarray],
-    names: Sequence[str],
-    mode: str | None,
-    on_error: str,
-    skipped: list[tuple[str, str]],
-    where: Sequence[str] | None = None,
-) -> tuple[np.ndarray, list[int]]:
-    """Stack ``(C, H, W)`` arrays into ``(N, C, H, W)``: one size, one channel count.
-
-    Returns the array and the positions kept. An image whose size differs from most images'
-    raises :class:`DataFormatError` naming it (``where`` or ``names``), or is appended to
-    ``skipped`` (``on_error="skip"``). Channels follow ``mode``, else the majority.
-    """
-    where = where if where is not None else names
-    if not arrays:
-        return np.zeros((0, 3 if mode == "RGB" else 1, 0, 0), np.uint8), []
-    size = _majority([a.shape[1:] for a in arrays])
-    keep = []
-    for i, a in enumerate(arrays):
-        if a.shape[1:] == size:
-            keep.append(i)
-            continue
-        problem = (f"image is {a.shape[2]}x{a.shape[1]} (WxH) but the others are {size[1]}x{size[0]}; "
-                   f"all images of a set must have one size")
-        if on_error == "raise":
-            raise DataFormatError(where[i], problem)
-        skipped.append((names[i], problem))
-    channels = {"RGB": 3, "L": 1}.get(mode or "") or _majority([arrays[i].shape[0] for i in keep])
-    out = np.empty((len(keep), channels) + tuple(size), np.uint8)
-    for j, i in enumerate(keep):
-        out[j] = _to_channels(arrays[i], channels)
-    return out, keep
-
-
-def log_skipped(what: str, skipped: Sequence[tuple[str, str]], shown: int = 3,
-                logger: logging.Logger | None = None) -> None:
-    """Warn once (on ``logger``, default this module's) about skipped files: how many, and the
-    first few with their reasons."""
-    if not skipped:
-        return
-    first = "; ".join(f"{n}: {r}" for n, r in skipped[:shown])
-    more = f" (and {len(skipped) - shown} more; see ImageSet.skipped)" if len(skipped) > shown else ""
-    (logger or log).warning("%s: skipped %d file(s): %s%s", what, len(skipped), first, more)
-
-
 # --------------------------------------------------------------------------------------------
 # ImageSet <-> cache entry
-
-
-def imageset_to_arrays(ims: ImageSet) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """An :class:`ImageSet` as ``(arrays, JSON metadata)`` for :func:`cached_arrays`."""
-    arrays = {"images": ims.images}
-    if ims.labels is not None:
-        arrays["labels"] = ims.labels
-    arrays.update({f"target_{k}": v for k, v in ims.targets.items()})
-    meta = {"class_names": list(ims.class_names), "name": ims.name, "split": ims.split,
-            "files": ims.files, "skipped": [list(s) for s in ims.skipped], "source": ims.source,
-            "targets": list(ims.targets), "labelled": ims.labels is not None}
-    return arrays, meta
-
-
-def imageset_from_arrays(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> ImageSet:
-    """The inverse of :func:`imageset_to_arrays`."""
-    return ImageSet(
-        images=arrays["images"],
-        labels=arrays["labels"] if meta["labelled"] else None,
-        class_names=list(meta["class_names"]),
-        name=meta["name"],
-        split=meta["split"],
-        targets={k: arrays[f"target_{k}"] for k in meta["targets"]},
-        files=meta["files"],
-        skipped=[tuple(s) for s in meta["skipped"]],  # type: ignore[misc]
-        source=meta["source"],
-    )
-
-
-def cached_imageset(name: str, source: Path, params: dict[str, Any], build: Any, enabled: bool,
-                    logger: logging.Logger | None = None) -> ImageSet:
-    """``build()`` (returning an :class:`ImageSet`) through :func:`cached_arrays`.
-
-    The entry is keyed by ``name``, ``params`` and ``source``'s path, size and mtime (for a
-    folder: of every file in it), so it is rebuilt when the source changes. Skipped files are
-    logged on every load, from the cache too.
-    """
-    arrays, meta = cached_arrays(name, [source], params, lambda: imageset_to_arrays(build()), enabled=enabled)
-    ims = imageset_from_arrays(arrays, meta)
-    log_skipped(f"{source}" + (f" ({ims.split})" if ims.split else ""), ims.skipped, logger=logger)
-    return ims
 
 
 # --------------------------------------------------------------------------------------------
@@ -489,7 +105,7 @@ def read_class_folders(
     class folders found, sorted.
     """
     check_on_error(on_error)
-    _check_mode(mode)
+    check_mode(mode)
     skipped: list[tuple[str, str]] = [s for base in split_dirs for s in source.ignored_under(base)]
     found: dict[str, list[tuple[str, ...]]] = {}  # class folder name -> its image files
     for base in split_dirs:
@@ -574,11 +190,11 @@ def read_image_folder(
     ``class_names``, ``files`` (names relative to ``root``'s folder or archive) and ``skipped``.
     """
     check_on_error(on_error)
-    _check_mode(mode)
+    check_mode(mode)
     if isinstance(split_dirs, str):
         split_dirs = [split_dirs]
     disk, below = split_root(root)
-    below = below + _parts(prefix)
+    below = below + path_parts(prefix)
     set_name = name if name is not None else (below[-1] if below else disk.name.split(".")[0])
     split = "+".join(split_dirs) if split_dirs else ""
 
@@ -589,9 +205,9 @@ def read_image_folder(
                 raise MissingDataError(f"{src.display(below)}: no such folder in {disk}")
             dirs = []
             for s in split_dirs or [""]:
-                d = src.find_dir(_parts(s), base)
+                d = src.find_dir(path_parts(s), base)
                 if d is None:
-                    raise MissingDataError(f"{src.display(base + _parts(s))}: no such folder; found "
+                    raise MissingDataError(f"{src.display(base + path_parts(s))}: no such folder; found "
                                            f"{src.subdirs(base) or 'no folders'} in {src.display(base)}")
                 dirs.append(d)
             ims = read_class_folders(src, dirs, classes, on_error, mode, set_name, split)
@@ -624,11 +240,11 @@ def read_images(
     will not decode raises :class:`DataFormatError` (``on_error="skip"``: logged and left out).
     """
     check_on_error(on_error)
-    _check_mode(mode)
+    check_mode(mode)
     if isinstance(paths_or_folder, (str, os.PathLike)):
         p = Path(paths_or_folder).expanduser()
         if p.is_dir():
-            files = sorted((f for f in p.iterdir() if f.is_file() and not _hidden(f.name)),
+            files = sorted((f for f in p.iterdir() if f.is_file() and not is_hidden(f.name)),
                            key=lambda f: f.name)
             paths = [f for f in files if is_image_name(f.name)]
             if len(paths) < len(files):
@@ -653,6 +269,6 @@ def read_images(
             skipped.append((str(p), exc.problem))
     log_skipped("read_images", skipped)
     if mode is None and out:
-        channels = _majority([a.shape[0] for _, a in out])
-        out = [(n, _to_channels(a, channels)) for n, a in out]
+        channels = majority([a.shape[0] for _, a in out])
+        out = [(n, to_channels(a, channels)) for n, a in out]
     return out

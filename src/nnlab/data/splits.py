@@ -21,8 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
+from sklearn.model_selection import train_test_split
+
+from nnlab.data.dataset import ImageSet
 
 from nnlab.errors import ConfigError, ShapeError
 
@@ -93,3 +98,79 @@ def image_holdout_split(images: np.ndarray, test_fraction: float = 0.2,
                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """:func:`group_split` of ``images`` (N, ...) grouped by :func:`image_groups`."""
     return group_split(image_groups(images), test_fraction, seed)
+
+
+def _check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:
+    fr = tuple(float(f) for f in fractions)
+    if len(fr) not in (2, 3):
+        raise ConfigError(f"fractions must be (train, val) or (train, val, test), got {fractions}")
+    if any(f <= 0 for f in fr):
+        raise ConfigError(f"every split fraction must be > 0, got {fractions}")
+    if abs(sum(fr) - 1.0) > 1e-6:
+        raise ConfigError(f"split fractions must sum to 1, got {fractions} (sum {sum(fr):g})")
+    return fr
+
+
+def split_indices(n_or_labels: int | Sequence | np.ndarray,
+                  fractions: Sequence[float] = (0.7, 0.2, 0.1), seed: int = 0,
+                  stratify: bool = True) -> tuple[np.ndarray, ...]:
+    """Seeded train/validation(/test) index arrays with ``sklearn.model_selection.train_test_split``.
+
+    ``n_or_labels``: the number of samples, or one label per sample; with labels and
+    ``stratify=True`` every split keeps the class proportions (to within rounding).
+    ``fractions``: ``(train, val)`` or ``(train, val, test)``, each > 0, summing to 1.
+    The train split is taken first (its size rounded down by scikit-learn), then the rest is
+    split into validation and test in the ratio ``val : test``.
+
+    Returns 2 or 3 sorted int64 arrays, disjoint and together covering ``range(n)``; the same
+    seed gives the same split.
+    """
+    fr = _check_fractions(fractions)
+    if np.isscalar(n_or_labels) and np.issubdtype(np.asarray(n_or_labels).dtype, np.integer):
+        n, labels = int(n_or_labels), None
+    else:
+        labels = np.asarray(n_or_labels)
+        if labels.ndim != 1:
+            raise ShapeError(f"labels must be one per sample (1-D), got shape {labels.shape}")
+        n = len(labels)
+    if n < len(fr):
+        raise ConfigError(f"cannot split {n} samples into {len(fr)} non-empty parts")
+    strat = labels if (stratify and labels is not None) else None
+    index = np.arange(n)
+    try:
+        train, rest = train_test_split(index, train_size=fr[0], random_state=seed, shuffle=True,
+                                       stratify=strat)
+        if len(fr) == 2:
+            parts = (train, rest)
+        else:
+            val, test = train_test_split(rest, test_size=fr[2] / (fr[1] + fr[2]), random_state=seed,
+                                         shuffle=True, stratify=None if strat is None else strat[rest])
+            parts = (train, val, test)
+    except ValueError as err:
+        what = "stratified " if strat is not None else ""
+        raise ConfigError(f"cannot make a {what}split of {n} samples with fractions {fr}: {err}") from err
+    return tuple(np.sort(p).astype(np.int64) for p in parts)
+
+
+def split_imageset(imageset: ImageSet, fractions: Sequence[float] = (0.7, 0.2, 0.1), seed: int = 0,
+                   stratify_by: str | None = None) -> tuple[ImageSet, ...]:
+    """``imageset`` split into ImageSets named ``split="train"``, ``"val"`` (and ``"test"``).
+
+    ``stratify_by``: ``None`` (plain seeded shuffle split), ``"labels"`` (the class labels) or
+    the name of a discrete entry of ``imageset.targets`` (e.g. ``"gender"``, ``"race"``).
+    See :func:`split_indices` for the rules.
+    """
+    if stratify_by is None:
+        key = len(imageset)
+    elif stratify_by == "labels":
+        if imageset.labels is None:
+            raise ConfigError(f"{imageset.name or 'this set'} has no labels to stratify by")
+        key = imageset.labels
+    elif stratify_by in imageset.targets:
+        key = imageset.targets[stratify_by]
+    else:
+        known = ", ".join(["labels"] + list(imageset.targets))
+        raise ConfigError(f"cannot stratify by {stratify_by!r}; known: {known}")
+    parts = split_indices(key, fractions, seed=seed, stratify=stratify_by is not None)
+    names = ("train", "val", "test")[:len(parts)]
+    return tuple(replace(imageset.subset(idx), split=name) for idx, name in zip(parts, names))

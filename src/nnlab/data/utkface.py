@@ -38,15 +38,9 @@ import numpy as np
 
 from nnlab.data.dataset import ImageSet
 from nnlab.data.errors import DataFormatError, MissingDataError
-from nnlab.data.images import (
-    ImageSource,
-    cached_imageset,
-    check_on_error,
-    decode_files,
-    is_image_name,
-    split_root,
-    stack_images,
-)
+from nnlab.data.cache import cached_imageset
+from nnlab.data.decode import check_on_error, decode_files, is_image_name, stack_images
+from nnlab.data.image_source import ImageSource, split_root
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,10 @@
 """The worked exercises of the seeds, as library functions (MISSION.md part B).
 
-The convolution family (seeds 000 Q2/Q3, 003 Q1/Q3/Q4) is in :mod:`~nnlab.exercises.conv`; the
-theory questions have a module each: ``why_conv`` (001 Q1), ``batchnorm`` (001 Q2),
-``residual`` (001 Q3), ``deconv`` (003 Q2) and ``receptive_field`` (003 Q4.1).
+Every exercise has a module of its own: the convolution family (seeds 000 Q2/Q3, 003 Q1/Q3/Q4)
+``conv_pool``, ``conv_backprop``, ``conv1d_network``, ``dilation``, ``equivariance`` and
+``transposed_conv`` (what they share is in ``numbers``), and the theory questions ``why_conv``
+(001 Q1), ``batchnorm`` (001 Q2), ``residual`` (001 Q3), ``deconv`` (003 Q2) and
+``receptive_field`` (003 Q4.1).
 
 Each exercise is a function returning an :class:`ExerciseResult` (``name``, ``title``, ``text``,
 ``values``, ``checks``, ``figure()``); :data:`EXERCISES` maps the CLI names to them and
@@ -26,14 +28,12 @@ from typing import Any
 from nnlab.errors import ConfigError
 from nnlab.exercises.base import ExerciseResult
 from nnlab.exercises.batchnorm import batchnorm
-from nnlab.exercises.conv import (
-    conv1d_network,
-    conv_backprop,
-    conv_pool,
-    dilation,
-    equivariance,
-    transposed_conv,
-)
+from nnlab.exercises.conv1d_network import conv1d_network
+from nnlab.exercises.conv_backprop import conv_backprop
+from nnlab.exercises.conv_pool import conv_pool
+from nnlab.exercises.dilation import dilation
+from nnlab.exercises.equivariance import equivariance
+from nnlab.exercises.transposed_conv import transposed_conv
 from nnlab.exercises.deconv import deconv_projection
 from nnlab.exercises.receptive_field import receptive_field, receptive_field_exercise
 from nnlab.exercises.residual import residual_gradients

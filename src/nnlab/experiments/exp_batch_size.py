@@ -210,18 +210,19 @@ def memory_figure(rows: list[dict], micro: int):
     return fig
 
 
-def schedule_run(cfg: BatchSizeConfig, arm: str, data, callbacks: list, checkpoint=None):
-    """One arm of the Smith et al. comparison. -> (History with batch_size/updates/time_s columns, updates)."""
+def schedule_run(ctx, arm: str, data):
+    """One arm of the Smith et al. comparison, phase ``arm`` of the run. -> (History with
+    batch_size/updates/time_s columns, updates)."""
     x, y, x_test, y_test = data
-    st = cfg.schedule
+    cfg, st = ctx.cfg, ctx.cfg.schedule
     if arm == "lr_decay":
         lr, batch = MultiStepDecay(st.lr, st.milestones, gamma=1 / st.factor), BatchSizeSteps(st.batch)
     else:
         lr, batch = Constant(st.lr), BatchSizeSteps(st.batch, st.milestones, factor=st.factor, max_batch=len(x))
     model = compiled(cfg, x.shape[1], lr=st.lr)
     sizes, clock = BatchSizeScheduler(batch), TrainingClock()
-    h = model.fit(x, y, epochs=st.epochs, batch_size=st.batch, validation_data=(x_test, y_test),
-                  callbacks=[sizes, LearningRateScheduler(lr), clock, *callbacks], checkpoint=checkpoint)
+    h, _ = ctx.fit(arm, model, x, y, epochs=st.epochs, batch_size=st.batch, validation_data=(x_test, y_test),
+                   callbacks=[sizes, LearningRateScheduler(lr), clock], history=False)
     h.add_column("batch_size", sizes.batch_sizes)
     h.add_column("updates", np.cumsum(sizes.steps).tolist())
     h.add_column("time_s", clock.times)
@@ -233,7 +234,7 @@ def schedule_study(ctx, data) -> dict[str, dict]:
     cfg, st = ctx.cfg, ctx.cfg.schedule
     histories, rows = {}, []
     for arm, label in RUNS.items():
-        h, updates = schedule_run(cfg, arm, data, ctx.callbacks(st.epochs, arm), ctx.checkpoint(arm))
+        h, updates = schedule_run(ctx, arm, data)
         ctx.history(h, f"history-{arm.replace('_', '-')}", plot=False)
         histories[label] = h
         rows.append({"run": label, "test_accuracy": round(h["val_accuracy"][-1], 4),
@@ -288,9 +289,8 @@ def batch_comparison(ctx, data) -> dict[int, dict]:
     for batch in cfg.batch_sizes:
         model = compiled(cfg, x_train.shape[1])
         clock = TrainingClock()
-        h = model.fit(x_train, y_train, epochs=cfg.epochs, batch_size=batch, validation_data=(x_test, y_test),
-                      callbacks=[clock, *ctx.callbacks(cfg.epochs, f"batch{batch}")],
-                      checkpoint=ctx.checkpoint(f"batch{batch}"))
+        h, _ = ctx.fit(f"batch{batch}", model, x_train, y_train, epochs=cfg.epochs, batch_size=batch,
+                       validation_data=(x_test, y_test), callbacks=[clock], history=False)
         h.add_column("time_s", clock.times)
         ctx.history(h, f"history-batch{batch}", plot=False)
         histories[f"batch {batch}"] = h

@@ -159,8 +159,7 @@ def train_head(cfg: BlobsBceConfig, head: str, x: np.ndarray, y: np.ndarray, ctx
     t = targets(head, y)
     norm0 = weight_norm(model.state_dict())
     track = _Track(model, x, t, y)
-    fit = model.fit(x, t, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                    callbacks=[track, *ctx.callbacks(cfg.epochs, name=head)], checkpoint=ctx.checkpoint(head))
+    fit, _ = ctx.fit(head, model, x, t, epochs=cfg.epochs, batch_size=cfg.batch_size, callbacks=[track], history=False)
     history = History()
     for epoch, row in zip(fit.epochs, track.rows):
         history.append(epoch, {"loss": fit["loss"][epoch - 1], "accuracy": fit["accuracy"][epoch - 1], **row})

@@ -44,7 +44,6 @@ the epochs of nnlab's networks at an equal validation loss.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,7 +53,8 @@ from nnlab.data.augment import paired_flip_and_shift
 from nnlab.data.cifar import CLASSES
 from nnlab.data.errors import DataError, MissingDataError
 from nnlab.data.palettes import CSC321_SCALE, CSC321_SIZES, csc321_file
-from nnlab.data.preprocess import fit_palette, quantize, to_grayscale
+from nnlab.data.palettes import fit_palette, quantize
+from nnlab.data.preprocess import to_grayscale
 from nnlab.engine.schedules import CosineWarmup
 from nnlab.errors import ConfigError
 from nnlab.experiments.registry import experiment
@@ -151,7 +151,7 @@ def colour_palette(ctx, train: np.ndarray) -> tuple[np.ndarray, str]:
 
     ``palette: csc321`` reads the assignment's file (its rows are in units of 1/256, so times 256;
     a pixel then gets the class the assignment gives it). ``kmeans`` fits ``num_colours``
-    centres to ``kmeans_pixels`` training pixels (:func:`nnlab.data.preprocess.fit_palette`).
+    centres to ``kmeans_pixels`` training pixels (:func:`nnlab.data.palettes.fit_palette`).
     A smoke run without the palette file fits k-means colours instead, and says so.
     """
     cfg = ctx.cfg
@@ -199,9 +199,7 @@ def epochs_for(cfg, key: str) -> int:
 
 
 def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
-    """Train one network on the torch engine; return (torch module, trainer, history, seconds)."""
-    from nnlab.torchlib import Trainer, to_torch
-
+    """Train one network on the torch engine; return (torch module, trainer, history)."""
     cfg = ctx.cfg
     x_train, y_train, x_val, y_val = data
     model_name = model_for(cfg, key)
@@ -209,23 +207,20 @@ def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
     spec = create_model(model_name, num_filters=cfg.num_filters or FILTERS[key], kernel_size=cfg.kernel_size,
                         num_colours=cfg.num_colours, input_size=x_train.shape[-1])
     params = spec.num_parameters()
-    net = to_torch(spec.build(seed=cfg.seed))
-    trainer = Trainer(net, loss="cross_entropy", optimizer={"name": "adam", "lr": cfg.lr},
-                      metrics=[PixelAccuracy()], seed=cfg.seed, channels_last=True, device=ctx.device)
+    trainer = ctx.trainer(spec.build(seed=cfg.seed), loss="cross_entropy", optimizer={"name": "adam", "lr": cfg.lr},
+                          metrics=[PixelAccuracy()], channels_last=True)
     log.info("%s: %s, %d parameters", key, model_name, params)
-    callbacks = ctx.callbacks(epochs, key)
+    callbacks = []
     if cfg.schedule == "cosine":
         warmup = min(cfg.warmup_epochs, epochs - 1)
-        callbacks.insert(0, LearningRateScheduler(CosineWarmup(cfg.lr, epochs, warmup, cfg.lr / 100)))
-    start = time.perf_counter()
+        callbacks.append(LearningRateScheduler(CosineWarmup(cfg.lr, epochs, warmup, cfg.lr / 100)))
     augment = ({"augment": paired_flip_and_shift(cfg.shift, 0.5 if cfg.flip else 0.0), "augment_targets": True}
                if cfg.flip or cfg.shift else {})
-    history = trainer.fit(x_train, y_train, epochs=epochs, batch_size=cfg.batch_size,
-                          validation_data=(x_val, y_val), callbacks=callbacks, checkpoint=ctx.checkpoint(key),
-                          **augment)
-    seconds = time.perf_counter() - start
-    ctx.history(history, key, caption=f"{key}: per-pixel cross-entropy and pixel accuracy per epoch "
-                f"(validation = the {len(x_val):,} CIFAR-10 test {plural(cfg.category)})")
+    history, seconds = ctx.fit(key, trainer, x_train, y_train, epochs=epochs, batch_size=cfg.batch_size,
+                               validation_data=(x_val, y_val), callbacks=callbacks, **augment,
+                               caption=f"{key}: per-pixel cross-entropy and pixel accuracy per epoch (validation ="
+                                       f" the {len(x_val):,} CIFAR-10 test {plural(cfg.category)})")
+    net = trainer.model
     val_acc = history["val_accuracy"]
     ctx.record(**{f"{key}_accuracy": float(val_acc[-1]), f"{key}_best_accuracy": float(max(val_acc)),
                   f"{key}_val_loss": float(history["val_loss"][-1]), f"{key}_train_loss": float(history["loss"][-1]),

@@ -48,7 +48,6 @@ model's), ``vgg_macro_auc``; the helpers for the notes and the CAM analysis are 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,8 @@ import numpy as np
 
 from nnlab.data import synthetic
 from nnlab.data.augment import RandomErasing, augment_offline
-from nnlab.data.preprocess import resize, scale01, split_indices, to_grayscale
+from nnlab.data.preprocess import resize, scale01, to_grayscale
+from nnlab.data.splits import split_indices
 from nnlab.engine.schedules import CosineWarmup
 from nnlab.errors import ConfigError
 from nnlab.experiments.config import apply
@@ -372,23 +372,17 @@ def check_config(cfg) -> None:
                 " or use backbone light_vgg, pretrained here on UTKFace.")
 
 
-def make_trainer(cfg, net, lr: float, device: str = "auto"):
-    from nnlab.torchlib import Trainer
-
-    loss = {"name": "cross_entropy", "label_smoothing": cfg.label_smoothing}
-    return Trainer(net, loss=loss, optimizer={"name": "adamw", "lr": lr, "weight_decay": cfg.weight_decay},
-                   metrics=["accuracy"], seed=cfg.seed, channels_last=True, device=device)
-
-
-def fit(ctx, trainer, name: str, x, y, val, epochs: int, lr: float, augment):
-    """Train with the cosine schedule; return (history, seconds)."""
+def train(ctx, name: str, net, x, y, val, epochs: int, lr: float, augment, caption: str):
+    """Train ``net`` (AdamW, label smoothing, the cosine schedule) as phase ``name`` of the run;
+    return (trainer, history, seconds)."""
     cfg = ctx.cfg
-    schedule = CosineWarmup(lr, epochs, min(cfg.warmup_epochs, epochs - 1))
-    start = time.perf_counter()
-    history = trainer.fit(x, y, epochs=epochs, batch_size=cfg.batch_size, validation_data=val,
-                          callbacks=ctx.callbacks(epochs, name) + [LearningRateScheduler(schedule)], augment=augment,
-                          checkpoint=ctx.checkpoint(name))
-    return history, time.perf_counter() - start
+    loss = {"name": "cross_entropy", "label_smoothing": cfg.label_smoothing}
+    trainer = ctx.trainer(net, loss=loss, optimizer={"name": "adamw", "lr": lr, "weight_decay": cfg.weight_decay},
+                          metrics=["accuracy"], channels_last=True)
+    schedule = LearningRateScheduler(CosineWarmup(lr, epochs, min(cfg.warmup_epochs, epochs - 1)))
+    history, seconds = ctx.fit(name, trainer, x, y, epochs=epochs, batch_size=cfg.batch_size, validation_data=val,
+                               callbacks=[schedule], augment=augment, caption=caption)
+    return trainer, history, seconds
 
 
 def transfer_weights(source, target) -> list[str]:
@@ -447,13 +441,12 @@ def pretrain_backbone(ctx, augment):
     x, y, names = utkface_faces(ctx)
     fit_idx, val_idx = split_indices(y, (1 - cfg.val_fraction, cfg.val_fraction), seed=cfg.seed)
     net, params = build_light_vgg(cfg, len(names))
-    trainer = make_trainer(cfg, net, cfg.lr, ctx.device)
     log.info("pretraining the light VGG on %d UTKFace faces (%s, %d classes)", len(fit_idx), task_words(cfg),
              len(names))
-    history, seconds = fit(ctx, trainer, "transfer-pretrain", x[fit_idx], y[fit_idx], (x[val_idx], y[val_idx]),
-                           cfg.pretrain_epochs, cfg.lr, augment)
-    ctx.history(history, "transfer-pretrain", caption=f"pretraining on UTKFace: {task_words(cfg)} ({len(names)} classes),"
-                f" {len(fit_idx)} faces, validation = {len(val_idx)} held-out faces")
+    _, history, seconds = train(ctx, "transfer-pretrain", net, x[fit_idx], y[fit_idx], (x[val_idx], y[val_idx]),
+                                cfg.pretrain_epochs, cfg.lr, augment,
+                                caption=f"pretraining on UTKFace: {task_words(cfg)} ({len(names)} classes),"
+                                        f" {len(fit_idx)} faces, validation = {len(val_idx)} held-out faces")
     ctx.record(pretrain_val_accuracy=float(history["val_accuracy"][-1]), pretrain_s=round(seconds, 1),
                pretrain_faces=len(fit_idx))
     return net
@@ -479,11 +472,10 @@ def train_model(ctx, key: str, data: dict[str, Any]) -> dict[str, Any]:
             fresh = transfer_weights(pretrain_backbone(ctx, augment), net)
             log.info("transfer: the new head %s starts from scratch; the rest from the UTKFace backbone", fresh)
             what = f"light VGG pretrained on UTKFace {task_words(cfg)}, new head, fine-tuned"
-    trainer = make_trainer(cfg, net, lr, ctx.device)
-    history, seconds = fit(ctx, trainer, key, data["x_fit"], data["y_fit"], (data["x_val"], data["y_val"]),
-                           epochs, lr, augment)
-    ctx.history(history, key, caption=f"{key} ({what}): cross-entropy and accuracy per epoch, training (augmented)"
-                " and validation (held-out training images)")
+    trainer, history, seconds = train(ctx, key, net, data["x_fit"], data["y_fit"], (data["x_val"], data["y_val"]),
+                                      epochs, lr, augment,
+                                      caption=f"{key} ({what}): cross-entropy and accuracy per epoch, training"
+                                              " (augmented) and validation (held-out training images)")
     ctx.record(**{f"{key}_params": params, f"{key}_epoch_s": round(seconds / len(history["loss"]), 2),
                   f"{key}_train_s": round(seconds, 1), f"{key}_val_accuracy": float(history["val_accuracy"][-1])})
     ctx.save_model(net, key)

@@ -20,7 +20,6 @@ the one on the autoencoder's own codes.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -154,29 +153,16 @@ def data_figures(ctx, train) -> None:
 def train_autoencoder(ctx, x_train, x_test):
     cfg, tr = ctx.cfg, ctx.cfg.train
     ae = create_model("mnist_autoencoder", hidden=tuple(cfg.hidden), code_size=cfg.code_size).build(seed=cfg.seed)
-    ae.compile(loss="mse", optimizer={"name": "adam", "lr": tr.lr, "weight_decay": tr.weight_decay})
+    learner = ctx.trainer(ae, loss="mse", optimizer={"name": "adam", "lr": tr.lr, "weight_decay": tr.weight_decay})
     shown = np.random.default_rng(cfg.seed).choice(len(x_test), min(cfg.shown, len(x_test)), replace=False)
     shown_epochs = sorted({e for e in cfg.snapshot_epochs if 1 <= e <= tr.epochs} | {tr.epochs})   # the final one too
     snaps, batches = ReconstructionSnapshots(ae, x_test[shown], shown_epochs), BatchHistory()
-    callbacks = [lr_callback(tr.schedule, tr.lr, tr.epochs, tr.min_lr), snaps, batches, *ctx.callbacks(tr.epochs, "autoencoder")]
-    start = time.perf_counter()
-    if ctx.engine == "torch":  # the same network and callbacks on PyTorch; weights come back after
-        from nnlab.torchlib import Trainer, to_torch
-        from nnlab.torchlib.convert import copy_weights_from_torch
-
-        net = to_torch(ae)
-        trainer = Trainer(net, loss="mse", optimizer={"name": "adam", "lr": tr.lr, "weight_decay": tr.weight_decay},
-                          seed=cfg.seed, device=ctx.device)
-        h = trainer.fit(x_train, x_train, epochs=tr.epochs, batch_size=tr.batch_size,
-                        validation_data=(x_test, x_test), callbacks=callbacks,
-                        checkpoint=ctx.checkpoint("autoencoder"))
-        copy_weights_from_torch(net, ae)
-    else:
-        h = ae.fit(x_train, x_train, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=(x_test, x_test),
-                   callbacks=callbacks, checkpoint=ctx.checkpoint("autoencoder"))
-    seconds = time.perf_counter() - start
-    ctx.history(h, "autoencoder", caption="autoencoder: MSE per epoch (the seed's figures 8 and 10; validation ="
-                " the 10k test images, monitored only, never used for selection) and the learning rate")
+    # on the torch engine the same network trains as a PyTorch copy; its weights come back after
+    h, seconds = ctx.fit("autoencoder", learner, x_train, x_train, epochs=tr.epochs, batch_size=tr.batch_size,
+                         validation_data=(x_test, x_test),
+                         callbacks=[lr_callback(tr.schedule, tr.lr, tr.epochs, tr.min_lr), snaps, batches],
+                         caption="autoencoder: MSE per epoch (the seed's figures 8 and 10; validation = the 10k test"
+                                 " images, monitored only, never used for selection) and the learning rate")
     batches.to_csv(ctx.out / "autoencoder-iterations.csv")
     ctx.figure("autoencoder-iterations", iteration_loss_figure(batches, "autoencoder: training MSE of every batch"),
                f"autoencoder: the training MSE of each of the {len(batches):,} batches ({ctx.engine} engine; the seed's"
@@ -201,11 +187,10 @@ def train_classifier(ctx, codes_train, y_train, codes_test, y_test):
     clf = create_model("code_classifier", code_size=ctx.cfg.code_size, hidden=tuple(c.hidden)).build(seed=ctx.cfg.seed)
     clf.compile(loss="cross_entropy", optimizer={"name": "adam", "lr": c.lr, "weight_decay": c.weight_decay},
                 metrics=["accuracy"])
-    h = clf.fit(codes_train, y_train, epochs=c.epochs, batch_size=c.batch_size, validation_data=(codes_test, y_test),
-                callbacks=[lr_callback(c.schedule, c.lr, c.epochs), *ctx.callbacks(c.epochs, "classifier")],
-                checkpoint=ctx.checkpoint("classifier"))
-    ctx.history(h, "classifier", caption="code classifier on the frozen codes: loss and accuracy per epoch (the"
-                " seed's figures 14-18; validation = test set)")
+    ctx.fit("classifier", clf, codes_train, y_train, epochs=c.epochs, batch_size=c.batch_size,
+            validation_data=(codes_test, y_test), callbacks=[lr_callback(c.schedule, c.lr, c.epochs)],
+            caption="code classifier on the frozen codes: loss and accuracy per epoch (the seed's figures 14-18;"
+                    " validation = test set)")
     return clf, (mean, std) if c.standardize else None
 
 
@@ -225,10 +210,10 @@ def finetune(ctx, ae, clf, scaling, x_train, y_train, x_test, y_test):
     joint.load_state_dict(state)
     joint.compile(loss="cross_entropy", optimizer={"name": "adam", "lr": c.finetune_lr, "weight_decay": c.weight_decay},
                   metrics=["accuracy"])
-    h = joint.fit(x_train, y_train, epochs=c.finetune_epochs, batch_size=c.batch_size, validation_data=(x_test, y_test),
-                  callbacks=[lr_callback("cosine", c.finetune_lr, c.finetune_epochs, c.finetune_min_lr),
-                             *ctx.callbacks(c.finetune_epochs, "finetune")], checkpoint=ctx.checkpoint("finetune"))
-    ctx.history(h, "finetune", caption="encoder + classifier fine-tuned jointly (cross-entropy through the 30-d code)")
+    ctx.fit("finetune", joint, x_train, y_train, epochs=c.finetune_epochs, batch_size=c.batch_size,
+            validation_data=(x_test, y_test),
+            callbacks=[lr_callback("cosine", c.finetune_lr, c.finetune_epochs, c.finetune_min_lr)],
+            caption="encoder + classifier fine-tuned jointly (cross-entropy through the 30-d code)")
     return joint
 
 

@@ -126,9 +126,8 @@ def _trained_network(cfg: ReluPwlConfig, f, width: int, ctx) -> Sequential:
     xs = np.linspace(a, b, cfg.train_samples)[:, None]  # (S, 1)
     model = Sequential([Dense(width, "relu"), Dense(1)], input_shape=(1,), dtype="float64", seed=cfg.seed)
     model.compile(loss="mse", optimizer={"name": "adam", "lr": cfg.train_lr})
-    history = model.fit(xs, f(xs), epochs=cfg.train_epochs, batch_size=32, callbacks=ctx.callbacks(cfg.train_epochs),
-                        checkpoint=ctx.checkpoint("trained"))
-    ctx.history(history, "trained", caption="the trained comparison: MSE on samples of the target per epoch")
+    history, _ = ctx.fit("trained", model, xs, f(xs), epochs=cfg.train_epochs, batch_size=32,
+                         caption="the trained comparison: MSE on samples of the target per epoch")
     return model
 
 

@@ -152,22 +152,10 @@ def train_mlp(ctx, x, y, outputs: int, name: str, val=None, test=None):
         [Linear(27, 64, activation="relu"), Linear(64, 128, activation="relu"), Linear(128, outputs)], name="sr_mlp")
     model.rng = np.random.default_rng(cfg.seed)  # weights and the shuffling draw from it
     model.build((x.shape[1],), dtype="float32")
-    model.compile(loss="mse", optimizer={"name": "adam", "lr": tr.lr})
-    callbacks = ctx.callbacks(tr.epochs, name)
-    if ctx.engine == "torch":
-        from nnlab.torchlib import Trainer, to_torch
-        from nnlab.torchlib.convert import copy_weights_from_torch
-
-        net = to_torch(model)
-        trainer = Trainer(net, loss="mse", optimizer={"name": "adam", "lr": tr.lr}, seed=cfg.seed, device="cpu")
-        monitor = EpochLoss(trainer.evaluate, *test) if test is not None else None
-        h = trainer.fit(x, y, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=val,
-                        callbacks=[*callbacks, *filter(None, [monitor])], checkpoint=ctx.checkpoint(name))
-        copy_weights_from_torch(net, model)
-    else:
-        monitor = EpochLoss(model.evaluate, *test) if test is not None else None
-        h = model.fit(x, y, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=val,
-                      callbacks=[*callbacks, *filter(None, [monitor])], checkpoint=ctx.checkpoint(name))
+    learner = ctx.trainer(model, loss="mse", optimizer={"name": "adam", "lr": tr.lr}, device="cpu")
+    monitor = EpochLoss(learner.evaluate, *test) if test is not None else None
+    h, _ = ctx.fit(name, learner, x, y, epochs=tr.epochs, batch_size=tr.batch_size, validation_data=val,
+                   callbacks=[monitor] if monitor is not None else [], history=False)
     if monitor is not None:
         h.add_column("test_loss", monitor.values)
     return model, h

@@ -172,8 +172,8 @@ def train(cfg: SymmetryConfig, init: str, hidden: int, x, y, ctx) -> dict[str, A
     model = build_model(cfg, init, hidden)
     model.compile(loss="cross_entropy", optimizer={"name": "adam", "lr": cfg.lr}, metrics=["accuracy"])
     watch = _HiddenWeights(model)
-    history = model.fit(x, y, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                        callbacks=[watch, *ctx.callbacks(cfg.epochs, name=init)], checkpoint=ctx.checkpoint(init))
+    history, _ = ctx.fit(init, model, x, y, epochs=cfg.epochs, batch_size=cfg.batch_size, callbacks=[watch],
+                         history=False)
     final = model.evaluate(x, y)
     snaps = np.stack(watch.snapshots)  # (epochs + 1, H, 3)
     spread = [unit_spread(w) for w in snaps]

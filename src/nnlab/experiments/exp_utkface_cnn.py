@@ -34,7 +34,6 @@ several times slower. Like every experiment's, its training writes a checkpoint 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -191,8 +190,6 @@ def make_augment(cfg):
 def train(ctx, x: np.ndarray, y: np.ndarray, fit: np.ndarray, val: np.ndarray, age_sd: float):
     """Build, convert and train the network; return (trainer, history, parameters, seconds per epoch
     trained by this process)."""
-    from nnlab.torchlib import Trainer, to_torch
-
     class ResumedAt(Callback):  # the epoch a resumed run starts from (0: a fresh run)
         epoch = 0
 
@@ -208,18 +205,19 @@ def train(ctx, x: np.ndarray, y: np.ndarray, fit: np.ndarray, val: np.ndarray, a
     metrics = [TaskMetric("age", ScaledMAE(age_sd), UTKFACE_OUTPUTS["age"], 0),
                TaskMetric("gender", "accuracy", UTKFACE_OUTPUTS["gender"], 1),
                TaskMetric("ethnicity", "accuracy", UTKFACE_OUTPUTS["ethnicity"], 2)]
-    trainer = Trainer(to_torch(spec.build(seed=cfg.seed)), loss=make_loss(cfg),
-                      optimizer={"name": cfg.optimizer, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
-                      metrics=metrics, seed=cfg.seed, channels_last=True, device=ctx.device)
+    trainer = ctx.trainer(spec.build(seed=cfg.seed), loss=make_loss(cfg),
+                          optimizer={"name": cfg.optimizer, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
+                          metrics=metrics, channels_last=True)
     log.info("utkface_cnn %dpx width %d: %d parameters; %d training, %d validation faces", cfg.input_size,
              cfg.width, params, len(fit), len(val))
     resumed = ResumedAt()
-    start = time.perf_counter()
-    history = trainer.fit(x[fit], y[fit], epochs=cfg.epochs, batch_size=cfg.batch_size,
-                          validation_data=(x[val], y[val]), augment=make_augment(cfg), checkpoint=ctx.checkpoint("cnn"),
-                          callbacks=[resumed, LearningRateScheduler(make_schedule(cfg)),
-                                     *ctx.callbacks(cfg.epochs, "cnn")])
-    epoch_s = (time.perf_counter() - start) / max(1, len(history) - resumed.epoch)
+    history, seconds = ctx.fit("cnn", trainer, x[fit], y[fit], epochs=cfg.epochs, batch_size=cfg.batch_size,
+                               validation_data=(x[val], y[val]), augment=make_augment(cfg),
+                               callbacks=[resumed, LearningRateScheduler(make_schedule(cfg))],
+                               caption="training (solid) and validation (dashed) curves per task: the summed loss,"
+                                       " age MAE in years, gender and ethnicity accuracy (validation: 10% of the"
+                                       " training split)")
+    epoch_s = seconds / max(1, len(history) - resumed.epoch)
     return trainer, history, params, epoch_s
 
 
@@ -334,8 +332,6 @@ def run(ctx) -> None:
                val_age_mae=float(history["val_age_mae_years"][-1]),
                val_gender_accuracy=float(history["val_gender_accuracy"][-1]),
                val_ethnicity_accuracy=float(history["val_ethnicity_accuracy"][-1]))
-    ctx.history(history, name="cnn", caption="training (solid) and validation (dashed) curves per task: the summed"
-                " loss, age MAE in years, gender and ethnicity accuracy (validation: 10% of the training split)")
     evaluate(ctx, trainer, x, data.targets, fit, test, scale)
     ctx.save_model(trainer.model, "cnn")
     ctx.note(

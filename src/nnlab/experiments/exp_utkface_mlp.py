@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from nnlab.data import synthetic
-from nnlab.data.preprocess import Standardizer, downscale, fit_pca, scale01, to_grayscale
+from nnlab.data.features import Standardizer, fit_pca
+from nnlab.data.preprocess import downscale, scale01, to_grayscale
 from nnlab.data.splits import group_split, image_groups
 from nnlab.errors import ConfigError
 from nnlab.experiments import utkface_mlp_figures as figures

@@ -26,7 +26,7 @@ import shutil
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import yaml
@@ -62,6 +62,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+class Fitted(NamedTuple):
+    """What :meth:`RunContext.fit` returns."""
+
+    history: History
+    seconds: float          # wall time of the fit (a resumed fit: of this process's part)
+
+
 class RunContext:
     """What an experiment's ``run`` uses: its config and the run folder's recorders."""
 
@@ -77,6 +84,7 @@ class RunContext:
         self.manifest: list[dict[str, Any]] = []
         self.checkpoint_names: list[str] = []  # the training phases that asked for a checkpoint
         self.phases_started = 0      # calls of callbacks(): training phases begun
+        self._converted: dict[int, Module] = {}  # id(Trainer) -> the engine model it trains a copy of
 
     # -- recording ------------------------------------------------------------------
     def record(self, **metrics: Any) -> None:
@@ -151,6 +159,56 @@ class RunContext:
             name = f"{base}-{n}"
         self.checkpoint_names.append(name)
         return ModelCheckpoint(self.out / CHECKPOINTS / name, min_interval_s=CHECKPOINT_INTERVAL_S)
+
+    # -- training -------------------------------------------------------------------
+    def trainer(self, model: Any, *, loss: Any, optimizer: Any, metrics: Any = (), engine: str | None = None,
+                **options: Any) -> Any:
+        """What trains ``model`` on this run's engine (or ``engine``, for a phase that always runs on
+        one), for :meth:`fit`.
+
+        On the NumPy engine, ``model`` (an engine ``Sequential``) itself, compiled with ``loss``,
+        ``optimizer`` and ``metrics``. On the torch engine, a :class:`nnlab.torchlib.Trainer` of
+        its PyTorch copy (or of ``model`` itself when it already is a ``torch.nn.Module``) with the
+        run's seed and device; ``options`` go to the Trainer (``channels_last``...). After
+        :meth:`fit`, a converted model gets the trained weights back, so the experiment goes on
+        with the engine model whatever the engine.
+        """
+        if (engine or self.engine) != "torch":
+            if not isinstance(model, Module):
+                raise ConfigError(f"{self.name}: the numpy engine trains nnlab.engine models, not"
+                                  f" {type(model).__name__}")
+            model.compile(loss=loss, optimizer=optimizer, metrics=list(metrics))
+            return model
+        from nnlab.torchlib import Trainer, to_torch   # torch loads only for the torch engine
+
+        net = to_torch(model) if isinstance(model, Module) else model
+        options.setdefault("device", self.device)
+        trainer = Trainer(net, loss=loss, optimizer=optimizer, metrics=list(metrics), seed=self.cfg.seed, **options)
+        if isinstance(model, Module):
+            self._converted[id(trainer)] = model
+        return trainer
+
+    def fit(self, name: str, trainer: Any, x: Any, y: Any, *, epochs: int, batch_size: int,
+            validation_data: Any = None, callbacks: Any = (), history: bool = True, plot: bool = True,
+            caption: str = "", **options: Any) -> Fitted:
+        """Train phase ``name``: ``trainer.fit`` (an engine model or a torchlib Trainer, e.g. from
+        :meth:`trainer`) with ``callbacks`` and the run's own (epoch log, progress), resumable from
+        the phase's checkpoint (:meth:`checkpoint`), timed. With ``history`` the epochs go to
+        ``NAME.csv`` (and, with ``plot``, a figure with ``caption``). ``options`` go to ``fit``
+        (``augment``, ``shuffle``...). Returns the history and the seconds it took."""
+        start = time.perf_counter()
+        h = trainer.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+                        callbacks=[*callbacks, *self.callbacks(epochs, name)], checkpoint=self.checkpoint(name),
+                        **options)
+        seconds = time.perf_counter() - start
+        model = self._converted.pop(id(trainer), None)
+        if model is not None:                           # the torch engine trained a copy: weights come back
+            from nnlab.torchlib.convert import copy_weights_from_torch
+
+            copy_weights_from_torch(trainer.model, model)
+        if history:
+            self.history(h, name, plot=plot, caption=caption)
+        return Fitted(h, seconds)
 
     def callbacks(self, epochs: int, name: str = "") -> list[Any]:
         """The standard callbacks of a training run: a progress bar (if on) and an epoch log."""

@@ -8,7 +8,6 @@ trained with Adam and a cosine decay on whole CIFAR-10 images. Not an experiment
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
@@ -34,7 +33,7 @@ def train_cnn(ctx, images: np.ndarray, scale: int):
     """
     import torch
 
-    from nnlab.torchlib import Trainer, to_torch
+    from nnlab.torchlib import to_torch
 
     cfg, tr = ctx.cfg, ctx.cfg.cnn
     lrs = np.stack([downscale(im, scale) for im in images])  # (N, h, w, 3)
@@ -49,18 +48,14 @@ def train_cnn(ctx, images: np.ndarray, scale: int):
     n_val = max(1, len(x) // 20)
     torch.manual_seed(cfg.seed)  # PyTorch's default initialisation draws from it
     net = to_torch(spec.model, spec.input_shape, init="torch")
-    trainer = Trainer(net, loss="mse", optimizer={"name": "adam", "lr": tr.lr}, seed=cfg.seed, channels_last=True,
-                      device=ctx.device)
+    trainer = ctx.trainer(net, loss="mse", optimizer={"name": "adam", "lr": tr.lr}, engine="torch", channels_last=True)
     sched = LearningRateScheduler(CosineWarmup(tr.lr, tr.epochs, 0, tr.min_lr))
-    start = time.perf_counter()
-    h = trainer.fit(x[n_val:], y[n_val:], epochs=tr.epochs, batch_size=tr.batch_size,
-                    validation_data=(x[:n_val], y[:n_val]), callbacks=[sched, *ctx.callbacks(tr.epochs, f"cnn_x{scale}")],
-                    checkpoint=ctx.checkpoint(f"cnn_x{scale}"))
-    seconds = time.perf_counter() - start
+    h, seconds = ctx.fit(f"cnn_x{scale}", trainer, x[n_val:], y[n_val:], epochs=tr.epochs, batch_size=tr.batch_size,
+                         validation_data=(x[:n_val], y[:n_val]), callbacks=[sched],
+                         caption=f"{tr.arch} x{scale}: MSE of the residual over bicubic (validation = {n_val}"
+                                 " held-out CIFAR images)")
     ctx.record(**{f"cnn_x{scale}_train_s": round(seconds, 1), f"cnn_x{scale}_epoch_s": round(seconds / tr.epochs, 2),
                   f"cnn_x{scale}_params": spec.num_parameters()})
-    ctx.history(h, f"cnn_x{scale}", caption=f"{tr.arch} x{scale}: MSE of the residual over bicubic "
-                f"(validation = {n_val} held-out CIFAR images)")
     net.eval()
     return net
 

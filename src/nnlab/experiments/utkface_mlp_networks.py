@@ -138,8 +138,8 @@ def train_task(ctx, task: str, feats: dict[str, Any], y: np.ndarray, tc: TaskCon
     stopper = EarlyStopping(monitor=tc.monitor, patience=tc.patience) if early_stop else None
     monitor = curve_monitor(model, feats, y, task, scale) if curves else None
     cbs += [cb for cb in (stopper, monitor) if cb is not None]
-    history = model.fit(xs, ts, epochs=epochs, batch_size=tc.batch_size, validation_data=(x[val], t[val]),
-                        callbacks=cbs + ctx.callbacks(epochs, name or task), checkpoint=ctx.checkpoint(name or task))
+    history, _ = ctx.fit(name or task, model, xs, ts, epochs=epochs, batch_size=tc.batch_size,
+                         validation_data=(x[val], t[val]), callbacks=cbs, history=False)
     if monitor is not None:
         monitor.add_to(history)
     kept = stopper.best_epoch if stopper is not None and stopper.best_epoch is not None else history.epochs[-1]
