@@ -35,6 +35,7 @@ def test_pure_packages_never_import_torch_data_or_experiments(package):
     assert not offenders, "\n".join(offenders)
 
 
+@pytest.mark.slow
 def test_engine_imports_only_numpy_at_runtime():
     code = (
         "import sys; before = set(sys.modules); import nnlab.engine; "
@@ -142,6 +143,7 @@ def test_no_import_cycles_between_nnlab_modules():
         " <-> ".join(c) for c in cycles)
 
 
+@pytest.mark.slow
 def test_the_data_package_loads_without_the_engine():
     code = "import sys, nnlab.data; print(sorted(m for m in sys.modules if m.startswith('nnlab.engine')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -50,6 +50,7 @@ def test_bad_spec_files_give_one_line_errors(tmp_path):
         main(["summary", str(bad)])
 
 
+@pytest.mark.slow
 def test_readme_python_example_runs(tmp_path, monkeypatch):
     """The README's examples must keep working as written (run in a scratch folder)."""
     monkeypatch.chdir(tmp_path)
@@ -219,6 +220,7 @@ def test_runs_lists_past_runs_and_cleans_the_failed(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["a"]
 
 
+@pytest.mark.slow
 def test_q_keeps_a_run_quiet_on_the_console(tmp_path):
     """-q: the epoch lines go to run.log only (the progress bar's log redirection is off)."""
     import os

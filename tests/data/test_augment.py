@@ -192,6 +192,7 @@ def test_torch_transform_per_worker_generators(monkeypatch):
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(t))(x), results[0][0])  # reproducible
 
 
+@pytest.mark.slow
 def test_torch_transform_real_workers_differ():
     torch = pytest.importorskip("torch")
     from torch.utils.data import DataLoader

@@ -6,7 +6,8 @@ autograd with the same upstream gradient ``dy``. float64 with a tight tolerance;
 that the dtype is kept (and the values close). The convolutions and max pooling run through
 every code path of the module (default chunking, tiny chunks, the col2im scatter instead of
 the stride-1 gather); max-pooling ties, NaN and -inf follow PyTorch's argmax. Failure messages
-print ours next to torch's.
+print ours next to torch's. The torch-free checks (empty outputs, scratch reuse, integer
+inputs) are in ``test_functional_kernels.py``.
 """
 
 from __future__ import annotations
@@ -140,21 +141,6 @@ def test_conv2d_without_bias_and_strided_inputs():
           F.conv2d(tt(np.ascontiguousarray(xT)), tt(w)), "conv2d, transposed input")
 
 
-def test_output_size_zero_is_empty_and_negative_is_an_error():
-    """As the reference: an output size of 0 gives empty arrays, a negative one a ValueError."""
-    x, w = np.ones((2, 1, 2, 2)), np.ones((3, 1, 3, 3))
-    y = V.conv2d_forward(x, w, np.ones(3), (1, 1), (0, 0), (1, 1))
-    assert y.shape == (2, 3, 0, 0)
-    dx, dw, db = V.conv2d_backward(y, x, w, (1, 1), (0, 0), (1, 1))
-    assert dx.shape == x.shape and not dx.any() and not dw.any() and not db.any()
-    assert V.avgpool2d_forward(x, (3, 3), (1, 1), (0, 0)).shape == (2, 1, 0, 0)
-    assert V.maxpool2d_forward(x, (3, 3), (1, 1), (0, 0))[1].shape == (2, 1, 0, 0)
-    with pytest.raises(ValueError):
-        V.conv2d_forward(np.ones((1, 1, 1, 1)), w, None, (1, 1), (0, 0), (1, 1))
-    with pytest.raises(ValueError):
-        V.maxpool2d_forward(np.ones((1, 1, 1, 1)), (3, 3), (1, 1), (0, 0))
-
-
 # -- pooling --------------------------------------------------------------------------------------
 def pool_configs(n, seed):
     rng = np.random.default_rng(seed)
@@ -286,44 +272,3 @@ def test_float32_in_float32_out():
         assert ours.dtype == np.float32, f"{what}: dtype {ours.dtype}, expected float32"
         if theirs is not None:
             close(ours, theirs, f"{what} (float32)", F32)
-
-
-def test_scratch_pool_reuse_across_shapes_and_dtypes():
-    """The scratch buffers kept between calls never leak values from one call into another
-    (junk columns and padding are re-zeroed per call)."""
-    rng = np.random.default_rng(11)
-    calls = []
-    for dt in (np.float64, np.float32, np.float64):
-        for shape, k, p in (((4, 3, 9, 7), (3, 3), (1, 1)), ((2, 5, 12, 12), (5, 3), (2, 0)), ((4, 3, 9, 7), (3, 3), (1, 1))):
-            x = rng.normal(size=shape).astype(dt)
-            w = rng.normal(size=(6, shape[1], *k)).astype(dt)
-            y = V.conv2d_forward(x, w, None, (1, 1), p, (1, 1))
-            dy = np.full(y.shape, 1.5, dt)
-            calls.append((x, w, p, y, V.conv2d_backward(dy, x, w, (1, 1), p, (1, 1))))
-    for x, w, p, y, (dx, dw, _) in calls[::-1]:  # again, in reverse order: the same results
-        tol = {"rtol": 1e-5, "atol": 1e-5} if x.dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
-        dy = np.full(y.shape, 1.5, x.dtype)
-        np.testing.assert_allclose(V.conv2d_forward(x, w, None, (1, 1), p, (1, 1)), y, **tol)
-        dx2, dw2, _ = V.conv2d_backward(dy, x, w, (1, 1), p, (1, 1))
-        np.testing.assert_allclose(dx2, dx, **tol)
-        np.testing.assert_allclose(dw2, dw, **tol)
-
-
-def test_integer_inputs_give_unwrapped_float_gradients():
-    """Integer arrays are computed in float64 (as the reference does), never wrapped."""
-    from nnlab.engine.functional import reference as ref
-
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 255, (2, 2, 5, 5), dtype=np.uint8)
-    w = rng.integers(0, 255, (3, 2, 3, 3), dtype=np.uint8)
-    dy = rng.integers(0, 255, (2, 3, 5, 5), dtype=np.uint8)
-    _, dw, _ = V.conv2d_backward(dy, x, w, (1, 1), (1, 1), (1, 1))
-    _, dw_ref, _ = ref.conv2d_backward(dy, x, w, (1, 1), (1, 1), (1, 1))
-    assert dw.dtype == np.float64 and dw.max() > 255
-    np.testing.assert_allclose(dw, dw_ref)
-    wt = rng.integers(0, 255, (2, 3, 3, 3), dtype=np.uint8)
-    xs = x[:, :, :3, :3].copy()  # (2, 2, 3, 3) -> output (2, 3, 5, 5), the shape of dy
-    _, dwt, _ = V.conv_transpose2d_backward(dy, xs, wt, (1, 1), (0, 0), (0, 0), (1, 1))
-    _, dwt_ref, _ = ref.conv_transpose2d_backward(dy, xs, wt, (1, 1), (0, 0), (0, 0), (1, 1))
-    assert dwt.dtype == np.float64 and dwt.max() > 255
-    np.testing.assert_allclose(dwt, dwt_ref)

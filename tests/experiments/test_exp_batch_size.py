@@ -6,15 +6,16 @@ import math
 
 import pytest
 
-from nnlab.experiments import get, run_experiment
+from nnlab.experiments import get
 from nnlab.experiments.exp_batch_size import SMOKE
+
+pytestmark = pytest.mark.slow  # every test reads the batch-size smoke run (seconds)
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("NNLAB_DATA", raising=False)
-        return run_experiment("batch-size", smoke=True, out=tmp_path_factory.mktemp("bs") / "run")
+def bs_run(smoke_run):
+    """The session's default batch-size smoke run (tests/conftest.py), only read here."""
+    return smoke_run("batch-size")
 
 
 def _history(run_dir, name):
@@ -22,11 +23,11 @@ def _history(run_dir, name):
         return list(csv.DictReader(f))
 
 
-def test_schedule_study_writes_its_table_figure_and_metrics(smoke_run):
-    metrics = json.loads((smoke_run / "metrics.json").read_text())
+def test_schedule_study_writes_its_table_figure_and_metrics(bs_run):
+    metrics = json.loads((bs_run / "metrics.json").read_text())
     assert metrics["status"] == "ok"
-    assert (smoke_run / "figures" / "schedules.png").is_file()
-    with open(smoke_run / "tables" / "schedules.csv", newline="") as f:
+    assert (bs_run / "figures" / "schedules.png").is_file()
+    with open(bs_run / "tables" / "schedules.csv", newline="") as f:
         table = {row["run"]: row for row in csv.DictReader(f)}
     assert set(table) == {"learning rate / k", "batch x k"}
     # smoke: 256 training samples, 3 epochs from batch 16, factor 2 after epochs 1 and 2
@@ -37,8 +38,8 @@ def test_schedule_study_writes_its_table_figure_and_metrics(smoke_run):
         assert 0 <= metrics[f"schedule_{arm}_test_accuracy"] <= 1
 
 
-def test_both_arms_keep_the_same_lr_over_batch_every_epoch(smoke_run):
-    decay, grow = _history(smoke_run, "history-lr-decay"), _history(smoke_run, "history-batch-increase")
+def test_both_arms_keep_the_same_lr_over_batch_every_epoch(bs_run):
+    decay, grow = _history(bs_run, "history-lr-decay"), _history(bs_run, "history-batch-increase")
     st = SMOKE["schedule"]
     assert [int(float(r["batch_size"])) for r in decay] == [16, 16, 16]
     assert [int(float(r["batch_size"])) for r in grow] == [16, 32, 64]
@@ -49,10 +50,10 @@ def test_both_arms_keep_the_same_lr_over_batch_every_epoch(smoke_run):
     assert [int(float(r["updates"])) for r in grow] == [16, 24, 28]  # cumulative optimizer steps
 
 
-def test_every_recorded_metric_is_described(smoke_run):
+def test_every_recorded_metric_is_described(bs_run):
     exp = get("batch-size")
     assert exp.about
-    metrics = json.loads((smoke_run / "metrics.json").read_text())
+    metrics = json.loads((bs_run / "metrics.json").read_text())
     missing = [k for k in metrics if k not in ("wall_s", "status", "error") and exp.describe(k) is None]
     assert not missing, missing
     assert exp.describe("test_accuracy_batch16") == ("test accuracy after the last epoch, batch 16", "fraction")

@@ -21,9 +21,9 @@ def _exp():
     return exp_expression
 
 
-def test_smoke_run_records_the_headline_metrics_and_every_figure(tmp_path, monkeypatch):
-    monkeypatch.delenv("NNLAB_DATA", raising=False)
-    run_dir = run_experiment("expression", smoke=True, out=tmp_path / "expr")
+@pytest.mark.slow
+def test_smoke_run_records_the_headline_metrics_and_every_figure(smoke_run):
+    run_dir = smoke_run("expression")                  # the session's default smoke run, NNLAB_DATA unset
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "ok"
     for key in ("vgg_accuracy", "transfer_accuracy", "macro_auc", "vgg_macro_auc"):

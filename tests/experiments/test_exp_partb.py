@@ -21,7 +21,12 @@ RUNNER_KEYS = {"wall_s", "status", "error"}
 
 
 def _run(name, tmp_path, *overrides):
-    run_dir = run_experiment(name, smoke=True, out=tmp_path / name, overrides=list(overrides))
+    """A smoke run of its own, with ``overrides``, checked as :func:`_checked` does."""
+    return _checked(name, run_experiment(name, smoke=True, out=tmp_path / name, overrides=list(overrides)))
+
+
+def _checked(name, run_dir):
+    """(run_dir, metrics) of a finished smoke run whose every metric is described."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "ok"
     exp = load_all()[name]
@@ -35,8 +40,9 @@ def _figures(run_dir):
     return {p.stem for p in (run_dir / "figures").glob("*.png")}
 
 
-def test_blobs_bce_separates_the_blobs_and_the_loss_falls_but_is_not_zero(tmp_path):
-    run_dir, m = _run("blobs-bce", tmp_path)
+@pytest.mark.slow
+def test_blobs_bce_separates_the_blobs_and_the_loss_falls_but_is_not_zero(smoke_run):
+    run_dir, m = _checked("blobs-bce", smoke_run("blobs-bce"))  # the session's default smoke run
     assert {"boundary", "loss", "scale-sweep"} <= _figures(run_dir)
     assert m["final_accuracy"] == 1.0 and m["final_accuracy_logit"] == 1.0
     assert 0 < m["min_loss"] < 1e-2  # falls far below log 2 within the smoke epochs, never to 0.0
@@ -56,8 +62,9 @@ def test_four_point_perceptron_loss_is_positive_then_exactly_zero():
     assert 100 < row["loss_exactly_0_at_margin"] < 105  # float32 underflows near e^-104
 
 
-def test_relu_pwl_constructed_networks_are_exact_at_the_knots(tmp_path):
-    run_dir, m = _run("relu-pwl", tmp_path)
+@pytest.mark.slow
+def test_relu_pwl_constructed_networks_are_exact_at_the_knots(smoke_run):
+    run_dir, m = _checked("relu-pwl", smoke_run("relu-pwl"))  # the session's default smoke run
     assert {"hat", "interpolant"} <= _figures(run_dir)
     assert m["max_knot_error"] < 1e-12 and m["max_interpolant_error"] < 1e-12 and m["hat_max_error"] < 1e-12
     assert m["max_target_error"] <= m["interpolation_bound"] * 1.01
@@ -113,8 +120,9 @@ def test_relu_pwl_constructions_on_non_uniform_knots(rng):
     np.testing.assert_allclose(hat_network().predict(x[:, None])[:, 0], np.maximum(0, 1 - np.abs(x)), atol=1e-15)
 
 
-def test_symmetry_identical_units_stay_identical_and_random_ones_differ(tmp_path):
-    run_dir, m = _run("symmetry", tmp_path)
+@pytest.mark.slow
+def test_symmetry_identical_units_stay_identical_and_random_ones_differ(smoke_run):
+    run_dir, m = _checked("symmetry", smoke_run("symmetry"))  # the session's default smoke run
     assert {"unit-spread", "unit-weights", "curves", "boundaries"} <= _figures(run_dir)
     assert m["max_unit_diff_constant"] == 0.0 and m["max_unit_diff_zeros"] == 0.0
     assert m["max_unit_diff_random"] > 0.1 and m["max_unit_diff_constant_dropout"] > 0.1

@@ -25,12 +25,10 @@ KEYS = ["set5_x2_psnr_bicubic", "set5_x2_psnr_mlp", "set5_x2_psnr_cnn", "set14_x
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    """One smoke run with the seed's 10 images (synthetic in smoke runs): 10 x 32 x 32 samples."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("NNLAB_DATA", raising=False)
-        return run_experiment("super-resolution", smoke=True, overrides=["seed_images=10"],
-                              out=tmp_path_factory.mktemp("sr") / "a")
+def sr_run(smoke_run):
+    """One smoke run with the seed's 10 images (synthetic in smoke runs): 10 x 32 x 32 samples,
+    made once per session (tests/conftest.py, NNLAB_DATA unset)."""
+    return smoke_run("super-resolution", overrides=["seed_images=10"])
 
 
 def _metrics(run_dir):
@@ -67,62 +65,68 @@ def test_blocks_round_trip():
     np.testing.assert_array_equal(unblocks(b, 3, 4, 2), img)
 
 
-def test_smoke_run_writes_figures_and_metrics(smoke_run, tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_smoke_run_writes_figures_and_metrics(sr_run, tmp_path, monkeypatch):
     monkeypatch.delenv("NNLAB_DATA", raising=False)
-    metrics = _metrics(smoke_run)
+    metrics = _metrics(sr_run)
     assert metrics["status"] == "ok"
     for key in KEYS:
         assert np.isfinite(metrics[key]), key
-    names = {p.stem for p in (smoke_run / "figures").glob("*.png")}
+    names = {p.stem for p in (sr_run / "figures").glob("*.png")}
     assert {"seed_mlp-curves", "cnn_x2-curves", "reconstructions-x2", "reconstructions-x4", "seed-images",
             "seed_mlp_x4-curves", "seed-architecture", "seed-reconstructions"} <= names
     assert {"psnr-x2", "seed-images-x2", "seed-images-x4", "x4-direct-vs-twice"} <= \
-        {p.stem for p in (smoke_run / "tables").glob("*.csv")}
+        {p.stem for p in (sr_run / "tables").glob("*.csv")}
     second = _metrics(run_experiment("super-resolution", smoke=True, overrides=["seed_images=10"], out=tmp_path / "b"))
     for key in KEYS:
         assert second[key] == metrics[key], key
 
 
-def test_the_seed_protocol_has_the_seeds_data_set_sizes(smoke_run):
-    m = _metrics(smoke_run)
+@pytest.mark.slow
+def test_the_seed_protocol_has_the_seeds_data_set_sizes(sr_run):
+    m = _metrics(sr_run)
     assert (m["seed_samples"], m["seed_train_samples"], m["seed_test_samples"], m["seed_val_samples"]) == \
         (10240, 7168, 2048, 1024)  # the seed's tensors: 10 images of 32x32, split 70/20/10
 
 
-def test_the_seed_mlp_history_has_a_test_curve_beside_training_and_validation(smoke_run):
-    with open(smoke_run / "seed_mlp.csv", newline="") as f:
+@pytest.mark.slow
+def test_the_seed_mlp_history_has_a_test_curve_beside_training_and_validation(sr_run):
+    with open(sr_run / "seed_mlp.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 and {"loss", "val_loss", "test_loss"} <= set(rows[0])  # one row per epoch (smoke: 2)
-    m = _metrics(smoke_run)
+    m = _metrics(sr_run)
     # the last test loss is the recorded test MSE of the final weights (evaluated, not trained on)
     assert float(rows[-1]["test_loss"]) == pytest.approx(m["seed_test_mse"], rel=1e-5)
     assert float(rows[-1]["val_loss"]) == pytest.approx(m["seed_val_mse"], rel=1e-6)
     assert float(rows[0]["test_loss"]) > float(rows[-1]["test_loss"])  # it learns
 
 
-def test_seed_images_table_has_one_row_per_image_and_bicubic_beside(smoke_run):
-    rows = _table(smoke_run, "seed-images-x2")
+@pytest.mark.slow
+def test_seed_images_table_has_one_row_per_image_and_bicubic_beside(sr_run):
+    rows = _table(sr_run, "seed-images-x2")
     assert [r["image"] for r in rows] == [f"synthetic #{i}" for i in range(10)] + ["mean"]
     assert {"bicubic_psnr", "bicubic_ssim", "mlp_seed_psnr", "mlp_seed_ssim"} <= set(rows[0])
     mean = np.mean([float(r["bicubic_psnr"]) for r in rows[:-1]])
     assert float(rows[-1]["bicubic_psnr"]) == pytest.approx(mean, abs=1e-3)
-    assert _metrics(smoke_run)["seed_images_x2_psnr_bicubic"] == pytest.approx(mean, abs=1e-3)
+    assert _metrics(sr_run)["seed_images_x2_psnr_bicubic"] == pytest.approx(mean, abs=1e-3)
 
 
-def test_x4_table_sets_each_direct_model_beside_its_x2_model_twice(smoke_run):
-    rows = _table(smoke_run, "x4-direct-vs-twice")
+@pytest.mark.slow
+def test_x4_table_sets_each_direct_model_beside_its_x2_model_twice(sr_run):
+    rows = _table(sr_run, "x4-direct-vs-twice")
     assert {(r["set"], r["model"]) for r in rows} == {(s, m) for s in ("set5", "set14", "seed_images")
                                                       for m in ("bicubic", "seed MLP (per pixel)", "block MLP", "CNN")}
-    m = _metrics(smoke_run)
+    m = _metrics(sr_run)
     seed5 = next(r for r in rows if r["set"] == "set5" and r["model"] == "seed MLP (per pixel)")
     assert float(seed5["psnr_direct_x4"]) == pytest.approx(m["set5_x4_psnr_mlp_seed"], abs=1e-3)
     assert float(seed5["psnr_x2_twice"]) == pytest.approx(m["set5_x4_psnr_mlp_seed_2x_twice"], abs=1e-3)
 
 
-def test_every_recorded_metric_is_described(smoke_run):
+@pytest.mark.slow
+def test_every_recorded_metric_is_described(sr_run):
     exp = get("super-resolution")
     assert exp.about
-    metrics = _metrics(smoke_run)
+    metrics = _metrics(sr_run)
     missing = [k for k in metrics if k not in ("wall_s", "status", "error") and exp.describe(k) is None]
     assert not missing, missing
     assert exp.describe("set14_x4_psnr_mlp_seed_2x_twice") == (

@@ -28,8 +28,9 @@ STUDY_METRICS = {"zero_init_final_loss", *(f"study_{a}_{loss}_{what}" for a in (
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    return run_experiment("utkface-mlp", smoke=True, out=tmp_path_factory.mktemp("utkface") / "run")
+def smoke(smoke_run):
+    """The session's default smoke run (tests/conftest.py), only read here."""
+    return smoke_run("utkface-mlp")
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,7 @@ def test_registered_with_a_seed_preset():
     assert seed.gender.loss == "mse" and seed.gender.schedule == "auto"  # the seed's L2 gender network
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_figures_and_metric_keys(smoke):
     metrics = metrics_of(smoke)
     assert metrics["status"] == "ok" and METRICS | STUDY_METRICS <= set(metrics)
@@ -74,6 +76,7 @@ def test_smoke_run_writes_figures_and_metric_keys(smoke):
     assert "age_rmse" in (smoke / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_curves_are_in_years_and_end_at_the_recorded_metrics(smoke):
     """The test curve at the kept epoch is the recorded test metric: the callback predicts as the
     evaluation does (mirrored faces averaged under the default config)."""
@@ -91,6 +94,7 @@ def test_curves_are_in_years_and_end_at_the_recorded_metrics(smoke):
         assert curves["train_accuracy"][at] == pytest.approx(metrics[f"{task}_accuracy_train"], rel=1e-9)
 
 
+@pytest.mark.slow
 def test_activation_loss_study_table(smoke):
     metrics = metrics_of(smoke)
     rows = list(csv.DictReader(open(smoke / "tables" / "activation-loss-study.csv")))
@@ -102,6 +106,7 @@ def test_activation_loss_study_table(smoke):
         assert float(r["final_train_loss"]) > 0
 
 
+@pytest.mark.slow
 def test_every_recorded_metric_is_described(smoke, seed_runs):
     exp = get("utkface-mlp")
     for run in (smoke, seed_runs[0]):
@@ -112,6 +117,7 @@ def test_every_recorded_metric_is_described(smoke, seed_runs):
     assert exp.describe("gender_accuracy_train")[1] == "fraction" and exp.describe("age_rmse_logistic")[1] == "years"
 
 
+@pytest.mark.slow
 def test_smoke_seed_preset_and_same_seed_same_metrics(seed_runs):
     a, b = (metrics_of(run) for run in seed_runs)
     keys = [k for k in a if k not in ("wall_s",)]

@@ -118,6 +118,7 @@ def test_a_failed_run_keeps_its_metrics_and_report(tmp_path):
     assert (tmp_path / "f" / "history.csv").is_file()
 
 
+@pytest.mark.slow
 def test_reports_rebuild_and_runs_compare(tmp_path):
     a = run_experiment("dummy-test", out=tmp_path / "a")
     b = run_experiment("dummy-test", out=tmp_path / "b", overrides=["optimizer.lr=0.2"])

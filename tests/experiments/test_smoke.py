@@ -9,6 +9,7 @@ from nnlab.experiments import load_all
 NAMES = sorted(n for n, e in load_all().items() if e.run.__module__.startswith("nnlab."))  # not the tests' toys
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_smoke_run_writes_a_complete_run_folder(name, smoke_runs):
     run_dir = smoke_runs[(name, None)]
@@ -44,6 +45,7 @@ def _start_endless_run(out):
     return proc
 
 
+@pytest.mark.slow
 def test_a_run_stopped_by_sigterm_still_writes_its_metrics(tmp_path):
     """SIGTERM (and Ctrl-C, the same path) ends a run with status interrupted, one line, exit 143."""
     import signal
@@ -61,6 +63,7 @@ def test_a_run_stopped_by_sigterm_still_writes_its_metrics(tmp_path):
     assert (out / "report.html").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", [(n, p) for n in NAMES for p in (None, "seed")], ids=lambda k: f"{k[0]}-{k[1]}")
 def test_every_recorded_metric_is_described_in_the_report(key, smoke_runs):
     """A reader sees a description and a unit for every number, the seed's value beside the ones the
@@ -82,6 +85,7 @@ def test_every_recorded_metric_is_described_in_the_report(key, smoke_runs):
             assert "| seed | target | met |" in head
 
 
+@pytest.mark.slow
 def test_a_run_folder_is_locked_while_written_and_a_killed_run_shows_incomplete(tmp_path):
     import signal
 

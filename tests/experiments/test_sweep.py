@@ -63,6 +63,7 @@ def test_parse_grid_splits_values_outside_brackets():
             parse_grid(bad)
 
 
+@pytest.mark.slow
 def test_a_2x2_grid_runs_four_trials_and_writes_the_report(tmp_path, calls):
     out = run_sweep("dummy-test", GRID, out=tmp_path / "s", smoke=True)
     assert out == (tmp_path / "s").resolve() and len(calls) == 4
@@ -98,6 +99,7 @@ def test_a_bad_grid_fails_before_anything_runs(tmp_path, calls, grid, message):
     assert not calls and not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_the_metric_comes_from_the_objective_or_metric(tmp_path, monkeypatch, calls):
     monkeypatch.setitem(EXPERIMENTS, "dummy-test", dataclasses.replace(EXPERIMENTS["dummy-test"], objective=None))
     with pytest.raises(ConfigError, match="no objective"):
@@ -112,6 +114,7 @@ def test_the_metric_comes_from_the_objective_or_metric(tmp_path, monkeypatch, ca
     assert accuracies == sorted(accuracies) and "test_accuracy (min)" in (out / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_failing_point_fails_alone_and_runs_again_on_resume(tmp_path, calls):
     grid = {"fail": [False, True]}
     out = run_sweep("dummy-test", grid, out=tmp_path / "s", smoke=True)
@@ -123,6 +126,7 @@ def test_a_failing_point_fails_alone_and_runs_again_on_resume(tmp_path, calls):
     assert calls == ["fail=true"]  # the complete point is kept, the failed one tried again
 
 
+@pytest.mark.slow
 def test_resume_after_ctrl_c_and_after_a_killed_worker(tmp_path, monkeypatch):
     made = _ctrl_c_at(3, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
@@ -148,6 +152,7 @@ def test_resume_after_ctrl_c_and_after_a_killed_worker(tmp_path, monkeypatch):
     assert len(list((out / "trials").iterdir())) == 4
 
 
+@pytest.mark.slow
 def test_a_trial_whose_heartbeat_stops_is_waited_for_then_run_again(tmp_path, monkeypatch):
     from optuna.trial import TrialState
 
@@ -175,6 +180,7 @@ def test_a_trial_whose_heartbeat_stops_is_waited_for_then_run_again(tmp_path, mo
     assert read_results(out)[0]["state"] == "COMPLETE"
 
 
+@pytest.mark.slow
 def test_another_machine_joins_through_the_storage_and_study_name(tmp_path, monkeypatch):
     _ctrl_c_at(2, monkeypatch)
     grid = {"epochs": [1, 2]}
@@ -191,6 +197,7 @@ def test_another_machine_joins_through_the_storage_and_study_name(tmp_path, monk
     assert {r["run"] for r in rows} == {"trials/epochs=2", str(a / "trials" / "epochs=1")}
 
 
+@pytest.mark.slow
 def test_two_worker_processes_share_the_study(tmp_path):
     out = run_sweep("dummy-test", GRID, out=tmp_path / "s", smoke=True, workers=2)
     rows = read_results(out)
@@ -201,6 +208,7 @@ def test_two_worker_processes_share_the_study(tmp_path):
     assert "[worker " in (out / "sweep.log").read_text()
 
 
+@pytest.mark.slow
 def test_cli_sweep(tmp_path, capsys):
     from nnlab.cli import main
 
@@ -213,6 +221,7 @@ def test_cli_sweep(tmp_path, capsys):
         main(["-q", "sweep", "dummy-test", "--grid", "optimizer.lrr=0.1", "--out", str(tmp_path / "x")])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("quiet", [False, True])
 def test_the_console_shows_one_line_per_trial_and_nothing_with_q(tmp_path, capsys, quiet):
     from nnlab.cli import main

@@ -18,6 +18,7 @@ def smoke_book(smoke_runs, tmp_path_factory):
     return out, md_path.read_text(), html_path.read_text()
 
 
+@pytest.mark.slow
 def test_every_chapter_and_question_is_answered(smoke_book):
     _, text, _ = smoke_book
     for chapter in chapters():
@@ -30,6 +31,7 @@ def test_every_chapter_and_question_is_answered(smoke_book):
             line for line in text.splitlines() if broken in line)
 
 
+@pytest.mark.slow
 def test_every_figure_exists_and_is_embedded_in_the_html(smoke_book):
     out, text, html = smoke_book
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
@@ -38,6 +40,7 @@ def test_every_figure_exists_and_is_embedded_in_the_html(smoke_book):
     assert html.count("data:image/png;base64,") == len(images)
 
 
+@pytest.mark.slow
 def test_the_book_sets_the_seed_numbers_beside_nnlab_and_says_it_is_smoke(smoke_book):
     _, text, _ = smoke_book
     assert "**Built from smoke runs.**" in text
@@ -45,6 +48,7 @@ def test_the_book_sets_the_seed_numbers_beside_nnlab_and_says_it_is_smoke(smoke_
     assert "13.00 years" in text and "70.50%" in text and "7,904" in text  # seeds 000, 001 and 003
 
 
+@pytest.mark.slow
 def test_a_book_without_runs_says_which_command_makes_each(tmp_path):
     html_path, md_path = build_book({}, tmp_path)
     text = md_path.read_text()
@@ -53,6 +57,7 @@ def test_a_book_without_runs_says_which_command_makes_each(tmp_path):
     assert "have not been recorded" in text and "no sweep found" in text     # no benchmarks' results either
 
 
+@pytest.mark.slow
 def test_book_command_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit, match="is not a run folder"):
         main(["book", str(tmp_path), "--out", str(tmp_path / "b"), "--runs-dir", str(tmp_path)])
@@ -60,6 +65,7 @@ def test_book_command_errors_are_one_line(tmp_path, capsys):
     assert "built from 0 runs" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_book_shows_the_sweeps_and_gap_probes_the_benchmarks_recorded(tmp_path):
     results = tmp_path / "results"
     results.mkdir()

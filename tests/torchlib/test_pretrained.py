@@ -32,6 +32,7 @@ def test_features_load_by_name_and_mismatched_heads_are_skipped(torchvision_file
     assert torch.equal(model.state_dict()["0.28.weight"], state["features.28.weight"].float())
 
 
+@pytest.mark.slow
 def test_a_grey_model_sees_grey_images_as_the_rgb_model_sees_them_repeated(torchvision_file):
     path, _ = torchvision_file
     rgb = to_torch(vgg16(num_classes=4, input_size=32), input_shape=(3, 32, 32), init="torch").double().eval()

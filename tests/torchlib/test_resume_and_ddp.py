@@ -13,6 +13,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+pytestmark = pytest.mark.slow  # real training processes, tens of seconds
+
 SCRIPT = Path(__file__).with_name("train_script.py")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
