@@ -1,8 +1,5 @@
 """``conv1d-network`` (seed 003 Q3): the 1-D network with 7,904 parameters, its gradients checked, and
 the seed's closed-form gradients of one sample beside backprop.
-
-Computed twice, by hand and with the NumPy engine on its readable loop kernels (see
-:mod:`nnlab.exercises.numbers`); the drawing is a separate function of the result.
 """
 
 from __future__ import annotations
@@ -23,15 +20,8 @@ from nnlab.engine import (
     numerical_gradient,
 )
 from nnlab.errors import ConfigError
-from nnlab.exercises.base import (
-    ExerciseResult,
-    checks_section,
-    heading,
-    matrix_block,
-    new_figure,
-)
+from nnlab.exercises.base import ExerciseResult, checks_section, heading, matrix_block, new_figure
 from nnlab.exercises.conv1d_gradients import closed_form_gradients, closed_form_text
-
 from nnlab.exercises.numbers import KERNELS
 
 log = logging.getLogger(__name__)

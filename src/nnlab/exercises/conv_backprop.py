@@ -1,8 +1,5 @@
 """``conv-backprop`` (seed 000 Q3): every weight's gradient through a strided conv, an activation and
 a linear unit: analytic = engine backward = finite differences.
-
-Computed twice, by hand and with the NumPy engine on its readable loop kernels (see
-:mod:`nnlab.exercises.numbers`); the drawing is a separate function of the result.
 """
 
 from __future__ import annotations
@@ -13,13 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.engine import (
-    Activation,
-    Conv2d,
-    Flatten,
-    Linear,
-    numerical_gradient,
-)
+from nnlab.engine import Activation, Conv2d, Flatten, Linear, numerical_gradient
 from nnlab.errors import ConfigError, ShapeError
 from nnlab.exercises.base import (
     ExerciseResult,
@@ -30,7 +21,6 @@ from nnlab.exercises.base import (
     show_matrix,
     side_by_side,
 )
-
 from nnlab.exercises.numbers import KERNELS, close, engine_model, max_abs, paren
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,4 @@
 """``conv-pool`` (seed 000 Q2): a 4x4 image, three 3x3 filters with padding 1, 2x2 max pooling.
-
-Computed twice, by hand and with the NumPy engine on its readable loop kernels (see
-:mod:`nnlab.exercises.numbers`); the drawing is a separate function of the result.
 """
 
 from __future__ import annotations
@@ -11,10 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.engine import (
-    Conv2d,
-    MaxPool2d,
-)
+from nnlab.engine import Conv2d, MaxPool2d
 from nnlab.errors import ConfigError, ShapeError
 from nnlab.exercises.base import (
     ExerciseResult,
@@ -25,7 +19,6 @@ from nnlab.exercises.base import (
     show_matrix,
     side_by_side,
 )
-
 from nnlab.exercises.numbers import KERNELS, SEED_IMAGE, close, engine_model, max_abs, paren
 
 log = logging.getLogger(__name__)

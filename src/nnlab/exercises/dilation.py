@@ -1,7 +1,4 @@
 """``dilation`` (seed 003 Q4): the output size of a dilated convolution, and dilation = K kron A.
-
-Computed twice, by hand and with the NumPy engine on its readable loop kernels (see
-:mod:`nnlab.exercises.numbers`); the drawing is a separate function of the result.
 """
 
 from __future__ import annotations
@@ -11,9 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.engine import (
-    Conv2d,
-)
+from nnlab.engine import Conv2d
 from nnlab.errors import ConfigError, ShapeError
 from nnlab.exercises.base import (
     ExerciseResult,
@@ -24,7 +19,6 @@ from nnlab.exercises.base import (
     show_matrix,
     side_by_side,
 )
-
 from nnlab.exercises.numbers import KERNELS, close, max_abs, paren
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,4 @@
 """``equivariance`` (seed 003 Q1): convolution commutes with shifts; max pooling only nearly.
-
-Computed twice, by hand and with the NumPy engine on its readable loop kernels (see
-:mod:`nnlab.exercises.numbers`); the drawing is a separate function of the result.
 """
 
 from __future__ import annotations
@@ -10,10 +7,7 @@ import logging
 
 import numpy as np
 
-from nnlab.engine import (
-    Conv2d,
-    MaxPool2d,
-)
+from nnlab.engine import Conv2d, MaxPool2d
 from nnlab.errors import ConfigError
 from nnlab.exercises.base import (
     ExerciseResult,
@@ -24,7 +18,6 @@ from nnlab.exercises.base import (
     show_matrix,
     side_by_side,
 )
-
 from nnlab.exercises.numbers import KERNELS, max_abs, shifted
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,5 @@
 """``transposed-conv`` (seed 003 Q3): transposed convolution = the input-gradient of a convolution;
 upsampling.
-
-Computed twice, by hand and with the NumPy engine on its readable loop kernels (see
-:mod:`nnlab.exercises.numbers`); the drawing is a separate function of the result.
 """
 
 from __future__ import annotations
@@ -11,10 +8,7 @@ import logging
 
 import numpy as np
 
-from nnlab.engine import (
-    Conv2d,
-    ConvTranspose2d,
-)
+from nnlab.engine import Conv2d, ConvTranspose2d
 from nnlab.engine.functional import reference as ref
 from nnlab.exercises.base import (
     ExerciseResult,
@@ -26,7 +20,6 @@ from nnlab.exercises.base import (
     show_matrix,
     side_by_side,
 )
-
 from nnlab.exercises.numbers import KERNELS, close, max_abs
 
 log = logging.getLogger(__name__)
