@@ -2,7 +2,9 @@
 
 Every exercise has a module of its own: the convolution family (seeds 000 Q2/Q3, 003 Q1/Q3/Q4)
 ``conv_pool``, ``conv_backprop``, ``conv1d_network``, ``dilation``, ``equivariance`` and
-``transposed_conv`` (what they share is in ``numbers``), and the theory questions ``why_conv``
+``transposed_conv``, each computing its numbers twice, by hand (the seeds' sums and loops) and
+with the NumPy engine on its readable loop kernels, checked against each other and, for gradients,
+against finite differences (what they share is in ``numbers``); and the theory questions ``why_conv``
 (001 Q1), ``batchnorm`` (001 Q2), ``residual`` (001 Q3), ``deconv`` (003 Q2) and
 ``receptive_field`` (003 Q4.1).
 
