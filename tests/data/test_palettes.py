@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nnlab.data.errors import DataFormatError, MissingDataError
-from nnlab.data.palettes import csc321_file, read_csc321_palette
+from nnlab.data.palettes import csc321_file, fit_palette, palette_image, quantize, read_csc321_palette
 from nnlab.data.registry import load
 
 
@@ -91,3 +91,41 @@ def test_cli_shows_a_palette_row_by_row(tmp_path, monkeypatch, capsys):
     assert main(["data", "show", "csc321-colours", "--split", "16", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "16 colours" in out and "  3  1.0000 0.5000 0.0000  #ff8000" in out
+
+
+def _palette_images(seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.integers(0, 256, (5, 3))
+    which = rng.integers(0, 5, (4, 12, 12))
+    x = centres[which] + rng.integers(-6, 7, (4, 12, 12, 3))
+    return np.clip(x, 0, 255).astype(np.uint8).transpose(0, 3, 1, 2)
+
+
+def test_palette_deterministic_sorted_and_quantize_brute_force():
+    images = _palette_images()
+    p1 = fit_palette(images, k=5, seed=0, max_pixels=300)
+    p2 = fit_palette(images, k=5, seed=0, max_pixels=300)
+    np.testing.assert_array_equal(p1, p2)
+    assert p1.shape == (5, 3) and p1.dtype == np.float32
+    lum = p1 @ np.array([0.299, 0.587, 0.114])
+    assert np.all(np.diff(lum) >= 0)
+    q = quantize(images, p1, chunk_pixels=100)  # several chunks
+    px = images.transpose(0, 2, 3, 1).astype(np.float64)
+    brute = np.array([[[np.argmin([np.sum((px[n, i, j] - c) ** 2) for c in p1.astype(np.float64)])
+                        for j in range(12)] for i in range(12)] for n in range(4)])
+    np.testing.assert_array_equal(q, brute)
+    assert q.shape == (4, 12, 12) and q.dtype == np.int64
+    recon = palette_image(q, p1)
+    assert recon.shape == images.shape and recon.dtype == np.uint8
+    assert np.abs(recon.astype(int) - images.astype(int)).max() <= 12  # 5 tight clusters
+
+
+def test_palette_seed_changes_sample_and_errors():
+    images = _palette_images(1)
+    a = fit_palette(images, k=8, seed=0, max_pixels=200)
+    b = fit_palette(images, k=8, seed=1, max_pixels=200)
+    assert not np.array_equal(a, b)
+    with pytest.raises(ValueError):
+        fit_palette(np.zeros((1, 3, 4, 4), np.uint8), k=3)  # one distinct colour
+    with pytest.raises(ValueError):
+        palette_image(np.full((1, 2, 2), 8), a)
