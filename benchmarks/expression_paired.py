@@ -35,7 +35,8 @@ def predictions(run: Path, key: str, data_dir: str | None) -> tuple[np.ndarray, 
     """(predicted class, true class) of every FER2013 test face, with the run's test-time views."""
     from nnlab.data.preprocess import scale01
     from nnlab.data.registry import load
-    from nnlab.experiments.exp_expression import predict_proba, saved_light_vgg
+    from nnlab.experiments.exp_expression import saved_light_vgg
+    from nnlab.experiments.expression_tta import predict_proba
     from nnlab.torchlib import Trainer
 
     test = load("fer2013", "test", data_dir=data_dir)

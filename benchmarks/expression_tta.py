@@ -33,7 +33,8 @@ def main() -> None:
 
     from nnlab.data.preprocess import scale01
     from nnlab.data.registry import load
-    from nnlab.experiments.exp_expression import MODEL_KEYS, predict_proba, saved_light_vgg
+    from nnlab.experiments.exp_expression import MODEL_KEYS, saved_light_vgg
+    from nnlab.experiments.expression_tta import predict_proba
     from nnlab.metrics.classification import roc_curves
     from nnlab.torchlib import Trainer
 

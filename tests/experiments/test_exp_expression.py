@@ -7,7 +7,7 @@ import pytest
 
 from nnlab.data import synthetic
 from nnlab.errors import ConfigError
-from nnlab.experiments import EXPERIMENTS, load_all, resolve_config, run_experiment
+from nnlab.experiments import EXPERIMENTS, expression_data, expression_models, expression_tta, load_all, resolve_config, run_experiment
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -70,11 +70,10 @@ def test_smoke_run_records_the_headline_metrics_and_every_figure(smoke_run):
 
 
 def test_transfer_copies_everything_but_a_head_of_another_size():
-    ex = _exp()
     cfg = resolve_config(EXPERIMENTS["expression"], overrides=["input_size=32"])
-    source, _ = ex.build_light_vgg(cfg, 10)
-    target, _ = ex.build_light_vgg(cfg, 7)
-    fresh = ex.transfer_weights(source, target)
+    source, _ = expression_models.build_light_vgg(cfg, 10)
+    target, _ = expression_models.build_light_vgg(cfg, 7)
+    fresh = expression_models.transfer_weights(source, target)
     head = [k for k in target.state_dict() if target.state_dict()[k].shape != source.state_dict()[k].shape]
     assert fresh == sorted(head) and len(fresh) == 2               # the last Linear's weight and bias
     for k, v in target.state_dict().items():
@@ -85,9 +84,8 @@ def test_transfer_copies_everything_but_a_head_of_another_size():
 def test_input_size_128_upsamples_inside_the_network():
     import torch
 
-    ex = _exp()
     cfg = resolve_config(EXPERIMENTS["expression"], overrides=["input_size=128"])
-    net, params = ex.build_light_vgg(cfg, 7)
+    net, params = expression_models.build_light_vgg(cfg, 7)
     assert isinstance(net[0], torch.nn.Upsample)
     assert net(torch.zeros(2, 1, 48, 48)).shape == (2, 7)
     from nnlab.experiments.expression_cam import conv_relus
@@ -107,17 +105,16 @@ def test_vgg16_backbone_without_weights_fails_early_naming_the_file(tmp_path, mo
 
 
 def test_tta_views_are_the_faces_their_shifts_and_mirror_images():
-    from nnlab.experiments.exp_expression import tta_views
 
     x = np.arange(2 * 1 * 6 * 6, dtype=np.float32).reshape(2, 1, 6, 6)
-    assert [v.shape for v in tta_views(x, False, 0)] == [x.shape] and np.array_equal(tta_views(x, False, 0)[0], x)
-    views = tta_views(x, True, 2)
+    assert [v.shape for v in expression_tta.tta_views(x, False, 0)] == [x.shape] and np.array_equal(expression_tta.tta_views(x, False, 0)[0], x)
+    views = expression_tta.tta_views(x, True, 2)
     assert len(views) == 10 and all(v.shape == x.shape for v in views)
     assert np.array_equal(views[1], x[..., ::-1])                     # the mirror of the face
     down = views[2]                                                   # offset (+2, 0): rows 2.. of the face
     assert np.array_equal(down[..., :4, :], x[..., 2:, :])
     assert np.array_equal(down[..., 4:, :], x[..., [4, 3], :])        # reflected past the border
-    assert len(tta_views(x, False, 2)) == 5 and len(tta_views(x, True, 0)) == 2
+    assert len(expression_tta.tta_views(x, False, 2)) == 5 and len(expression_tta.tta_views(x, True, 0)) == 2
 
 
 def test_unknown_names_are_config_errors(tmp_path):
@@ -139,12 +136,11 @@ def test_presets_seed_is_the_papers_network_and_default_improves_it():
 def test_fer2013_loads_with_its_documented_counts(data_dir, tmp_path):
     from types import SimpleNamespace
 
-    ex = _exp()
     cfg = resolve_config(EXPERIMENTS["expression"])
     from nnlab.data.registry import load
 
     ctx = SimpleNamespace(cfg=cfg, smoke=False, data=lambda name, split=None, **kw: load(name, split, data_dir=data_dir))
-    train, test = ex.load_expressions(ctx)
+    train, test = expression_data.load_expressions(ctx)
     assert train.images.shape == (18436, 1, 48, 48) and test.images.shape == (7178, 1, 48, 48)
     assert np.bincount(test.labels).tolist() == [958, 111, 1024, 1774, 1247, 831, 1233]
     assert train.class_names == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
@@ -153,12 +149,11 @@ def test_fer2013_loads_with_its_documented_counts(data_dir, tmp_path):
 def test_online_transform_adds_erasing_only_when_asked():
     from nnlab.torchlib.augment import RandomAffine
 
-    ex = _exp()
     affine = RandomAffine(0, 0, 0, flip=0)                          # the identity
     x = np.full((64, 1, 48, 48), 0.5, dtype=np.float32)
-    plain = ex.online_transform(resolve_config(EXPERIMENTS["expression"]), affine)
+    plain = expression_data.online_transform(resolve_config(EXPERIMENTS["expression"]), affine)
     assert plain is affine
-    erasing = ex.online_transform(resolve_config(EXPERIMENTS["expression"], overrides=["erase=1.0"]), affine)
+    erasing = expression_data.online_transform(resolve_config(EXPERIMENTS["expression"], overrides=["erase=1.0"]), affine)
     out = erasing(x, np.random.default_rng(0))
     assert out.shape == x.shape and ((out != 0.5).reshape(64, -1).any(1)).all()   # every face has a noise patch
     np.testing.assert_array_equal(out, erasing(x, np.random.default_rng(0)))       # seeded
@@ -167,7 +162,6 @@ def test_online_transform_adds_erasing_only_when_asked():
 def test_age_band_pretraining_labels_split_each_gender_ethnicity_class_in_three():
     from types import SimpleNamespace
 
-    ex = _exp()
     ages, genders, races = np.array([3, 24, 25, 39, 40, 90]), np.array([0, 0, 1, 1, 0, 1]), np.array([0, 4, 2, 2, 1, 0])
     faces = SimpleNamespace(images=np.zeros((6, 3, 64, 64), np.uint8),
                             targets={"age": ages, "gender": genders, "race": races})
@@ -175,7 +169,7 @@ def test_age_band_pretraining_labels_split_each_gender_ethnicity_class_in_three(
                            ("gender_race_age", 3 * (5 * genders + races) + np.array([0, 0, 1, 1, 2, 2]))):
         cfg = resolve_config(EXPERIMENTS["expression"], overrides=[f"pretrain_task={task}"])
         ctx = SimpleNamespace(cfg=cfg, smoke=False, data=lambda name: faces)
-        x, y, names = ex.utkface_faces(ctx)
+        x, y, names = expression_data.utkface_faces(ctx)
         assert x.shape == (6, 1, 48, 48) and np.array_equal(y, expected), task
         assert len(names) == (30 if task == "gender_race_age" else 10)
     assert names[y[1]] == "male-other-<25" and names[y[4]] == "male-black-40+" and names[y[3]] == "female-asian-25-39"
@@ -185,11 +179,10 @@ def test_the_seed_preset_enlarges_the_training_set_offline_as_the_seed_asks():
     from nnlab.experiments.expression_notes import augmentation_note
     from nnlab.torchlib.augment import RandomAffine
 
-    ex = _exp()
     cfg = resolve_config(EXPERIMENTS["expression"], preset="seed")
     assert cfg.augment_copies == 1 and not cfg.augment and cfg.balance_to == 0
     faces = synthetic.faces(21, 7, 0)                                       # 3 per class
-    fit, report = ex.offline_augmentation(cfg, faces, RandomAffine())
+    fit, report = expression_data.offline_augmentation(cfg, faces, RandomAffine())
     assert len(fit) == 42 and report["before"] == dict.fromkeys(faces.class_names, 3)
     assert report["after"] == dict.fromkeys(faces.class_names, 6) and sum(report["added"].values()) == 21
     assert not np.array_equal(fit.images[21:], fit.images[:21])                # the copies are augmented views
@@ -238,10 +231,9 @@ def test_multiply_adds_match_a_count_of_the_torch_twin(torch_one_thread):
 def test_face_crop_keeps_the_centre_and_bad_values_are_config_errors(tmp_path):
     from nnlab.data.preprocess import resize
 
-    ex = _exp()
     faces = synthetic.faces(7, 7, 0).images                                  # (7, 1, 48, 48) uint8
-    assert ex.crop_faces(faces, 1.0) is faces
-    half = ex.crop_faces(faces, 0.5)
+    assert expression_data.crop_faces(faces, 1.0) is faces
+    half = expression_data.crop_faces(faces, 0.5)
     assert half.shape == faces.shape and half.dtype == np.uint8
     np.testing.assert_array_equal(half, resize(faces[..., 12:36, 12:36], (48, 48)))
     for override in ("face_crop=0.3", "cam_box=1.2", "augment_copies=-1"):
@@ -305,11 +297,10 @@ def test_the_vgg16_backbone_loads_a_torchvision_file(tmp_path, torch_one_thread)
 
     path = tmp_path / "vgg16-397923af.pth"
     state = write_vgg16_file(path, classifier=False)
-    ex = _exp()
     cfg = resolve_config(EXPERIMENTS["expression"], overrides=["backbone=vgg16", f"vgg16_weights={path}",
                                                                "input_size=32"])
-    ex.check_config(cfg)                                                       # the file is there: no error
-    net, params = ex.build_vgg16(cfg, 7)
+    _exp().check_config(cfg)                                                       # the file is there: no error
+    net, params = expression_models.build_vgg16(cfg, 7)
     weights = net.state_dict()
     assert isinstance(net[0], torch.nn.Upsample)                              # 48 px faces, upsampled to 32
     assert torch.equal(weights["1.0.0.weight"], state["features.0.weight"].float().sum(1, keepdim=True))

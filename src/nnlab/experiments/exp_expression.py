@@ -40,9 +40,11 @@ and two wrong test predictions per class, and where the Grad-CAM mass of up to
 against mouth) with the improvement those numbers suggest (``face_crop`` is one, wired here).
 The light VGG is compared with VGG16 in parameters, multiply-adds and megabytes (seed Q5.3).
 Headline metrics: ``vgg_accuracy``, ``transfer_accuracy``, ``macro_auc`` (the transferred
-model's), ``vgg_macro_auc``; the helpers for the notes and the CAM analysis are in
-:mod:`nnlab.experiments.expression_notes` and
-:mod:`nnlab.experiments.expression_cam`.
+model's), ``vgg_macro_auc``. This module holds the config, training and evaluation; the faces
+are :mod:`~nnlab.experiments.expression_data`, the networks
+:mod:`~nnlab.experiments.expression_models`, the test-time views
+:mod:`~nnlab.experiments.expression_tta`, the notes :mod:`~nnlab.experiments.expression_notes` and
+the CAM analysis :mod:`~nnlab.experiments.expression_cam`.
 """
 
 from __future__ import annotations
@@ -54,35 +56,40 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.data import synthetic
-from nnlab.data.augment import RandomErasing, augment_offline
-from nnlab.data.preprocess import resize, scale01, to_grayscale
+from nnlab.experiments.config import apply
+from nnlab.experiments.runner import saved_run
+from nnlab.experiments.expression_data import (
+    NATIVE_SIZE,
+    describe_augmentation,
+    load_expressions,
+    prepare,
+    pretrain_classes,
+    stratified_subset,
+    task_words,
+    utkface_faces,
+)
+from nnlab.experiments.expression_models import build_light_vgg, build_vgg16, transfer_weights
+from nnlab.experiments.expression_tta import predict_proba
 from nnlab.data.splits import split_indices
 from nnlab.engine.schedules import CosineWarmup
 from nnlab.errors import ConfigError
-from nnlab.experiments.config import apply
 from nnlab.experiments.expression_cam import cam_analysis, cam_figure
 from nnlab.experiments.expression_notes import (
-    augmentation_note,
     cost_note,
     network_costs,
     transfer_note,
 )
 from nnlab.experiments.registry import experiment
-from nnlab.experiments.runner import saved_run
 from nnlab.metrics.classification import confusion_matrix, roc_curves
-from nnlab.models import create_model
-from nnlab.reporting.figures import confusion_figure, sample_grid
-from nnlab.reporting.vision import count_bars, roc_figure
+from nnlab.reporting.figures import confusion_figure
+from nnlab.reporting.vision import roc_figure
 from nnlab.training.callbacks import LearningRateScheduler
 
 log = logging.getLogger(__name__)
 
 MODEL_KEYS = ("vgg", "transfer")
 PRETRAIN_TASKS = ("gender_race", "gender_race_age")
-AGE_BANDS = (25, 40)  # UTKFace pretraining age bands: under 25 (35% of faces), 25-39, 40 and over
 BACKBONES = ("light_vgg", "vgg16")
-NATIVE_SIZE = 48  # FER2013's side; every image is brought to it, the network upsamples to input_size
 
 
 @dataclass
@@ -146,162 +153,9 @@ SMOKE = {"epochs": 2, "pretrain_epochs": 1, "finetune_epochs": 2, "batch_size": 
 
 
 # -- data -----------------------------------------------------------------------------
-def load_expressions(ctx):
-    """(train, test) ImageSets of greyscale 48x48 uint8 faces with one class-name list."""
-    cfg = ctx.cfg
-    if ctx.smoke:
-        train = synthetic.faces(cfg.synthetic_size, 7, cfg.seed, "synthetic-train")
-        test = synthetic.faces(cfg.synthetic_size // 2, 7, cfg.seed + 1, "synthetic-test")
-    elif cfg.dataset == "fer2013":
-        train, test = ctx.data("fer2013", "train"), ctx.data("fer2013", "test")
-    else:
-        train, test = ctx.data("affectnet", "train"), ctx.data("affectnet", "validation")
-    sets = []
-    for s in (train, test):
-        images = s.images if s.images.shape[1] == 1 else to_grayscale(s.images)
-        if images.shape[-2:] != (NATIVE_SIZE, NATIVE_SIZE):
-            images = resize(images, (NATIVE_SIZE, NATIVE_SIZE))
-        sets.append(_replace_images(s, crop_faces(images, cfg.face_crop)))
-    if list(sets[0].class_names) != list(sets[1].class_names):
-        raise ConfigError(f"train and test classes differ: {sets[0].class_names} vs {sets[1].class_names}")
-    return sets[0], sets[1]
-
-
-def crop_faces(images: np.ndarray, keep: float) -> np.ndarray:
-    """The central ``keep`` of each side of every face, resized back to the full side (bilinear);
-    ``keep`` 1 returns the images unchanged.
-
-    Shapes: (N, C, S, S) -> (N, C, S, S), same dtype.
-    """
-    if keep >= 1:
-        return images
-
-    side = images.shape[-1]
-    margin = int(round(side * (1 - keep) / 2))
-    return resize(images[..., margin:side - margin, margin:side - margin], (side, side))
-
-
-def _replace_images(imageset, images: np.ndarray, index: np.ndarray | None = None):
-    from dataclasses import replace
-
-    if index is None:
-        return replace(imageset, images=images)
-    return replace(imageset, images=images, labels=imageset.labels[index],
-                   targets={k: v[index] for k, v in imageset.targets.items()},
-                   files=None if imageset.files is None else [imageset.files[i] for i in index])
-
-
-def stratified_subset(imageset, limit: int, seed: int):
-    """A stratified, seeded ``limit`` of the images (all of them when limit is 0 or too big)."""
-    if not limit or limit >= len(imageset):
-        return imageset
-    keep, _ = split_indices(imageset.labels, (limit / len(imageset), 1 - limit / len(imageset)), seed=seed)
-    return _replace_images(imageset, imageset.images[keep], keep)
-
-
-def prepare(ctx, train, test) -> dict[str, Any]:
-    """Hold out the validation part, top up small classes offline, draw the data figures.
-
-    Returns float32 arrays in [0, 1]: ``x_fit``/``y_fit`` (after the top-up), ``x_val``,
-    ``y_val``, ``x_test``, ``y_test``, and ``classes``.
-    """
-    from dataclasses import replace
-
-    cfg = ctx.cfg
-    fit_idx, val_idx = split_indices(train.labels, (1 - cfg.val_fraction, cfg.val_fraction), seed=cfg.seed)
-    fit, val = _replace_images(train, train.images[fit_idx], fit_idx), _replace_images(train, train.images[val_idx], val_idx)
-    from nnlab.torchlib.augment import RandomAffine
-
-    transform = RandomAffine(cfg.degrees, cfg.zoom, cfg.shift)
-    online = online_transform(cfg, transform)
-    ctx.figure("samples", sample_grid(train, per_class=cfg.shown_per_class, seed=cfg.seed),
-               f"{cfg.shown_per_class} training faces per class, greyscale {NATIVE_SIZE}x{NATIVE_SIZE}")
-    shown = _per_class(fit.labels, cfg.shown_per_class, cfg.seed)
-    view = online if cfg.augment else transform
-    augmented = view(fit.images[shown], np.random.default_rng(cfg.seed))           # (k, 1, 48, 48) uint8
-    shown_set = replace(_replace_images(fit, augmented, shown), name=f"{train.name or 'faces'} augmented")
-    used = ("online, a fresh view in every epoch" if cfg.augment else "offline copies" if
-            cfg.balance_to > 0 or cfg.augment_copies > 0 else "not used in this run")
-    ctx.figure("augmented", sample_grid(shown_set, per_class=cfg.shown_per_class, seed=cfg.seed),
-               f"augmented training faces, {cfg.shown_per_class} per class ({used}): {_describe(cfg, cfg.augment)}")
-    fit, report = offline_augmentation(cfg, fit, transform)
-    rows = [{"class": k, "before": report["before"][k], "added": report["added"][k], "after": report["after"][k]}
-            for k in report["before"]]
-    rows.append({"class": "total", **{c: sum(r[c] for r in rows) for c in ("before", "added", "after")}})
-    ctx.table("class-counts", rows, f"training images per class before and after offline augmentation (top-up to"
-              f" {cfg.balance_to}, then {cfg.augment_copies} augmented copies of every image; the {len(val_idx)}"
-              " validation images are held out first)")
-    ctx.figure("class-counts", count_bars({"before": report["before"], "after": report["after"]},
-                                          "training images per class, before and after augmentation"),
-               "training images per class before and after offline augmentation"
-               + ("; online augmentation then shows a fresh random view of every image in every epoch" if cfg.augment
-                  else ""))
-    ctx.note(augmentation_note(cfg, report["before"], report["after"], cfg.epochs), title="Augmentation")
-    ctx.record(n_train=len(fit_idx), n_train_augmented=len(fit), n_val=len(val_idx), n_test=len(test))
-    return {"x_fit": scale01(fit.images), "y_fit": fit.labels.astype(np.int64),
-            "x_val": scale01(val.images), "y_val": val.labels.astype(np.int64),
-            "x_test": scale01(test.images), "y_test": test.labels.astype(np.int64),
-            "classes": list(train.class_names), "transform": transform, "online": online}
-
-
-def offline_augmentation(cfg, fit, transform):
-    """``fit`` topped up to ``balance_to`` per class, then with ``augment_copies`` augmented
-    copies of every image; and the counts (``before``, ``added``, ``after`` per class)."""
-    counts = fit.class_counts()
-    if cfg.balance_to > 0:
-        fit, _ = augment_offline(fit, transform, per_class_target=cfg.balance_to, seed=cfg.seed)
-    if cfg.augment_copies > 0:
-        fit, _ = augment_offline(fit, transform, copies=cfg.augment_copies, seed=cfg.seed + 1)
-    after = fit.class_counts()
-    return fit, {"before": counts, "added": {k: after[k] - counts[k] for k in counts}, "after": after}
-
-
-def online_transform(cfg, affine):
-    """The per-batch training augmentation: ``affine``, then :class:`RandomErasing` with
-    probability ``erase`` (when > 0). Called as ``f(batch, rng)``."""
-    if cfg.erase <= 0:
-        return affine
-
-    erasing = RandomErasing(cfg.erase)
-
-    def augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return erasing(affine(batch, rng), rng)
-
-    return augment
-
-
-def _per_class(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    picks = [rng.choice(np.flatnonzero(labels == c), min(k, int((labels == c).sum())), replace=False)
-             for c in np.unique(labels)]
-    return np.sort(np.concatenate(picks))
-
-
-def _describe(cfg, online: bool = True) -> str:
-    return (f"mirror (p 0.5), rotation +-{cfg.degrees:g} deg, zoom 1+-{cfg.zoom:g}, shift +-{cfg.shift:g}"
-            " of the side, reflected borders"
-            + (f"; then random erasing (p {cfg.erase:g})" if cfg.erase > 0 and online else ""))
 
 
 # -- models ---------------------------------------------------------------------------
-def upsample_first(net, size: int):
-    """``nn.Sequential(Upsample(size), net)``: the network sees ``size`` x ``size`` images
-    (bilinear) whatever the side of its input, so the 48 px faces stay 48 px in memory."""
-    from torch import nn
-
-    return nn.Sequential(nn.Upsample(size=(size, size), mode="bilinear", align_corners=False), net)
-
-
-def build_light_vgg(cfg, num_classes: int):
-    """The light VGG as a torch module taking 48x48 greyscale faces, and its parameter count."""
-    from nnlab.torchlib import to_torch
-
-    spec = create_model("light_vgg", input_size=cfg.input_size, in_channels=1, num_classes=num_classes,
-                        batch_norm=cfg.batch_norm, dropout=cfg.dropout, pools=cfg.pools)
-    net = to_torch(spec.build(seed=cfg.seed))
-    if cfg.input_size != NATIVE_SIZE:
-        net = upsample_first(net, cfg.input_size)
-    return net, int(spec.num_parameters())
 
 
 def saved_light_vgg(run_dir: str | Path, key: str, num_classes: int):
@@ -319,21 +173,6 @@ def saved_light_vgg(run_dir: str | Path, key: str, num_classes: int):
     net, _ = build_light_vgg(cfg, num_classes)
     net.load_state_dict(torch.load(weights, weights_only=True))
     return cfg, net
-
-
-def build_vgg16(cfg, num_classes: int):
-    """VGG16 with the user's torchvision weights (the grey input sums the first filters over RGB)."""
-    from nnlab.torchlib import to_torch
-    from nnlab.torchlib.pretrained import load_vgg16_weights
-
-    spec = create_model("vgg16", input_size=cfg.input_size, in_channels=1, num_classes=num_classes)
-    net = to_torch(spec.model, spec.input_shape, init="torch")
-    report = load_vgg16_weights(net, cfg.vgg16_weights)
-    log.info("vgg16: loaded %d tensors from %s; kept initial: %s", len(report["loaded"]), cfg.vgg16_weights,
-             ", ".join(report["skipped"]) or "none")
-    if cfg.input_size != NATIVE_SIZE:
-        net = upsample_first(net, cfg.input_size)
-    return net, sum(int(p.numel()) for p in net.parameters())
 
 
 def check_config(cfg) -> None:
@@ -385,56 +224,6 @@ def train(ctx, name: str, net, x, y, val, epochs: int, lr: float, augment, capti
     return trainer, history, seconds
 
 
-def transfer_weights(source, target) -> list[str]:
-    """Copy every tensor of ``source``'s state dict into ``target``'s with the same name and
-    shape (the trunk and hidden dense layers; not a head with another number of classes).
-    Returns the names of the tensors that were not copied."""
-    src, dst = source.state_dict(), target.state_dict()
-    same = {k: v for k, v in src.items() if k in dst and dst[k].shape == v.shape}
-    target.load_state_dict({**dst, **same})
-    return sorted(set(dst) - set(same))
-
-
-def utkface_faces(ctx):
-    """UTKFace as greyscale 48x48 faces in [0, 1] with gender x ethnicity labels (10 classes),
-    times the age band for ``pretrain_task: gender_race_age`` (30 classes).
-
-    Shapes: -> x (N, 1, 48, 48) float32, y (N,) int64 = (5 * gender + race) [* 3 + band];
-    class names.
-    """
-    cfg = ctx.cfg
-    names = pretrain_classes(cfg)
-    if ctx.smoke:
-        k = len(names)
-        data = synthetic.faces(max(cfg.pretrain_limit, 10 * k), k, cfg.seed + 2, "utkface-synthetic")
-        return scale01(data.images), data.labels.astype(np.int64), data.class_names
-    data = ctx.data("utkface")
-    y = (5 * np.asarray(data.targets["gender"]) + np.asarray(data.targets["race"])).astype(np.int64)
-    if cfg.pretrain_task == "gender_race_age":
-        band = np.digitize(np.asarray(data.targets["age"]), AGE_BANDS)          # 0, 1, 2
-        y = y * (len(AGE_BANDS) + 1) + band
-    keep = np.arange(len(y))
-    if cfg.pretrain_limit and cfg.pretrain_limit < len(y):
-        keep = np.sort(np.random.default_rng(cfg.seed).choice(len(y), cfg.pretrain_limit, replace=False))
-    grey = resize(to_grayscale(data.images[keep]), (NATIVE_SIZE, NATIVE_SIZE))       # (N, 1, 48, 48) uint8
-    return scale01(grey), y[keep], names
-
-
-def pretrain_classes(cfg) -> list[str]:
-    """The UTKFace pretraining class names, in label order: gender x ethnicity, each split by
-    age band for ``pretrain_task: gender_race_age``."""
-    names = [f"{g}-{r}" for g in ("male", "female") for r in ("white", "black", "asian", "indian", "other")]
-    if cfg.pretrain_task != "gender_race_age":
-        return names
-    bands = [f"<{AGE_BANDS[0]}", *(f"{a}-{b - 1}" for a, b in zip(AGE_BANDS, AGE_BANDS[1:])), f"{AGE_BANDS[-1]}+"]
-    return [f"{n}-{b}" for n in names for b in bands]
-
-
-def task_words(cfg) -> str:
-    """The UTKFace pretraining labels in words."""
-    return "gender x ethnicity" + (" x age band" if cfg.pretrain_task == "gender_race_age" else "")
-
-
 def pretrain_backbone(ctx, augment):
     """The light VGG trained on UTKFace (``pretrain_task``); returns the torch module."""
     cfg = ctx.cfg
@@ -483,32 +272,6 @@ def train_model(ctx, key: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- evaluation -------------------------------------------------------------------------
-def tta_views(x: np.ndarray, flip: bool, shift: int) -> list[np.ndarray]:
-    """The test-time views of a batch: the faces, shifted by ``shift`` pixels up, down, left and
-    right (reflected borders) when ``shift`` > 0, and the mirror image of each when ``flip``.
-
-    Shapes: x (N, C, H, W) -> a list of 1, 2, 5 or 10 arrays (N, C, H, W), the faces first.
-    """
-    offsets = [(0, 0)] + ([(shift, 0), (-shift, 0), (0, shift), (0, -shift)] if shift > 0 else [])
-    s = max(shift, 0)
-    padded = np.pad(x, ((0, 0), (0, 0), (s, s), (s, s)), mode="reflect")
-    h, w = x.shape[-2:]
-    views = []
-    for dy, dx in offsets:
-        v = np.ascontiguousarray(padded[..., s + dy:s + dy + h, s + dx:s + dx + w])
-        views += [v, np.ascontiguousarray(v[..., ::-1])] if flip else [v]
-    return views
-
-
-def predict_proba(trainer, x: np.ndarray, flip: bool, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax probabilities averaged over :func:`tta_views`, and those of the faces alone.
-
-    Shapes: x (N, 1, H, W) -> ((N, K), (N, K)).
-    """
-    from scipy.special import softmax
-
-    probs = [softmax(trainer.predict(v), axis=1) for v in tta_views(x, flip, shift)]
-    return np.mean(probs, axis=0), probs[0]
 
 
 def evaluate(ctx, key: str, model: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
@@ -623,7 +386,7 @@ def setting_note(cfg, data: dict[str, Any]) -> str:
         f"{cfg.dataset}: {len(data['y_fit']):,} training images after offline augmentation (validation"
         f" {len(data['y_val']):,}, test {len(data['y_test']):,}), greyscale {NATIVE_SIZE} px in [0, 1], network input"
         f" {cfg.input_size} px{f', the central {cfg.face_crop:.0%} of each side' if cfg.face_crop < 1 else ''}."
-        f" Online augmentation: {_describe(cfg) if cfg.augment else 'none'}. Light VGG"
+        f" Online augmentation: {describe_augmentation(cfg) if cfg.augment else 'none'}. Light VGG"
         f" (batch_norm {cfg.batch_norm}, dropout {cfg.dropout:g}); AdamW lr {cfg.lr:g}, weight decay"
         f" {cfg.weight_decay:g}, batch {cfg.batch_size}, {cfg.epochs} epochs, cosine schedule with"
         f" {cfg.warmup_epochs} warm-up epoch(s)."
