@@ -84,7 +84,8 @@ def main() -> None:
     logging.getLogger("nnlab").setLevel(logging.INFO)
 
     from nnlab.experiments import load_all
-    from nnlab.experiments.sweep import read_results, run_sweep
+    from nnlab.experiments.sweep import run_sweep
+    from nnlab.reporting.sweep_report import read_results
 
     load_all()
     path = RESULTS / "colourization_sweeps.json"

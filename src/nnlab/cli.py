@@ -279,7 +279,9 @@ def cmd_book(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from nnlab.errors import ConfigError, DataError
-    from nnlab.experiments.sweep import parse_grid, read_results, run_sweep
+    from nnlab.experiments.sweep import run_sweep
+    from nnlab.experiments.sweep_grid import parse_grid
+    from nnlab.reporting.sweep_report import read_results
 
     try:
         sweep_dir = run_sweep(args.name, parse_grid(args.grid), workers=args.workers, storage=args.storage,

@@ -12,7 +12,9 @@ import pytest
 import tests.experiments.test_framework  # noqa: F401  (registers the dummy-test experiment)
 from nnlab.errors import ConfigError
 from nnlab.experiments import EXPERIMENTS, sweep
-from nnlab.experiments.sweep import parse_grid, read_results, run_sweep
+from nnlab.experiments.sweep import run_sweep
+from nnlab.experiments.sweep_grid import parse_grid
+from nnlab.reporting.sweep_report import read_results
 
 GRID = {"optimizer.lr": ["0.05", "0.2"], "hidden": ["[4]", "[8, 8]"]}
 

@@ -19,6 +19,10 @@ never-started ones run again. A trial whose worker died is failed and its point 
 within the same run: on this host as soon as its process is gone, elsewhere once its Optuna
 heartbeat is ``GRACE_S`` old. A point whose run raised is retried only by the next run.
 
+Modules. The grid (parsing, checking every value, the points and their folder names) is
+:mod:`nnlab.experiments.sweep_grid`; the report (``results.csv``, figures, HTML) is
+:mod:`nnlab.reporting.sweep_report`; this module holds the Optuna study and the workers.
+
 Workers. ``workers=1`` runs in this process; ``workers=N`` starts N 'spawn' processes that share
 the study through its storage (SQLite is fine for a handful). Another machine joins with the same
 ``storage`` URL (e.g. ``postgresql://...``) and the same ``out`` folder name (or ``study``).
@@ -26,11 +30,8 @@ the study through its storage (SQLite is fine for a handful). Another machine jo
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import functools
 import importlib
-import itertools
 import json
 import logging
 import math
@@ -42,7 +43,7 @@ import shutil
 import socket
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -51,7 +52,8 @@ from typing import Any
 import yaml
 
 from nnlab.errors import ConfigError
-from nnlab.experiments.registry import Experiment, get
+from nnlab.experiments.registry import get
+from nnlab.experiments.sweep_grid import Point, grid_points, objective, point_key
 from nnlab.experiments.runner import (
     CHECKPOINTS,
     finished_run,
@@ -59,8 +61,7 @@ from nnlab.experiments.runner import (
     resolve_config,
     run_experiment,
 )
-from nnlab.reporting.figures import save
-from nnlab.reporting.render import figure, html_page, table
+from nnlab.reporting.sweep_report import write_sweep_report
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +69,6 @@ HEARTBEAT_S = 20       # a running trial writes a heartbeat into the storage thi
 GRACE_S = 60           # ... and is taken for dead (its point runs again) after this long without
 POLL_S = 1.0           # how often an idle worker looks at points still running elsewhere
 SQLITE_TIMEOUT_S = 60  # how long a SQLite writer waits for another worker's lock
-
-
-@dataclass(frozen=True)
-class Point:
-    params: dict[str, Any]      # Optuna's value per key (scalars; a list setting as its JSON text)
-    overrides: tuple[str, ...]  # the point's settings as --set items, "key=value"
-    label: str                  # the name of its run folder, "optimizer.lr=0.1,hidden=[8]"
 
 
 @dataclass(frozen=True)
@@ -98,123 +92,14 @@ class Plan:
 
     def point(self, params: Any) -> Point | None:
         """The grid point with these values (in any key order), if any."""
-        return self._by_key.get(_key(params)) if isinstance(params, Mapping) else None
+        return self._by_key.get(point_key(params)) if isinstance(params, Mapping) else None
 
     @functools.cached_property
     def _by_key(self) -> dict[str, Point]:
-        return {_key(p.params): p for p in self.points}
-
-
-def _key(params: Mapping[str, Any]) -> str:
-    return json.dumps(sorted(params.items()))
+        return {point_key(p.params): p for p in self.points}
 
 
 # -- the grid -------------------------------------------------------------------------------
-def parse_grid(items: Iterable[str]) -> dict[str, list[str]]:
-    """``["lr=0.1,0.01", "hidden=[8, 8],[4]"]`` -> ``{"lr": ["0.1", "0.01"], "hidden": ["[8, 8]", "[4]"]}``.
-
-    Values are split at commas outside brackets and quotes; :func:`run_sweep` reads each as YAML.
-    """
-    grid: dict[str, list[str]] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"--grid takes KEY=V1,V2,..., got {item!r}")
-        if key in grid:
-            raise ConfigError(f"--grid {key} is given twice")
-        values = _split_values(raw)
-        if any(not v for v in values):
-            raise ConfigError(f"--grid {item!r} has an empty value")
-        grid[key] = values
-    return grid
-
-
-def _split_values(raw: str) -> list[str]:
-    parts, depth, quote, start = [], 0, None, 0
-    for i, ch in enumerate(raw):
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(raw[start:i])
-            start = i + 1
-    return [p.strip() for p in [*parts, raw[start:]]]
-
-
-def _setting(cfg: Any, key: str) -> Any:
-    for part in key.split("."):
-        cfg = getattr(cfg, part)
-    return cfg
-
-
-def _grid_points(exp: Experiment, grid: Mapping[str, Sequence[Any]], preset: str | None,
-                 overrides: Sequence[str], smoke: bool) -> tuple[dict[str, list[Any]], list[Point]]:
-    """Check every key and value against the config and return Optuna's choices and the points."""
-    if not grid:
-        raise ConfigError("a sweep needs at least one --grid KEY=V1,V2,...")
-    choices: dict[str, list[Any]] = {}
-    texts: dict[str, dict[Any, str]] = {}  # the --set text of each choice
-    for key, values in grid.items():
-        if isinstance(values, (str, bytes)) or not values:
-            raise ConfigError(f"--grid {key} needs a list of values, got {values!r}")
-        choices[key], texts[key] = [], {}
-        for value in values:
-            raw = value if isinstance(value, str) else json.dumps(value)
-            cfg = resolve_config(exp, preset=preset, overrides=[*overrides, f"{key}={raw}"], smoke=smoke)
-            typed = _setting(cfg, key)
-            if hasattr(typed, "__dataclass_fields__"):
-                raise ConfigError(f"--grid {key} is a group of settings; sweep {key}.KEY")
-            scalar = typed is None or isinstance(typed, (bool, int, float, str))
-            choice = typed if scalar else _json(typed)
-            if choice in texts[key]:
-                raise ConfigError(f"--grid {key} lists {choice!r} twice")
-            choices[key].append(choice)
-            texts[key][choice] = _json(typed)
-    points, labels = [], set()
-    for combo in itertools.product(*choices.values()):
-        params = dict(zip(choices, combo))
-        label = ",".join(f"{k}={_label_value(v)}" for k, v in params.items())[:150]
-        if label in labels:
-            label = f"{label}-{len(points)}"
-        labels.add(label)
-        points.append(Point(params, tuple(f"{k}={texts[k][v]}" for k, v in params.items()), label))
-    return choices, points
-
-
-def _label_value(value: Any) -> str:
-    """A grid value as a shell can type it in a folder name: lists as 16x8 (no brackets: globs),
-    anything but letters, digits and ``._+-`` as ``_``."""
-    if isinstance(value, str) and value.startswith("["):
-        with contextlib.suppress(ValueError):
-            value = json.loads(value)
-    if isinstance(value, list):
-        return "x".join(_label_value(v) for v in value) or "none"
-    text = value if isinstance(value, str) else _json(value)
-    return re.sub(r"[^\w.+\-]", "_", text) or "_"
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _objective(exp: Experiment, metric: str | None) -> tuple[str, str]:
-    if metric is None:
-        if exp.objective is None:
-            raise ConfigError(f"{exp.name} has no objective to sweep; give --metric NAME:min or NAME:max")
-        name, direction = exp.objective
-    else:
-        name, _, direction = metric.rpartition(":")
-        if not name or direction not in ("min", "max"):
-            raise ConfigError(f"--metric takes NAME:min or NAME:max, got {metric!r}")
-    if direction not in ("min", "max"):
-        raise ConfigError(f"{exp.name}'s objective direction must be min or max, got {direction!r}")
-    return name, direction
 
 
 # -- the study ------------------------------------------------------------------------------
@@ -454,9 +339,9 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], *, workers: int = 1,
     exp = get(name)
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
-    metric_name, direction = _objective(exp, metric)
+    metric_name, direction = objective(exp, metric)
     resolve_config(exp, preset=preset, overrides=list(overrides), smoke=smoke)
-    choices, points = _grid_points(exp, grid, preset, list(overrides), smoke)
+    choices, points = grid_points(exp, grid, preset, list(overrides), smoke)
     sweep_dir = make_run_dir(name, out, root=Path("runs") / "sweeps").resolve()
     plan = Plan(name, exp.run.__module__, choices, tuple(points), metric_name, direction, str(sweep_dir),
                 storage or f"sqlite:///{sweep_dir / 'study.db'}", study or f"{name}-{sweep_dir.name}", preset,
@@ -544,52 +429,6 @@ def _rows(plan: Plan, study) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r[plan.metric] is None, sign * (r[plan.metric] or 0)))
 
 
-def read_results(sweep_dir: str | Path) -> list[dict[str, str]]:
-    """The rows of a sweep's ``results.csv`` (best first)."""
-    with open(Path(sweep_dir) / "results.csv", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def _metric_figures(plan: Plan, rows: list[dict[str, Any]]) -> list[Path]:
-    """One PNG per swept key: the metric against its values (a line per value of the other key)."""
-    from matplotlib.figure import Figure
-
-    done = [r for r in rows if r["state"] == "COMPLETE"]
-    paths = []
-    for key, xs in plan.choices.items() if done else ():
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs)
-        pos = {v: (v if numeric else i) for i, v in enumerate(xs)}
-        others = [k for k in plan.choices if k != key]
-        if len(others) == 1:  # a line per value of the other key
-            groups = {f"{others[0]}={v}": [r for r in done if r[others[0]] == v] for v in plan.choices[others[0]]}
-        else:
-            groups = {"best over the other keys" if others else "": done}
-        fig = Figure(figsize=(5.5, 3.6), dpi=100, layout="constrained")
-        ax = fig.add_subplot()
-        for label, group in groups.items():
-            if not group:
-                continue
-            best: dict[Any, float] = {}
-            for r in group:  # with several other keys: the best value at each x
-                y = r[plan.metric]
-                if r[key] not in best or (y < best[r[key]]) == (plan.direction == "min"):
-                    best[r[key]] = y
-            x = sorted(best, key=lambda v: pos[v])
-            ax.plot([pos[v] for v in x], [best[v] for v in x], marker="o", label=label or None)
-        if numeric and min(xs) > 0 and max(xs) >= 100 * min(xs):
-            ax.set_xscale("log")
-        if not numeric:
-            ax.set_xticks(range(len(xs)), [str(v) for v in xs])
-        ax.set_xlabel(key)
-        ax.set_ylabel(plan.metric)
-        ax.set_title(f"{plan.metric} ({plan.direction}) against {key}", fontsize=10)
-        ax.grid(alpha=0.3)
-        if any(groups):
-            ax.legend(fontsize=8)
-        paths.append(save(fig, Path(plan.sweep_dir) / "figures" / f"{plan.metric}-vs-{key}.png"))
-    return paths
-
-
 def _write_report(plan: Plan, study, quiet: bool = False) -> None:
     """Write ``results.csv``, the figures, ``report.html`` (self-contained) and ``report.md``.
 
@@ -604,29 +443,10 @@ def _write_report(plan: Plan, study, quiet: bool = False) -> None:
 
 
 def _report(plan: Plan, study) -> None:
-    sweep_dir = Path(plan.sweep_dir)
     rows = _rows(plan, study)
-    if not any(r["error"] for r in rows):
-        rows = [{k: v for k, v in r.items() if k != "error"} for r in rows]
-    with open(sweep_dir / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({k: json.dumps(v) if isinstance(v, bool) else v for k, v in r.items()} for r in rows)
     states = [r["state"] for r in rows]
     counts = ", ".join(f"{states.count(s)} {s.lower()}" for s in dict.fromkeys(states))
-    title = f"Sweep of {plan.name}{' (smoke)' if plan.smoke else ''}"
     intro = (f"{len(rows)} grid points ({counts}); metric {plan.metric} ({plan.direction}); study {plan.study!r} in "
-             f"{_masked(plan.storage)}; sweep folder {sweep_dir}.")
-    best = rows[0] if rows[0]["state"] == "COMPLETE" else None
-    best_text = (f"Best: {', '.join(f'{k}={best[k]}' for k in plan.choices)} with {plan.metric} = "
-                 f"{best[plan.metric]:.6g} ({best['run']})." if best else "No grid point has completed yet.")
-    figures = _metric_figures(plan, rows)
-    settings = (sweep_dir / "sweep.yaml").read_text() if (sweep_dir / "sweep.yaml").is_file() else ""
-    parts = [f"# {title}\n", intro + "\n", f"**{best_text}**\n", "## Results\n", table(rows),
-             "## The metric against each swept setting\n",
-             *[figure(f"figures/{p.name}", f"{plan.metric} against {p.stem.split('-vs-')[-1]}") for p in figures],
-             "## Settings\n", f"```yaml\n{settings}```\n"]
-    text = "\n".join(parts)
-    (sweep_dir / "report.md").write_text(text)
-    (sweep_dir / "report.html").write_text(html_page(title, text, base=sweep_dir))
-
+             f"{_masked(plan.storage)}; sweep folder {plan.sweep_dir}.")
+    write_sweep_report(plan.sweep_dir, rows, choices=plan.choices, metric=plan.metric, direction=plan.direction,
+                       title=f"Sweep of {plan.name}{' (smoke)' if plan.smoke else ''}", intro=intro)
