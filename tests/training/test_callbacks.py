@@ -194,3 +194,18 @@ def test_a_run_labels_its_phases_by_position_when_the_experiment_declares_them(t
                      progress=False)
     ctx.callbacks(3, "he")
     assert ctx.phase_label("he") == "[phase 1] he"
+
+
+def test_fit_callbacks_adds_one_progress_bar_and_puts_the_checkpoint_last(tmp_path):
+    from nnlab.training.callbacks import fit_callbacks
+
+    first = EpochLogger()
+    cbs, path = fit_callbacks([first], 3, progress=True, checkpoint=tmp_path / "c", suffix=".npz")
+    assert cbs[0] is first and isinstance(cbs[1], ProgressBar) and isinstance(cbs[-1], ModelCheckpoint)
+    assert path == tmp_path / "c.npz" and len(cbs) == 3
+    bar = ProgressBar(total_epochs=3)
+    cbs, path = fit_callbacks([bar], 3, progress=True, checkpoint=None, suffix=".pt")
+    assert cbs == [bar] and path is None                                   # no second bar, no saver
+    cbs, path = fit_callbacks([], 3, progress=False, checkpoint=tmp_path / "w.ckpt", suffix=".pt",
+                              keep_any_suffix=True)
+    assert path == tmp_path / "w.ckpt" and [type(c) for c in cbs] == [ModelCheckpoint]

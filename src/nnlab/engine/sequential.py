@@ -28,7 +28,7 @@ from nnlab.engine.module import Module, resolve_dtype
 from nnlab.engine.optim import Optimizer, make_optimizer
 from nnlab.errors import ConfigError, DataError, ShapeError, TrainingDivergedError
 from nnlab.metrics.basic import StreamingMetric, make_metric
-from nnlab.training.callbacks import CallbackList, ModelCheckpoint, ProgressBar, checkpoint_saver
+from nnlab.training.callbacks import CallbackList, ModelCheckpoint, fit_callbacks
 from nnlab.training.history import History
 
 log = logging.getLogger(__name__)
@@ -280,13 +280,8 @@ class Sequential(Module):
 
         n = len(x)
         history = history if history is not None else History()
-        cbs = list(callbacks)
-        if progress and not any(isinstance(c, ProgressBar) for c in cbs):
-            cbs.append(ProgressBar(total_epochs=epochs))
-        if checkpoint is not None:
-            saver = checkpoint_saver(checkpoint, ".npz")     # save_checkpoint's own naming
-            checkpoint = Path(saver.path)
-            cbs.append(saver)
+        cbs, checkpoint = fit_callbacks(callbacks, epochs, progress=progress, checkpoint=checkpoint,
+                                        suffix=".npz")     # save_checkpoint's own naming
         cb = CallbackList([history, *cbs])
         loop = _FitLoop(self, n, int(batch_size), history, cb)
         if checkpoint is not None and checkpoint.exists():

@@ -40,7 +40,7 @@ from nnlab.engine.module import Module
 from nnlab.errors import ConfigError, DataError, ShapeError, TrainingDivergedError
 from nnlab.metrics.basic import StreamingMetric, make_metric
 from nnlab.torchlib.distributed import DistContext, env_world_size, init_distributed
-from nnlab.training.callbacks import CallbackList, ModelCheckpoint, ProgressBar, checkpoint_saver
+from nnlab.training.callbacks import CallbackList, ModelCheckpoint, fit_callbacks
 from nnlab.training.history import History
 
 log = logging.getLogger(__name__)
@@ -305,13 +305,8 @@ class Trainer:
         if batch_size < self.dist.world_size:
             raise ConfigError(f"batch_size {batch_size} is smaller than the {self.dist.world_size} processes")
         self.steps_per_epoch = math.ceil(n / batch_size)
-        cbs = list(callbacks)
-        if progress and not any(isinstance(c, ProgressBar) for c in cbs):
-            cbs.append(ProgressBar(total_epochs=epochs))
-        if checkpoint is not None:
-            saver = checkpoint_saver(checkpoint, ".pt", keep_any_suffix=True)
-            checkpoint = Path(saver.path)
-            cbs.append(saver)
+        cbs, checkpoint = fit_callbacks(callbacks, epochs, progress=progress, checkpoint=checkpoint, suffix=".pt",
+                                        keep_any_suffix=True)
         if not self.dist.is_main:
             cbs = [c for c in cbs if not getattr(c, "rank_zero_only", False)]
         cb = self._callbacks = CallbackList([self.history, *cbs])

@@ -338,6 +338,23 @@ class ModelCheckpoint(Callback, _Monitor):
         log.debug("checkpoint written to %s", path)
 
 
+def fit_callbacks(callbacks: Iterable[Any], epochs: int, *, progress: bool,
+                  checkpoint: str | Path | ModelCheckpoint | None, suffix: str,
+                  keep_any_suffix: bool = False) -> tuple[list[Any], Path | None]:
+    """The callbacks a fit runs, for both engines' loops: ``callbacks``, a :class:`ProgressBar`
+    with ``progress`` (unless one is given), and the :func:`checkpoint_saver` of ``checkpoint``
+    last, so that it saves what every other callback did in the epoch. Returns them and the
+    checkpoint's path (None without one)."""
+    cbs = list(callbacks)
+    if progress and not any(isinstance(c, ProgressBar) for c in cbs):
+        cbs.append(ProgressBar(total_epochs=epochs))
+    if checkpoint is None:
+        return cbs, None
+    saver = checkpoint_saver(checkpoint, suffix, keep_any_suffix=keep_any_suffix)
+    cbs.append(saver)
+    return cbs, Path(saver.path)
+
+
 def checkpoint_saver(checkpoint: str | Path | ModelCheckpoint, suffix: str, *,
                      keep_any_suffix: bool = False) -> ModelCheckpoint:
     """The :class:`ModelCheckpoint` a fit writes (and resumes from) for its ``checkpoint``
