@@ -1,90 +1,13 @@
-"""The shared pipeline: typed configs, run folders, reports, comparisons."""
+"""The shared pipeline: run folders, reports, comparisons (on the ``dummy-test`` experiment)."""
 
 import json
-from dataclasses import dataclass, field
 
-import numpy as np
 import pytest
 
-from nnlab.engine import Dense, Sequential
 from nnlab.errors import ConfigError
-from nnlab.experiments import EXPERIMENTS, experiment, resolve_config, run_experiment
-from nnlab.experiments.config import apply, parse_assignments
-from nnlab.reporting.figures import confusion_figure
+from nnlab.experiments import experiment, run_experiment
 from nnlab.reporting.report import compare_runs, write_report
-
-
-@dataclass
-class Opt:
-    lr: float = 0.05      # SGD learning rate
-    momentum: float = 0.0
-
-
-@dataclass
-class DummyConfig:
-    seed: int = 0                 # everything random draws from it
-    epochs: int = 3
-    hidden: list[int] = field(default_factory=lambda: [8])
-    activation: str = "relu"
-    fail: bool = False
-    optimizer: Opt = field(default_factory=Opt)
-
-
-@experiment("dummy-test", "a tiny classifier (framework test)", config=DummyConfig,
-            presets={"seed": {"hidden": [4], "optimizer": {"lr": 0.1}}}, smoke={"epochs": 1},
-            objective=("test_accuracy", "max"))
-def run_dummy(ctx):
-    cfg = ctx.cfg
-    rng = np.random.default_rng(cfg.seed)
-    x = rng.normal(size=(200, 4))
-    y = (x[:, 0] > 0).astype(int)
-    model = Sequential([*[Dense(h, cfg.activation) for h in cfg.hidden], Dense(2)], input_shape=(4,), seed=cfg.seed)
-    model.compile(loss="cross_entropy", optimizer={"name": "sgd", "lr": cfg.optimizer.lr}, metrics=["accuracy"])
-    h = model.fit(x[:150], y[:150], epochs=cfg.epochs, batch_size=16, validation_data=(x[150:], y[150:]),
-                  callbacks=ctx.callbacks(cfg.epochs))
-    ctx.history(h)
-    if cfg.fail:
-        raise RuntimeError("asked to fail")
-    ctx.record(test_accuracy=model.evaluate(x[150:], y[150:])["accuracy"])
-    ctx.table("weights", [{"layer": k, "size": int(v.size)} for k, v in model.state_dict().items()])
-    ctx.figure("confusion", confusion_figure(np.eye(2) * 5, ["neg", "pos"]), "a confusion matrix")
-    ctx.note("Some **text**.", title="Notes")
-    ctx.save_model(model)
-
-
-def test_configs_layer_defaults_preset_file_and_set(tmp_path):
-    exp = EXPERIMENTS["dummy-test"]
-    (tmp_path / "c.yaml").write_text("epochs: 7\noptimizer:\n  momentum: 0.9\n")
-    cfg = resolve_config(exp, preset="seed", config_file=tmp_path / "c.yaml", overrides=["optimizer.lr=0.3"])
-    assert cfg.hidden == [4] and cfg.epochs == 7 and cfg.optimizer.momentum == 0.9 and cfg.optimizer.lr == 0.3
-    assert isinstance(resolve_config(exp, overrides=["optimizer.lr=1"]).optimizer.lr, float)
-
-
-@pytest.mark.parametrize("override, message", [
-    ("epoch=3", "unknown key 'epoch'; did you mean 'epochs'?"),
-    ("epochs=3.5", "epochs must be an integer"),
-    ("optimizer=3", "group of settings"),
-    ("optimizer.beta=1", "unknown key 'beta'"),
-    ("fail=yes please", "true or false"),
-    ("noequals", "KEY=VALUE"),
-])
-def test_bad_settings_are_errors_that_say_why(override, message):
-    with pytest.raises(ConfigError, match=message):
-        resolve_config(EXPERIMENTS["dummy-test"], overrides=[override])
-
-
-def test_unknown_preset_and_yaml_keys(tmp_path):
-    with pytest.raises(ConfigError, match="presets"):
-        resolve_config(EXPERIMENTS["dummy-test"], preset="best")
-    (tmp_path / "bad.yaml").write_text("hiden: [3]\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml: unknown key 'hiden'"):
-        resolve_config(EXPERIMENTS["dummy-test"], config_file=tmp_path / "bad.yaml")
-
-
-def test_parse_assignments_reads_yaml_values():
-    assert parse_assignments(["a=1", "b=[1, 2]", "c=x"]) == {"a": 1, "b": [1, 2], "c": "x"}
-    assert apply(DummyConfig(), parse_assignments(["optimizer.lr=1e-3"])).optimizer.lr == 1e-3  # YAML 1.1's "1e-3"
-    assert apply(DummyConfig(), {"hidden": [3, 2]}).hidden == [3, 2]
+from tests.experiments.dummy import DummyConfig  # importing it registers the dummy-test experiment
 
 
 def test_a_run_folder_has_everything_a_report_needs(tmp_path):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-import tests.experiments.test_framework  # noqa: F401  (registers the dummy-test experiment)
+import tests.experiments.dummy  # noqa: F401  (registers the dummy-test experiment)
 from nnlab.errors import ConfigError
 from nnlab.experiments import EXPERIMENTS, sweep
 from nnlab.experiments.sweep import run_sweep
