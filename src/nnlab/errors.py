@@ -5,7 +5,6 @@ readers, the experiments) can raise and catch them without importing another.
 """
 
 
-
 class NNLabError(Exception):
     """Base class for nnlab errors."""
 

@@ -4,17 +4,12 @@ place with an optional member prefix. The layout rules are described in :mod:`nn
 
 from __future__ import annotations
 
-import logging
 import os
 import tarfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-
 from nnlab.data.errors import DataFormatError, MissingDataError
-
-
-log = logging.getLogger(__name__)
 
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 

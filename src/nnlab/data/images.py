@@ -49,8 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.data.dataset import ImageSet
 from nnlab.data.cache import cached_imageset
+from nnlab.data.dataset import ImageSet
 from nnlab.data.decode import (
     IMAGE_EXTENSIONS,
     check_mode,
@@ -63,26 +63,10 @@ from nnlab.data.decode import (
     stack_images,
     to_channels,
 )
-from nnlab.data.image_source import ImageSource, is_hidden, path_parts, split_root
 from nnlab.data.errors import DataFormatError, MissingDataError
+from nnlab.data.image_source import ImageSource, is_hidden, path_parts, split_root
 
 log = logging.getLogger(__name__)
-
-
-# --------------------------------------------------------------------------------------------
-# single images
-
-
-# --------------------------------------------------------------------------------------------
-# where files come from: a folder or a tar archive
-
-
-# --------------------------------------------------------------------------------------------
-# decoding many images into one array
-
-
-# --------------------------------------------------------------------------------------------
-# ImageSet <-> cache entry
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,13 +15,9 @@ Conventions
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from nnlab.errors import ConfigError, ShapeError
-
-log = logging.getLogger(__name__)
 
 __all__ = ["LUMA_WEIGHTS", "downscale", "resize", "scale01", "to_grayscale"]
 

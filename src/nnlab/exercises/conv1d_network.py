@@ -27,9 +27,6 @@ from nnlab.exercises.numbers import KERNELS
 log = logging.getLogger(__name__)
 
 
-# =============================================================================================
-# conv1d-network
-# =============================================================================================
 def conv1d_network(batch: int = 4, seed: int = 0, full_gradcheck: bool = False, eps: float = 1e-6,
                    rtol: float = 1e-5, atol: float = 1e-7) -> ExerciseResult:
     """The 1-D network of seed 003 Q3: 7,904 parameters, and its gradients vs finite differences."""

@@ -4,7 +4,6 @@ a linear unit: analytic = engine backward = finite differences.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -23,12 +22,6 @@ from nnlab.exercises.base import (
 )
 from nnlab.exercises.numbers import KERNELS, close, engine_model, max_abs, paren
 
-log = logging.getLogger(__name__)
-
-
-# =============================================================================================
-# conv-backprop
-# =============================================================================================
 _ACTS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray], str]] = {
     # sigmoid(c) = (1 + tanh(c / 2)) / 2: the same function, without overflow for large |c|
     "sigmoid": (lambda c: 0.5 * (1 + np.tanh(c / 2)), lambda c: 0.25 * (1 - np.tanh(c / 2) ** 2),

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -21,9 +20,6 @@ from nnlab.exercises.base import (
 )
 from nnlab.exercises.numbers import KERNELS, SEED_IMAGE, close, engine_model, max_abs, paren
 
-log = logging.getLogger(__name__)
-
-
 #: three classic 3x3 filters (the seed's own filters cannot be read from its text)
 DEFAULT_FILTERS: dict[str, np.ndarray] = {
     "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=np.float64),
@@ -32,9 +28,6 @@ DEFAULT_FILTERS: dict[str, np.ndarray] = {
 }
 
 
-# =============================================================================================
-# conv-pool
-# =============================================================================================
 def conv_pool(image: Any = None, filters: Any = None, filter_names: list[str] | None = None,
               padding: int = 1) -> ExerciseResult:
     """A 4x4 image, three 3x3 filters with padding 1 (4x4x3), max pooling 2x2 stride 2 (2x2x3)."""

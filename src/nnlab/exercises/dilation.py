@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -21,12 +20,6 @@ from nnlab.exercises.base import (
 )
 from nnlab.exercises.numbers import KERNELS, close, max_abs, paren
 
-log = logging.getLogger(__name__)
-
-
-# =============================================================================================
-# dilation
-# =============================================================================================
 DILATION_CASES = ((7, 8, 3, 2), (10, 10, 3, 3), (9, 12, 2, 4), (5, 6, 3, 1), (16, 9, 5, 2), (28, 28, 3, 2))
 
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from nnlab.engine import Conv2d, MaxPool2d
@@ -20,12 +18,7 @@ from nnlab.exercises.base import (
 )
 from nnlab.exercises.numbers import KERNELS, max_abs, shifted
 
-log = logging.getLogger(__name__)
 
-
-# =============================================================================================
-# equivariance
-# =============================================================================================
 def equivariance(size: int = 16, shift: tuple[int, int] = (1, 2), seed: int = 0) -> ExerciseResult:
     """Convolution commutes with shifts (translation equivariance); max pooling is only nearly invariant."""
     size = int(size)

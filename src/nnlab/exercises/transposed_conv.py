@@ -4,8 +4,6 @@ upsampling.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from nnlab.engine import Conv2d, ConvTranspose2d
@@ -22,12 +20,7 @@ from nnlab.exercises.base import (
 )
 from nnlab.exercises.numbers import KERNELS, close, max_abs
 
-log = logging.getLogger(__name__)
 
-
-# =============================================================================================
-# transposed-conv
-# =============================================================================================
 def transposed_conv(seed: int = 0) -> ExerciseResult:
     """Transposed convolution: the input-gradient (adjoint) of a convolution, and an upsampler."""
     rng = np.random.default_rng(seed)

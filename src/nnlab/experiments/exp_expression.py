@@ -56,8 +56,11 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.data.splits import split_indices
+from nnlab.engine.schedules import CosineWarmup
+from nnlab.errors import ConfigError
 from nnlab.experiments.config import apply
-from nnlab.experiments.runner import saved_run
+from nnlab.experiments.expression_cam import cam_analysis, cam_figure
 from nnlab.experiments.expression_data import (
     NATIVE_SIZE,
     describe_augmentation,
@@ -69,17 +72,14 @@ from nnlab.experiments.expression_data import (
     utkface_faces,
 )
 from nnlab.experiments.expression_models import build_light_vgg, build_vgg16, transfer_weights
-from nnlab.experiments.expression_tta import predict_proba
-from nnlab.data.splits import split_indices
-from nnlab.engine.schedules import CosineWarmup
-from nnlab.errors import ConfigError
-from nnlab.experiments.expression_cam import cam_analysis, cam_figure
 from nnlab.experiments.expression_notes import (
     cost_note,
     network_costs,
     transfer_note,
 )
+from nnlab.experiments.expression_tta import predict_proba
 from nnlab.experiments.registry import experiment
+from nnlab.experiments.runner import saved_run
 from nnlab.metrics.classification import confusion_matrix, roc_curves
 from nnlab.reporting.figures import confusion_figure
 from nnlab.reporting.vision import roc_figure
@@ -150,9 +150,6 @@ SEED_PRESET = {
 }
 SMOKE = {"epochs": 2, "pretrain_epochs": 1, "finetune_epochs": 2, "batch_size": 32, "balance_to": 20, "pretrain_limit": 100,
          "synthetic_size": 112, "input_size": 32, "cam_relu": -1, "cam_analysis": 6}
-
-
-# -- data -----------------------------------------------------------------------------
 
 
 # -- models ---------------------------------------------------------------------------

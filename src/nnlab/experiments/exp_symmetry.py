@@ -18,7 +18,6 @@ The task is XOR on four Gaussian blobs, which one hidden unit cannot solve and a
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,8 +29,6 @@ from nnlab.exercises.base import new_figure
 from nnlab.experiments.registry import experiment
 from nnlab.reporting.figures import decision_regions, epoch_axis, overlay_figure
 from nnlab.training.callbacks import Callback
-
-log = logging.getLogger(__name__)
 
 Init = Literal["zeros", "constant", "random", "constant+dropout", "constant+batchnorm", "constant+augmentation"]
 INITS = ["zeros", "constant", "random", "constant+dropout", "constant+batchnorm", "constant+augmentation"]

@@ -23,7 +23,6 @@ integer ages as classes). The studies live in :mod:`nnlab.experiments.utkface_ml
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,9 +50,6 @@ from nnlab.experiments.utkface_mlp_studies import run_activation_study, run_stud
 from nnlab.metrics.basic import accuracy, rmse
 from nnlab.metrics.classification import confusion_matrix
 from nnlab.reporting.figures import confusion_figure
-
-log = logging.getLogger(__name__)
-
 
 ABOUT = """
 Seed 000's first question: guess a person's age, ethnicity and gender from a photo of the face
@@ -180,9 +176,6 @@ def show_preprocessing(ctx, data, feats: dict[str, Any]) -> None:
     labels = [f"age {t['age'][i]}, {CLASSES['gender'][t['gender'][i]]},\n{CLASSES['ethnicity'][t['race'][i]]}"
               for i in rows]
     figures.show_preprocessing(ctx, faces, pixel_stages(faces, cfg.pool), feats["pca"], labels, cfg.standardize)
-
-
-# -- models ----------------------------------------------------------------------------
 
 
 # -- baselines, evaluation ---------------------------------------------------------------

@@ -5,7 +5,6 @@ experiment itself (no ``exp_`` prefix).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -20,9 +19,6 @@ from nnlab.experiments.expression_notes import (
 )
 from nnlab.reporting.figures import sample_grid
 from nnlab.reporting.vision import count_bars
-
-
-log = logging.getLogger(__name__)
 
 AGE_BANDS = (25, 40)  # UTKFace pretraining age bands: under 25 (35% of faces), 25-39, 40 and over
 

@@ -4,9 +4,7 @@ class probabilities. Not an experiment itself (no ``exp_`` prefix).
 
 from __future__ import annotations
 
-
 import numpy as np
-
 
 
 def tta_views(x: np.ndarray, flip: bool, shift: int) -> list[np.ndarray]:

@@ -53,7 +53,6 @@ import yaml
 
 from nnlab.errors import ConfigError
 from nnlab.experiments.registry import get
-from nnlab.experiments.sweep_grid import Point, grid_points, objective, point_key
 from nnlab.experiments.runner import (
     CHECKPOINTS,
     finished_run,
@@ -61,6 +60,7 @@ from nnlab.experiments.runner import (
     resolve_config,
     run_experiment,
 )
+from nnlab.experiments.sweep_grid import Point, grid_points, objective, point_key
 from nnlab.reporting.sweep_report import write_sweep_report
 
 log = logging.getLogger(__name__)
@@ -97,9 +97,6 @@ class Plan:
     @functools.cached_property
     def _by_key(self) -> dict[str, Point]:
         return {point_key(p.params): p for p in self.points}
-
-
-# -- the grid -------------------------------------------------------------------------------
 
 
 # -- the study ------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -24,8 +23,6 @@ import yaml
 from nnlab.atomic_io import atomic_write_text
 from nnlab.reporting.render import cell, figure, format_value, html_page, table
 from nnlab.reporting.runs import run_state
-
-log = logging.getLogger(__name__)
 
 SMOKE_BANNER = ("> **Smoke run.** Tiny synthetic data and a few steps: this run checks that the pipeline works end"
                 " to end. Its numbers mean nothing about the method; run without `--smoke` for real ones.\n")
