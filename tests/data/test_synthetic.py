@@ -21,7 +21,7 @@ def test_seed002_blobs_defaults():
     (lambda seed: synthetic.digits(12, seed)[0], (12, 784), np.float32),
     (lambda seed: synthetic.colour_blobs(5, seed), (5, 3, 32, 32), np.uint8),
     (lambda seed: synthetic.shaded_images(4, 16, seed), (4, 3, 16, 16), np.float64),
-    (lambda seed: synthetic.waves(3, 20, seed), (3, 20, 20, 3), np.float32),
+    (lambda seed: synthetic.waves(3, 20, seed), (3, 3, 20, 20), np.float32),
     (lambda seed: synthetic.utkface(60, seed).images, (60, 3, 64, 64), np.uint8),
     (lambda seed: synthetic.faces(14, 7, seed).images, (14, 1, 48, 48), np.uint8),
 ])

@@ -82,7 +82,7 @@ def shaded_images(n: int = 480, size: int = 32, seed: int = 0) -> np.ndarray:
 
 
 def waves(n: int, size: int, seed: int) -> np.ndarray:
-    """Smooth random colour images in [0, 1], sums of sine waves. -> (n, size, size, 3) float32."""
+    """Smooth random colour images in [0, 1], sums of sine waves. -> (n, 3, size, size) float32."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size] / size
     out = []
@@ -90,7 +90,7 @@ def waves(n: int, size: int, seed: int) -> np.ndarray:
         f = rng.uniform(1, 4, (3, 2))
         ph = rng.uniform(0, 6.3, 3)
         out.append(np.stack([0.5 + 0.4 * np.sin(2 * np.pi * (f[c, 0] * yy + f[c, 1] * xx) + ph[c])
-                             for c in range(3)], -1))
+                             for c in range(3)]))
     return np.asarray(out, np.float32)
 
 

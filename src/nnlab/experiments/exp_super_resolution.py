@@ -2,7 +2,7 @@
 
 The seed protocol (its Q5): 10 colour CIFAR-10 images (32x32), resolution halved, every
 high-resolution (HR) pixel a sample whose 27 features are its low-resolution (LR) pixel and that
-pixel's 8 neighbours, in R, G, B (:func:`pixel_samples`); a shuffled 70/20/10 train/test/
+pixel's 8 neighbours, in R, G, B (:func:`nnlab.data.superres.sr_patches`); a shuffled 70/20/10 train/test/
 validation split; the MLP 27-64-128-3 with MSE and Adam for 50 epochs, its loss on the three
 parts per epoch (the test part only monitored), PSNR/SSIM of its images, and x4 by the x2 MLP
 applied twice against an MLP trained directly at x4. The seed names no images beyond "10
@@ -10,7 +10,7 @@ CIFAR-10 images with varied colours", so ``seed_images`` takes the first test im
 class in class order (the shared copy holds the 5,000 horses of the training set and the
 whole test set).
 
-The samples are defined in :mod:`nnlab.experiments.sr_images`: the four HR pixels of one LR
+The samples are defined in :mod:`nnlab.data.superres`: the four HR pixels of one LR
 pixel share their features, so the seed's MLP can only paint an ``r x r`` block in one colour,
 which cannot beat bicubic.
 
@@ -33,6 +33,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnlab.data import synthetic
+from nnlab.data.superres import (
+    assemble,
+    bicubic_downscale,
+    bicubic_upscale,
+    blocks,
+    mod_crop,
+    neighbourhoods,
+    sr_patches,
+)
 from nnlab.engine import Linear, Sequential
 from nnlab.errors import ConfigError
 from nnlab.experiments.registry import experiment
@@ -42,15 +51,6 @@ from nnlab.experiments.sr_figures import (
     comparison_figure,
     loss_curves_figure,
     seed_images_figure,
-)
-from nnlab.experiments.sr_images import (
-    blocks,
-    downscale,
-    mod_crop,
-    neighbourhood_features,
-    pixel_samples,
-    unblocks,
-    upscale,
 )
 from nnlab.metrics.image import psnr, ssim
 from nnlab.models import sr_mlp
@@ -162,14 +162,14 @@ def train_mlp(ctx, x, y, outputs: int, name: str, val=None, test=None):
 
 
 def mlp_upscale(model, lr: np.ndarray, scale: int, residual: bool, per_pixel: bool = False) -> np.ndarray:
-    """Apply a trained MLP to a whole LR image. (h, w, 3) -> (h*s, w*s, 3) in [0, 1]."""
-    h, w = lr.shape[:2]
-    out = model.predict(neighbourhood_features(lr).astype(np.float32), batch_size=4096)
+    """Apply a trained MLP to a whole LR image. (3, h, w) -> (3, h*s, w*s) in [0, 1]."""
+    c, h, w = lr.shape
+    out = model.predict(neighbourhoods(lr).astype(np.float32), batch_size=4096)
     if per_pixel:  # the seed's model: one colour per LR pixel, repeated over its block
         out = np.tile(out, (1, scale * scale))
-    sr = unblocks(out, h, w, scale)
+    sr = assemble(out, (c, h * scale, w * scale), scale)
     if residual:
-        sr = sr + upscale(lr, scale)
+        sr = sr + bicubic_upscale(lr, scale)
     return np.clip(sr, 0, 1)
 
 
@@ -180,8 +180,7 @@ def seed_protocol(ctx, images: np.ndarray, scale: int = 2):
     the 20% test part is evaluated after every epoch (the history's ``test_loss``). Returns
     (model, history, the part sizes {"samples", "train", "test", "val"}, final test MSE).
     """
-    lrs = [downscale(im, scale) for im in images]
-    pairs = [pixel_samples(im, lr, scale) for im, lr in zip(images, lrs)]
+    pairs = [sr_patches(im, scale) for im in images]
     x = np.concatenate([p[0] for p in pairs]).astype(np.float32)  # (N, 27)
     y = np.concatenate([p[1] for p in pairs]).astype(np.float32)  # (N, 3)
     order = np.random.default_rng(ctx.cfg.seed).permutation(len(x))
@@ -200,9 +199,9 @@ def seed_name(scale: int) -> str:
 def seed_part(ctx, images: np.ndarray, names: list[str]) -> dict:
     """The seed's question 5 on its own images: the images and their halves, the seed MLP at x2 (and
     at x4 directly when ``scales`` has 4), its loss curves and its architecture. -> {scale: model}."""
-    halves = [downscale(im, 2) for im in images]
+    halves = [bicubic_downscale(im, 2) for im in images]
     ctx.figure("seed-images", seed_images_figure(list(images), halves, names),
-               f"the seed's figures 14 and 15: its {len(images)} images (top, {images.shape[1]}x{images.shape[2]}) "
+               f"the seed's figures 14 and 15: its {len(images)} images (top, {images.shape[2]}x{images.shape[3]}) "
                "and their halved versions (bottom, bicubic), the inputs of the seed protocol")
     models = {}
     for scale in [2] + [s for s in ctx.cfg.scales if s == 4]:
@@ -223,7 +222,7 @@ def seed_part(ctx, images: np.ndarray, names: list[str]) -> dict:
     ctx.figure("seed-architecture", architecture(models[2]),
                "the seed MLP: 27 inputs (the 3x3 low-resolution neighbourhood in R, G, B), hidden layers of 64 and "
                "128 ReLU units, 3 linear outputs (the high-resolution pixel's R, G, B); 8 units drawn per wide layer")
-    shown = {"original": images[0], "bicubic": upscale(halves[0], 2),
+    shown = {"original": images[0], "bicubic": bicubic_upscale(halves[0], 2),
              "seed MLP": mlp_upscale(models[2], halves[0], 2, residual=False, per_pixel=True)}
     ctx.figure("seed-reconstructions", comparison_figure(shown, 32, f"seed protocol: {names[0]}"),
                "a seed image, bicubic x2 and the seed's per-pixel MLP (one colour per 2x2 block)")
@@ -244,8 +243,8 @@ def architecture(model):
 
 # -- data ------------------------------------------------------------------------------
 def load_data(ctx):
-    """(training images (N, 32, 32, 3) float32, {benchmark: [(name, (H, W, 3) float32)]},
-    the seed images (n, 32, 32, 3) float32 and their names)."""
+    """(training images (N, 3, 32, 32) float32, {benchmark: [(name, (3, H, W) float32)]},
+    the seed images (n, 3, 32, 32) float32 and their names), all in [0, 1]."""
     cfg = ctx.cfg
     if ctx.smoke:
         train = synthetic.waves(16, 32, cfg.seed)
@@ -254,11 +253,11 @@ def load_data(ctx):
                        for i, b in enumerate(cfg.benchmarks[:2])}, \
             train[:cfg.seed_images], [f"synthetic #{i}" for i in range(min(cfg.seed_images, len(train)))]
     sets = [ctx.data("cifar10", s) for s in ("train", "test")]
-    train = np.concatenate([s.images for s in sets]).transpose(0, 2, 3, 1).astype(np.float32) / 255  # (N, 32, 32, 3)
+    train = np.concatenate([s.images for s in sets]).astype(np.float32) / 255  # (N, 3, 32, 32)
     picks = seed_picks(sets[1].labels, cfg.seed_images)
-    seed = sets[1].images[picks].transpose(0, 2, 3, 1).astype(np.float32) / 255
+    seed = sets[1].images[picks].astype(np.float32) / 255
     names = [f"{sets[1].class_names[sets[1].labels[i]]} (test #{i})" for i in picks]
-    bench = {b: [(n, im.transpose(1, 2, 0).astype(np.float32) / 255) for n, im in ctx.data("sr-benchmarks", b)]
+    bench = {b: [(n, im.astype(np.float32) / 255) for n, im in ctx.data("sr-benchmarks", b)]
              for b in cfg.benchmarks}
     return train, bench, seed, names
 
@@ -273,17 +272,20 @@ def seed_picks(labels: np.ndarray, n: int) -> list[int]:
 
 # -- evaluation and figures ---------------------------------------------------------------
 def evaluate(bench, methods, scale: int):
-    """PSNR/SSIM (Y, border = scale) of every method on every image. -> (rows, outputs of the first image)."""
+    """PSNR/SSIM (Y, border = scale) of every method on every image. -> (rows, outputs of the first image).
+
+    Images are (3, H, W); the metrics take them channel-last."""
     rows, shown = [], {}
     for set_name, images in bench.items():
         for name, hr in images:
             hr = mod_crop(hr, scale)
-            lr = downscale(hr, scale)
+            lr = bicubic_downscale(hr, scale)
             for method, fn in methods.items():
                 sr = fn(lr)
+                ref, out = (np.ascontiguousarray(im.transpose(1, 2, 0)) for im in (hr, sr))
                 rows.append({"set": set_name, "image": name, "scale": scale, "method": method,
-                             "psnr": psnr(hr, sr, y_channel=True, border=scale),
-                             "ssim": ssim(hr, sr, y_channel=True, border=scale)})
+                             "psnr": psnr(ref, out, y_channel=True, border=scale),
+                             "ssim": ssim(ref, out, y_channel=True, border=scale)})
                 if set_name == next(iter(bench)) and method not in shown:
                     shown[method] = sr
             shown.setdefault("original", hr)
@@ -328,10 +330,10 @@ def x4_table(rows: list[dict]) -> list[dict]:
 
 
 def scale_methods(scale: int, models: dict, seed_models: dict, residual: bool) -> dict:
-    """The methods compared at ``scale``: name -> function (h, w, 3) LR -> (h*s, w*s, 3)."""
+    """The methods compared at ``scale``: name -> function (3, h, w) LR -> (3, h*s, w*s)."""
     mlp, net = models[scale]
     r = residual
-    methods = {"bicubic": lambda lr: upscale(lr, scale),
+    methods = {"bicubic": lambda lr: bicubic_upscale(lr, scale),
                "mlp": lambda lr: mlp_upscale(mlp, lr, scale, r),
                "cnn": lambda lr: cnn_upscale(net, lr, scale, r)}
     if scale in seed_models:  # the seed MLP trained at this scale
@@ -350,9 +352,9 @@ def train_models(ctx, train: np.ndarray) -> dict:
     mlp_train = train[:cfg.mlp.images]
     models: dict[int, tuple] = {}
     for scale in cfg.scales:
-        lrs = [downscale(im, scale) for im in mlp_train]
-        resid = [im - upscale(lr, scale) if cfg.residual else im for im, lr in zip(mlp_train, lrs)]
-        x = np.concatenate([neighbourhood_features(lr) for lr in lrs]).astype(np.float32)  # (N, 27)
+        lrs = [bicubic_downscale(im, scale) for im in mlp_train]
+        resid = [im - bicubic_upscale(lr, scale) if cfg.residual else im for im, lr in zip(mlp_train, lrs)]
+        x = np.concatenate([neighbourhoods(lr) for lr in lrs]).astype(np.float32)  # (N, 27)
         y = np.concatenate([blocks(r, scale) for r in resid]).astype(np.float32)  # (N, 3 s^2)
         mlp, h = train_mlp(ctx, x, y, y.shape[1], f"mlp_x{scale}")
         ctx.history(h, f"mlp_x{scale}", caption=f"block MLP 27-64-128-{y.shape[1]} at x{scale}: training MSE")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnlab.data.superres import bicubic_downscale, bicubic_upscale
 from nnlab.engine.schedules import CosineWarmup
-from nnlab.experiments.sr_images import downscale, upscale
 from nnlab.metrics.image import rgb_to_y
 from nnlab.models import create_model
 from nnlab.training.callbacks import LearningRateScheduler
@@ -21,8 +21,8 @@ ARCHS = ("sr_cnn", "espcn")
 
 
 def luma(images: np.ndarray) -> np.ndarray:
-    """Y (BT.601, MATLAB) of RGB images in [0, 1] as float32. Shapes: (..., H, W, 3) -> (..., H, W)."""
-    return rgb_to_y(images).astype(np.float32)
+    """Y (BT.601, MATLAB) of RGB images in [0, 1] as float32. Shapes: (..., 3, H, W) -> (..., H, W)."""
+    return rgb_to_y(np.ascontiguousarray(np.moveaxis(images, -3, -1))).astype(np.float32)
 
 
 def train_cnn(ctx, images: np.ndarray, scale: int):
@@ -36,14 +36,14 @@ def train_cnn(ctx, images: np.ndarray, scale: int):
     from nnlab.torchlib import to_torch
 
     cfg, tr = ctx.cfg, ctx.cfg.cnn
-    lrs = np.stack([downscale(im, scale) for im in images])  # (N, h, w, 3)
-    bicubic = np.stack([upscale(lr, scale) for lr in lrs]) if cfg.residual else 0
+    lrs = np.stack([bicubic_downscale(im, scale) for im in images])  # (N, 3, h, w)
+    bicubic = np.stack([bicubic_upscale(lr, scale) for lr in lrs]) if cfg.residual else 0
     if tr.arch == "sr_cnn":
         x, y = luma(lrs)[:, None], (luma(images) - (luma(bicubic) if cfg.residual else 0))[:, None]
-        spec = create_model("sr_cnn", scale=scale, width=tr.width, depth=tr.depth, input_size=lrs.shape[1])
+        spec = create_model("sr_cnn", scale=scale, width=tr.width, depth=tr.depth, input_size=lrs.shape[2])
     else:
-        x, y = lrs.transpose(0, 3, 1, 2), (images - bicubic).transpose(0, 3, 1, 2)
-        spec = create_model("espcn", scale=scale, features=list(tr.features), input_size=lrs.shape[1])
+        x, y = lrs, images - bicubic
+        spec = create_model("espcn", scale=scale, features=list(tr.features), input_size=lrs.shape[2])
     x, y = x.astype(np.float32), y.astype(np.float32)  # (N, C, h, w), (N, C, H, W)
     n_val = max(1, len(x) // 20)
     torch.manual_seed(cfg.seed)  # PyTorch's default initialisation draws from it
@@ -61,7 +61,7 @@ def train_cnn(ctx, images: np.ndarray, scale: int):
 
 
 def cnn_upscale(net, lr: np.ndarray, scale: int, residual: bool) -> np.ndarray:
-    """Apply the CNN to one LR image (h, w, 3) -> (h*s, w*s, 3) in [0, 1].
+    """Apply the CNN to one LR image (3, h, w) -> (3, h*s, w*s) in [0, 1].
 
     A one-channel network predicts Y; Cb and Cr come from bicubic upscaling (MATLAB's
     ``ycbcr`` convention, through scikit-image)."""
@@ -70,12 +70,12 @@ def cnn_upscale(net, lr: np.ndarray, scale: int, residual: bool) -> np.ndarray:
 
     dev = next(net.parameters()).device
     first = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
-    bicubic = upscale(lr, scale)
-    x = luma(lr)[None, None] if first.in_channels == 1 else lr.transpose(2, 0, 1)[None]
+    bicubic = bicubic_upscale(lr, scale)
+    x = luma(lr)[None, None] if first.in_channels == 1 else lr[None]
     with torch.no_grad():
         out = net(torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(dev)).cpu().numpy()[0]
     if first.in_channels == 1:
-        ycc = rgb2ycbcr(bicubic)                                   # Y in [16, 235]
+        ycc = rgb2ycbcr(np.ascontiguousarray(bicubic.transpose(1, 2, 0)))  # (H, W, 3), Y in [16, 235]
         ycc[..., 0] = 255 * (out[0] + (luma(bicubic) if residual else 0))
-        return np.clip(ycbcr2rgb(ycc), 0, 1).astype(np.float32)
-    return np.clip(out.transpose(1, 2, 0) + (bicubic if residual else 0), 0, 1)
+        return np.clip(ycbcr2rgb(ycc), 0, 1).astype(np.float32).transpose(2, 0, 1)
+    return np.clip(out + (bicubic if residual else 0), 0, 1)

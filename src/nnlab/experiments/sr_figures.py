@@ -2,6 +2,7 @@
 
 The seed's images and their halves, the seed MLP's loss curves (training, validation and the
 monitored test part), a drawing of its 27-64-128-3 architecture, and crops of reconstructions.
+Images are (C, H, W) in [0, 1], as everywhere in :mod:`nnlab.data.superres`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from nnlab.reporting.figures import epoch_axis
 def seed_images_figure(images: list[np.ndarray], halves: list[np.ndarray], names: list[str]) -> Figure:
     """The seed's figures 14 and 15: each image (top) above its half-resolution version (bottom).
 
-    Shapes: images [(H, W, 3)], halves [(H/2, W/2, 3)] in [0, 1].
+    Shapes: images [(3, H, W)], halves [(3, H/2, W/2)] in [0, 1].
     """
     n = len(images)
     fig = Figure(figsize=(max(1.25 * n + 0.6, 5.0), 3.4), dpi=100, layout="constrained")
@@ -23,11 +24,11 @@ def seed_images_figure(images: list[np.ndarray], halves: list[np.ndarray], names
     for col, (hr, lr, name) in enumerate(zip(images, halves, names)):
         for row, img in enumerate((hr, lr)):
             ax = axes[row, col]
-            ax.imshow(np.clip(img, 0, 1), interpolation="nearest")
+            ax.imshow(np.clip(img.transpose(1, 2, 0), 0, 1), interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
         axes[0, col].set_title(name, fontsize=7)
-    h, w = images[0].shape[:2]
+    h, w = images[0].shape[1:]
     axes[0, 0].set_ylabel(f"original\n{h}x{w}", fontsize=8)
     axes[1, 0].set_ylabel(f"halved (bicubic)\n{h // 2}x{w // 2}", fontsize=8)
     fig.suptitle("the seed protocol's images (top) and their halved versions (bottom, shown at the same size)",
@@ -100,14 +101,14 @@ def architecture_figure(sizes: list[int], labels: list[str], title: str, links: 
 
 
 def comparison_figure(shown: dict[str, np.ndarray], crop: int, title: str) -> Figure:
-    """Crops (centre, ``crop`` pixels) of the original and each method's reconstruction, side by side."""
+    """Crops (centre, ``crop`` pixels) of the original and each method's reconstruction (3, H, W), side by side."""
     fig = Figure(figsize=(2.2 * len(shown), 2.6), dpi=100, layout="constrained")
     axes = fig.subplots(1, len(shown), squeeze=False)[0]
     for ax, (name, img) in zip(axes, shown.items()):
-        h, w = img.shape[:2]
+        h, w = img.shape[1:]
         c = min(crop, h, w)
         y0, x0 = (h - c) // 2, (w - c) // 2
-        ax.imshow(np.clip(img[y0:y0 + c, x0:x0 + c], 0, 1), interpolation="nearest")
+        ax.imshow(np.clip(img[:, y0:y0 + c, x0:x0 + c].transpose(1, 2, 0), 0, 1), interpolation="nearest")
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
