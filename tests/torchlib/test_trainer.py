@@ -178,9 +178,19 @@ def test_divergence_restores_the_epoch_start_weights():
     x, y = blobs()
     t = Trainer(mlp(), loss="mse", optimizer={"name": "sgd", "lr": 1e6})
     w0 = t.get_weights()
-    with pytest.raises(TrainingDivergedError, match="epoch 1"):
+    with pytest.raises(TrainingDivergedError, match="during epoch 1"):  # no per-batch logs: found at the epoch's end
         t.fit(x, np.eye(2)[y] * 1e10, epochs=3, batch_size=10)
     assert max_diff(t.get_weights(), w0) == 0
+    batches = []
+
+    class Batches(Callback):  # asks for per-batch logs: the guard then stops at the first NaN batch
+        def on_batch_end(self, trainer, step, logs):
+            batches.append(step)
+
+    t = Trainer(mlp(), loss="mse", optimizer={"name": "sgd", "lr": 1e6})
+    with pytest.raises(TrainingDivergedError, match=r"at epoch 1, batch \d+/12"):
+        t.fit(x, np.eye(2)[y] * 1e10, epochs=3, batch_size=10, callbacks=[Batches()])
+    assert max_diff(t.get_weights(), w0) == 0 and len(batches) < 12
 
 
 def test_mixed_precision_on_cpu_falls_back_with_a_warning(caplog):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from nnlab.engine import Dense, ReduceOnPlateau, Sequential, StepDecay
+from nnlab.errors import TrainingDivergedError
 from nnlab.training import (
     Callback,
     CallbackList,
@@ -16,6 +17,7 @@ from nnlab.training import (
     LearningRateScheduler,
     ModelCheckpoint,
     ProgressBar,
+    TerminateOnNaN,
     TrainerLike,
 )
 
@@ -196,16 +198,55 @@ def test_a_run_labels_its_phases_by_position_when_the_experiment_declares_them(t
     assert ctx.phase_label("he") == "[phase 1] he"
 
 
-def test_fit_callbacks_adds_one_progress_bar_and_puts_the_checkpoint_last(tmp_path):
+def test_fit_callbacks_puts_the_nan_guard_first_one_progress_bar_and_the_checkpoint_last(tmp_path):
     from nnlab.training.callbacks import fit_callbacks
 
-    first = EpochLogger()
-    cbs, path = fit_callbacks([first], 3, progress=True, checkpoint=tmp_path / "c", suffix=".npz")
-    assert cbs[0] is first and isinstance(cbs[1], ProgressBar) and isinstance(cbs[-1], ModelCheckpoint)
-    assert path == tmp_path / "c.npz" and len(cbs) == 3
-    bar = ProgressBar(total_epochs=3)
-    cbs, path = fit_callbacks([bar], 3, progress=True, checkpoint=None, suffix=".pt")
-    assert cbs == [bar] and path is None                                   # no second bar, no saver
-    cbs, path = fit_callbacks([], 3, progress=False, checkpoint=tmp_path / "w.ckpt", suffix=".pt",
+    first, history = EpochLogger(), History()
+    cbs, path = fit_callbacks([first], 3, history=history, progress=True, checkpoint=tmp_path / "c", suffix=".npz")
+    assert [type(c) for c in cbs] == [TerminateOnNaN, History, EpochLogger, ProgressBar, ModelCheckpoint]
+    assert cbs[1] is history and cbs[2] is first and path == tmp_path / "c.npz"
+    bar, guard = ProgressBar(total_epochs=3), TerminateOnNaN()
+    cbs, path = fit_callbacks([bar, guard], 3, history=history, progress=True, checkpoint=None, suffix=".pt")
+    assert cbs == [history, bar, guard] and path is None                   # no second bar or guard, no saver
+    cbs, path = fit_callbacks([], 3, history=history, progress=False, checkpoint=tmp_path / "w.ckpt", suffix=".pt",
                               keep_any_suffix=True)
-    assert path == tmp_path / "w.ckpt" and [type(c) for c in cbs] == [ModelCheckpoint]
+    assert path == tmp_path / "w.ckpt" and [type(c) for c in cbs] == [TerminateOnNaN, History, ModelCheckpoint]
+
+
+def test_the_nan_guard_does_not_ask_for_batch_logs():
+    assert not CallbackList([TerminateOnNaN(), History()]).has_batch_hooks
+    assert CallbackList([TerminateOnNaN(), ProgressBar(total_epochs=1)]).has_batch_hooks
+
+
+def test_weights_that_become_nan_are_restored_to_the_epoch_start(rng):
+    model, x, y = model_and_data(rng)
+    start = {}
+
+    class Poison(Callback):  # the loss of every batch stays finite; the weights are spoiled after the last step
+        def on_epoch_begin(self, trainer, epoch):
+            start.update(trainer.get_weights())
+
+        def on_batch_end(self, trainer, step, logs):
+            if trainer.epoch == 2 and step == trainer.steps_per_epoch - 1:
+                w = trainer.get_weights()
+                w[next(iter(w))][...] = np.nan
+                trainer.set_weights(w)
+
+    with pytest.raises(TrainingDivergedError, match="weights became NaN or infinite during epoch 2"):
+        model.fit(x, y, epochs=3, batch_size=10, callbacks=[Poison()])
+    now = model.state_dict()
+    assert all(np.array_equal(now[k], start[k]) for k in now)
+
+
+def test_callback_state_follows_its_type_when_positions_shift():
+    class Counter(Callback):
+        state_attributes = ("n",)
+
+        def __init__(self, n=0):
+            self.n = n
+
+    saved = CallbackList([History(), Counter(1), EpochLogger(), Counter(2)]).state_dict()
+    assert saved["1:Counter"] == {"n": 1} and saved["3:Counter"] == {"n": 2}
+    a, b = Counter(), Counter()
+    CallbackList([TerminateOnNaN(), History(), a, b]).load_state_dict(saved)  # a guard added in front
+    assert (a.n, b.n) == (1, 2)

@@ -26,7 +26,7 @@ from nnlab.engine.layers.registry import layer_config, layer_from_config, regist
 from nnlab.engine.losses import Loss, make_loss
 from nnlab.engine.module import Module, resolve_dtype
 from nnlab.engine.optim import Optimizer, make_optimizer
-from nnlab.errors import ConfigError, DataError, ShapeError, TrainingDivergedError
+from nnlab.errors import ConfigError, DataError, ShapeError
 from nnlab.metrics.basic import StreamingMetric, make_metric
 from nnlab.training.callbacks import CallbackList, ModelCheckpoint, fit_callbacks
 from nnlab.training.history import History
@@ -242,9 +242,10 @@ class Sequential(Module):
         their sizes) before the single step: the update is the same as with one large batch,
         but memory is bounded by the micro-batch. ``validation_split`` holds out a seeded random
         fraction of the data. ``initial_epoch`` (with ``history``) continues a run: epochs
-        ``initial_epoch + 1 .. epochs`` are trained. If the loss becomes NaN or infinite, a
-        :class:`TrainingDivergedError` is raised and the weights are restored to those at the
-        start of the failing epoch.
+        ``initial_epoch + 1 .. epochs`` are trained. If the loss or the weights become NaN or
+        infinite, a :class:`TrainingDivergedError` is raised and the weights are restored to those
+        at the start of the failing epoch (:class:`~nnlab.training.callbacks.TerminateOnNaN`,
+        first among the callbacks).
 
         A callback may change the batch size for the coming epoch in ``on_epoch_begin`` by
         setting ``trainer.batch_size`` (see :class:`nnlab.training.batch_schedule.BatchSizeScheduler`):
@@ -280,9 +281,9 @@ class Sequential(Module):
 
         n = len(x)
         history = history if history is not None else History()
-        cbs, checkpoint = fit_callbacks(callbacks, epochs, progress=progress, checkpoint=checkpoint,
-                                        suffix=".npz")     # save_checkpoint's own naming
-        cb = CallbackList([history, *cbs])
+        cbs, checkpoint = fit_callbacks(callbacks, epochs, history=history, progress=progress,
+                                        checkpoint=checkpoint, suffix=".npz")     # save_checkpoint's own naming
+        cb = CallbackList(cbs)
         loop = _FitLoop(self, n, int(batch_size), history, cb)
         if checkpoint is not None and checkpoint.exists():
             state = load_checkpoint(checkpoint, self)
@@ -293,7 +294,6 @@ class Sequential(Module):
             if state["finished"] and (state["epoch"] >= epochs or state["stopped"]):
                 return history
         metrics = self._make_metrics()
-        opt = self.optimizer
         xbuf = ybuf = np.empty(0)  # the shuffled batch buffers, (batch_size, ...) once an epoch needs them
         first_epoch = int(initial_epoch) + 1
 
@@ -312,7 +312,6 @@ class Sequential(Module):
                     if shuffle and len(xbuf) < batch_size:
                         xbuf = np.empty((batch_size, *x.shape[1:]), x.dtype)
                         ybuf = np.empty((batch_size, *y.shape[1:]), y.dtype)
-                    snapshot = self._snapshot()
                     order = self.rng.permutation(n) if shuffle else None
                     for m in metrics:
                         m.reset()
@@ -326,27 +325,14 @@ class Sequential(Module):
                             xb = np.take(x, idx, axis=0, out=xbuf[: hi - lo], mode="clip")
                             yb = np.take(y, idx, axis=0, out=ybuf[: hi - lo], mode="clip")
                         batch_loss = self._train_step(xb, yb, accumulate_steps, metrics)
-                        if not math.isfinite(batch_loss):
-                            self._restore(snapshot)
-                            raise TrainingDivergedError(
-                                f"the loss became {batch_loss} at epoch {epoch}, batch {step + 1}/{steps};"
-                                f" training stopped and the weights were restored to the start of epoch {epoch}."
-                                f" Try a lower learning rate (now {opt.lr:g}) or scaled inputs and targets."
-                            )
                         loss_sum += batch_loss * (hi - lo)
-                        cb.on_batch_end(loop, step, {"loss": batch_loss})
-                    if not np.isfinite(self._flat_data).all():
-                        self._restore(snapshot)
-                        raise TrainingDivergedError(
-                            f"the weights became NaN or infinite during epoch {epoch}; they were restored"
-                            f" to the start of the epoch. Try a lower learning rate (now {opt.lr:g})."
-                        )
+                        cb.on_batch_end(loop, step, {"loss": batch_loss})  # TerminateOnNaN stops a NaN here
                     logs = {"loss": loss_sum / n, **{m.name: m.result() for m in metrics}}
                     if validation_data is not None:
                         val = self._evaluate(*validation_data, batch_size=max(batch_size, 256))
                         logs.update({f"val_{k}": v for k, v in val.items()})
                         self.train()
-                    logs["lr"] = opt.lr
+                    logs["lr"] = self.optimizer.lr
                     cb.on_epoch_end(loop, epoch, logs)
                     if loop.stop_training:
                         break
@@ -540,6 +526,15 @@ class _FitLoop:
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return self.model.state_dict()
+
+    def snapshot(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return self.model._snapshot()
+
+    def restore(self, snapshot: tuple[np.ndarray, dict[str, np.ndarray]]) -> None:
+        self.model._restore(snapshot)
+
+    def weights_finite(self) -> bool:
+        return bool(np.isfinite(self.model._flat_data).all())
 
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
         self.model.load_state_dict(dict(weights))

@@ -217,6 +217,18 @@ class Trainer:
         current = self.model.state_dict()
         self.model.load_state_dict({k: torch.as_tensor(np.asarray(v)).to(current[k]) for k, v in weights.items()})
 
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        """Copies of the weights on their device (no transfer), for :meth:`restore`."""
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def restore(self, snapshot: Mapping[str, torch.Tensor]) -> None:
+        self.model.load_state_dict(snapshot)
+
+    def weights_finite(self) -> bool:
+        """Whether every floating-point weight is finite (one wait for the device)."""
+        checks = [torch.isfinite(v).all() for v in self.model.state_dict().values() if v.is_floating_point()]
+        return bool(torch.stack(checks).all()) if checks else True
+
     # -- data -----------------------------------------------------------------------
     def _tensors(self, x: Any, y: Any, what: str = "") -> tuple[torch.Tensor, torch.Tensor]:
         x, y = torch.as_tensor(x), torch.as_tensor(y)
@@ -305,11 +317,11 @@ class Trainer:
         if batch_size < self.dist.world_size:
             raise ConfigError(f"batch_size {batch_size} is smaller than the {self.dist.world_size} processes")
         self.steps_per_epoch = math.ceil(n / batch_size)
-        cbs, checkpoint = fit_callbacks(callbacks, epochs, progress=progress, checkpoint=checkpoint, suffix=".pt",
-                                        keep_any_suffix=True)
+        cbs, checkpoint = fit_callbacks(callbacks, epochs, history=self.history, progress=progress,
+                                        checkpoint=checkpoint, suffix=".pt", keep_any_suffix=True)
         if not self.dist.is_main:
             cbs = [c for c in cbs if not getattr(c, "rank_zero_only", False)]
-        cb = self._callbacks = CallbackList([self.history, *cbs])
+        cb = self._callbacks = CallbackList(cbs)
         if checkpoint is not None and Path(checkpoint).exists():
             self.load_checkpoint(checkpoint)
         if self.finished and (self.epoch >= epochs or self.stop_training):
@@ -346,7 +358,6 @@ class Trainer:
         n = len(x)
         order = self._order(n, epoch, shuffle)
         metrics = self._make_metrics()
-        snapshot = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         per_batch = cb.has_batch_hooks
         count = 0  # samples this process trained on
@@ -363,26 +374,16 @@ class Trainer:
             before = float(loss_sum) if per_batch else 0.0
             self._train_step(xb, yb, hi - lo, metrics, loss_sum)
             count += shi - slo
-            if per_batch:
-                value = (float(loss_sum) - before) / max(1, shi - slo)
-                if not math.isfinite(value):
-                    self._diverged(snapshot, f"the loss became {value} at epoch {epoch}, batch {step + 1}")
-                cb.on_batch_end(self, step, {"loss": value})
+            if per_batch:  # a NaN is stopped here by TerminateOnNaN, else at the epoch's end
+                cb.on_batch_end(self, step, {"loss": (float(loss_sum) - before) / max(1, shi - slo)})
         totals = [float(loss_sum), float(count)]
         for m in metrics:
             totals.extend(m.totals())
         totals = self.dist.all_reduce(totals, self.device)
         loss = totals[0] / totals[1]
-        if not math.isfinite(loss):
-            self._diverged(snapshot, f"the loss became {loss} during epoch {epoch}")
         for i, m in enumerate(metrics):
             m.set_totals(totals[2 + 2 * i], int(totals[3 + 2 * i]))
         return {"loss": loss, **{m.name: m.result() for m in metrics}}
-
-    def _diverged(self, snapshot: dict[str, torch.Tensor], what: str) -> None:
-        self.model.load_state_dict(snapshot)
-        raise TrainingDivergedError(f"{what}; the weights were restored to the start of epoch {self.epoch}."
-                                    f" Try a lower learning rate (now {self.lr:g}) or scaled inputs and targets.")
 
     def _train_step(self, xb: torch.Tensor, yb: torch.Tensor, global_n: int, metrics: list[StreamingMetric],
                     loss_sum: torch.Tensor) -> None:

@@ -16,6 +16,7 @@ from nnlab.training.callbacks import (
     LearningRateScheduler,
     ModelCheckpoint,
     ProgressBar,
+    TerminateOnNaN,
     TrainerLike,
 )
 from nnlab.training.evaluation import EvaluateSets
@@ -24,5 +25,5 @@ from nnlab.training.history import History
 __all__ = [
     "BatchHistory", "BatchSizeScheduler", "BatchSizeSteps", "EvaluateSets",
     "Callback", "CallbackList", "CSVLogger", "EarlyStopping", "EpochLogger", "History",
-    "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "TrainerLike",
+    "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "TerminateOnNaN", "TrainerLike",
 ]

@@ -20,6 +20,8 @@ from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
+from nnlab.errors import TrainingDivergedError
+
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +49,16 @@ class TrainerLike(Protocol):
         """Write everything needed to resume (weights, optimizer, epoch, history), atomically."""
         ...
 
+    def snapshot(self) -> Any:
+        """A copy of the weights (parameters and buffers) in the loop's own form, for :meth:`restore`."""
+        ...
+
+    def restore(self, snapshot: Any) -> None: ...
+
+    def weights_finite(self) -> bool:
+        """Whether every weight is finite (no NaN or infinity)."""
+        ...
+
 
 class Callback:
     """Base class with no-op hooks; override the ones you need.
@@ -58,6 +70,9 @@ class Callback:
     """
 
     rank_zero_only = False
+    #: True when ``on_batch_end`` only looks at logs a loop has anyway: it does not make a loop
+    #: compute per-batch logs it would otherwise skip (see :attr:`CallbackList.has_batch_hooks`)
+    batch_hook_optional = False
     #: attributes an exact resume carries (what the callback has recorded so far): the default
     #: ``state_dict``/``load_state_dict`` save and restore them
     state_attributes: tuple[str, ...] = ()
@@ -88,15 +103,16 @@ class CallbackList:
             missing = [h for h in self.HOOKS if not callable(getattr(cb, h, None))]
             if missing:
                 raise TypeError(f"{type(cb).__name__} is not a callback: it lacks {missing}")
-        self._batch_hooks = [
-            cb.on_batch_end for cb in self.callbacks
-            if getattr(type(cb), "on_batch_end", None) is not Callback.on_batch_end
-        ]
+        batch = [cb for cb in self.callbacks
+                 if getattr(type(cb), "on_batch_end", None) is not Callback.on_batch_end]
+        self._batch_hooks = [cb.on_batch_end for cb in batch]
+        self._wants_batch_logs = any(not getattr(cb, "batch_hook_optional", False) for cb in batch)
 
     @property
     def has_batch_hooks(self) -> bool:
-        """Whether any callback wants per-batch logs (a loop may skip computing them if not)."""
-        return bool(self._batch_hooks)
+        """Whether any callback wants per-batch logs (a loop may skip computing them if not);
+        ``batch_hook_optional`` callbacks do not count."""
+        return self._wants_batch_logs
 
     def state_dict(self) -> dict[str, Any]:
         """The state of every callback that has one, keyed by position and type."""
@@ -104,10 +120,16 @@ class CallbackList:
                 if callable(getattr(cb, "state_dict", None))}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        for i, cb in enumerate(self.callbacks):
-            key = f"{i}:{type(cb).__name__}"
-            if key in state and callable(getattr(cb, "load_state_dict", None)):
-                cb.load_state_dict(state[key])
+        """Give each callback its saved state: the k-th callback of a type gets the k-th saved state
+        of that type, in saved order, so a callback added or removed before it (a newer version's
+        defaults) does not lose it."""
+        saved: dict[str, list[Any]] = {}
+        for key in sorted(state, key=lambda k: int(k.partition(":")[0])):
+            saved.setdefault(key.partition(":")[2], []).append(state[key])
+        for cb in self.callbacks:
+            queue = saved.get(type(cb).__name__)
+            if queue and callable(getattr(cb, "load_state_dict", None)):
+                cb.load_state_dict(queue.pop(0))
 
     def on_train_begin(self, trainer):
         for cb in self.callbacks:
@@ -338,21 +360,65 @@ class ModelCheckpoint(Callback, _Monitor):
         log.debug("checkpoint written to %s", path)
 
 
-def fit_callbacks(callbacks: Iterable[Any], epochs: int, *, progress: bool,
+def fit_callbacks(callbacks: Iterable[Any], epochs: int, *, history: Any, progress: bool,
                   checkpoint: str | Path | ModelCheckpoint | None, suffix: str,
                   keep_any_suffix: bool = False) -> tuple[list[Any], Path | None]:
-    """The callbacks a fit runs, for both engines' loops: ``callbacks``, a :class:`ProgressBar`
-    with ``progress`` (unless one is given), and the :func:`checkpoint_saver` of ``checkpoint``
-    last, so that it saves what every other callback did in the epoch. Returns them and the
-    checkpoint's path (None without one)."""
-    cbs = list(callbacks)
-    if progress and not any(isinstance(c, ProgressBar) for c in cbs):
+    """The callbacks a fit runs, in order, for both engines' loops: a :class:`TerminateOnNaN`
+    first (unless one is given), so that nothing records a diverged epoch; the ``history``;
+    ``callbacks``; a :class:`ProgressBar` with ``progress`` (unless one is given); and the
+    :func:`checkpoint_saver` of ``checkpoint`` last, so that it saves what every other callback
+    did in the epoch. Returns them and the checkpoint's path (None without one)."""
+    user = list(callbacks)
+    cbs = [*([] if any(isinstance(c, TerminateOnNaN) for c in user) else [TerminateOnNaN()]), history, *user]
+    if progress and not any(isinstance(c, ProgressBar) for c in user):
         cbs.append(ProgressBar(total_epochs=epochs))
     if checkpoint is None:
         return cbs, None
     saver = checkpoint_saver(checkpoint, suffix, keep_any_suffix=keep_any_suffix)
     cbs.append(saver)
     return cbs, Path(saver.path)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training when the loss or the weights stop being finite, with the weights put back.
+
+    Each epoch starts from a snapshot of the weights (``trainer.snapshot()``); a NaN or infinite
+    loss (of a batch, when the loop reports batches, or of the epoch) or non-finite weights at
+    the end of an epoch restore it and raise :class:`~nnlab.errors.TrainingDivergedError`,
+    which says where it happened and what to try. Both engines' ``fit`` put one first in their
+    callbacks. Its batch check is optional: a loop that skips per-batch logs (the PyTorch
+    trainer, which would have to wait for the device every batch) is checked once per epoch.
+    """
+
+    batch_hook_optional = True
+
+    def __init__(self) -> None:
+        self._snapshot: Any = None
+
+    def on_epoch_begin(self, trainer, epoch):
+        self._snapshot = trainer.snapshot()
+
+    def on_batch_end(self, trainer, step, logs):
+        value = logs.get("loss", 0.0)
+        if not math.isfinite(value):
+            self._stop(trainer, f"the loss became {value} at epoch {trainer.epoch}, batch {step + 1}/"
+                                f"{trainer.steps_per_epoch}; training stopped and")
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        value = logs.get("loss", 0.0)
+        if not math.isfinite(value):
+            self._stop(trainer, f"the loss became {value} during epoch {epoch}; training stopped and")
+        elif not trainer.weights_finite():
+            self._stop(trainer, f"the weights became NaN or infinite during epoch {epoch};")
+
+    def on_train_end(self, trainer):
+        self._snapshot = None
+
+    def _stop(self, trainer, what: str) -> None:
+        if self._snapshot is not None:
+            trainer.restore(self._snapshot)
+        raise TrainingDivergedError(f"{what} the weights were restored to the start of epoch {trainer.epoch}."
+                                    f" Try a lower learning rate (now {trainer.lr:g}) or scaled inputs and targets.")
 
 
 def checkpoint_saver(checkpoint: str | Path | ModelCheckpoint, suffix: str, *,
