@@ -161,6 +161,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         hint = (f"\n(without the data, `nnlab run {args.name} --smoke` runs the whole pipeline on tiny synthetic"
                 " data in seconds)" if isinstance(exc, MissingDataError) and not args.smoke else "")
         raise CLIError(f"nnlab: {exc}{hint}") from None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: leave the process group together
+        import gc
+
+        from nnlab.torchlib.distributed import shutdown
+
+        gc.collect()  # the run's DDP wrappers first (see shutdown)
+        shutdown()
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, the main process says what the run gave
+        return 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
     shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     print("  ".join(f"{k}={v:.4g}" for k, v in shown.items()))
@@ -521,7 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="local worker processes sharing the study (default 1)")
     p.add_argument("--storage", help="Optuna database URL shared by workers on many machines (default: SQLite"
                                      " file SWEEP/study.db)")
-    p.add_argument("--study", help="the study's name in the storage (default NAME-FOLDER, from the sweep folder)")
+    p.add_argument("--study", help="the study's name in the storage (default NAME-FOLDER; with --storage, NAME and"
+                                   " a digest of the grid and settings, the same on every machine)")
     p.add_argument("--metric", help="NAME:min or NAME:max to optimise (default: the experiment's objective)")
     _run_options(p, "every point", "the sweep folder (default runs/sweeps/NAME/TIMESTAMP)")
     p.set_defaults(func=cmd_sweep)
@@ -616,10 +626,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except CLIError as exc:  # one line (or one listing of missing files), status 2
-        print(exc, file=sys.stderr)
+        _say(exc)
         raise
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: one line, 130 (143 for SIGTERM)
-        print(f"nnlab: {exc or 'interrupted (Ctrl-C)'}", file=sys.stderr)
+        _say(f"nnlab: {exc or 'interrupted (Ctrl-C)'}")
         return 143 if isinstance(exc, Stopped) else 130
     except Exception as exc:
         from nnlab.errors import NNLabError
@@ -627,11 +637,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             raise
         if isinstance(exc, NNLabError):  # a data, config, shape or weights error that names its file or key
-            print(f"nnlab: {exc}", file=sys.stderr)
+            _say(f"nnlab: {exc}")
             return 2
-        print(f"nnlab: {type(exc).__name__}: {' '.join(str(exc).split())} (run with -v for the traceback)",
-              file=sys.stderr)
+        _say(f"nnlab: {type(exc).__name__}: {' '.join(str(exc).split())} (run with -v for the traceback)")
         return 1
+
+
+def _say(message: Any) -> None:
+    """An error line on stderr; under ``torchrun`` from the main process only (every process meets
+    the same bad setting, and one line is enough; the others keep their exit status)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(message, file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

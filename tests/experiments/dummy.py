@@ -1,6 +1,7 @@
 """A tiny experiment for the tests of the shared pipeline (configs, runs, reports, sweeps):
 importing this module registers ``dummy-test``; sweep workers import it by its name."""
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ class DummyConfig:
     hidden: list[int] = field(default_factory=lambda: [8])
     activation: str = "relu"
     fail: bool = False
+    sleep_s: float = 0.0          # a slow point (the tests that kill a worker mid-trial)
     optimizer: Opt = field(default_factory=Opt)
 
 
@@ -39,6 +41,7 @@ def run_dummy(ctx):
     h = model.fit(x[:150], y[:150], epochs=cfg.epochs, batch_size=16, validation_data=(x[150:], y[150:]),
                   callbacks=ctx.callbacks(cfg.epochs))
     ctx.history(h)
+    time.sleep(cfg.sleep_s)
     if cfg.fail:
         raise RuntimeError("asked to fail")
     ctx.record(test_accuracy=model.evaluate(x[150:], y[150:])["accuracy"])

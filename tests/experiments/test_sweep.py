@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+from pathlib import Path
 import socket
 import subprocess
 import sys
@@ -235,3 +236,35 @@ def test_the_console_shows_one_line_per_trial_and_nothing_with_q(tmp_path, capsy
     assert "epoch 1:" in (out / "sweep.log").read_text()             # the epochs are logged, in the file
     assert "epoch 1:" not in err                                      # not on the console
     assert err.count("/2 done]") == (0 if quiet else 2), err              # "trial N POINT: metric=... [k/2 done]"
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie not yet reaped counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] in ("Z", "X")
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to see the workers end")
+def test_workers_end_when_the_sweep_process_is_killed(tmp_path):
+    out = tmp_path / "s"
+    code = ("import tests.experiments.dummy\nfrom nnlab.experiments.sweep import run_sweep\n"
+            f"run_sweep('dummy-test', {{'epochs': [1, 2]}}, out={str(out)!r}, workers=2, overrides=['sleep_s=60'])\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, pids = time.time() + 120, set()
+    while time.time() < deadline and len(pids) < 2:  # until both workers are inside a trial
+        time.sleep(0.5)
+        try:
+            pids = {t.user_attrs["pid"] for t in _study(out.resolve()).trials if "pid" in t.user_attrs}
+        except Exception:  # the study is not there yet
+            pass
+    assert len(pids) == 2, "the workers never started their trials"
+    parent.kill()
+    parent.wait()
+    deadline = time.time() + 20
+    while time.time() < deadline and not all(_gone(p) for p in pids):
+        time.sleep(0.2)
+    assert all(_gone(p) for p in pids), "a worker outlived its sweep process"

@@ -22,8 +22,10 @@ import csv
 import json
 import logging
 import math
+import os
 import shutil
 import time
+import weakref
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -83,8 +85,11 @@ class RunContext:
         self.metrics: dict[str, Any] = {}
         self.manifest: list[dict[str, Any]] = []
         self.checkpoint_names: list[str] = []  # the training phases that asked for a checkpoint
+        self.checkpoint_dir = self.out / CHECKPOINTS  # under torchrun, the main process's run folder's
+        self.rank, self.world_size = 0, 1  # under torchrun: this process's place in the job
         self.phases_started = 0      # calls of callbacks(): training phases begun
-        self._converted: dict[int, Module] = {}  # id(Trainer) -> the engine model it trains a copy of
+        # a torch Trainer -> the engine model it trains a copy of (weak: a dropped trainer leaves)
+        self._converted: weakref.WeakKeyDictionary[Any, Module] = weakref.WeakKeyDictionary()
 
     # -- recording ------------------------------------------------------------------
     def record(self, **metrics: Any) -> None:
@@ -158,7 +163,7 @@ class RunContext:
             n += 1
             name = f"{base}-{n}"
         self.checkpoint_names.append(name)
-        return ModelCheckpoint(self.out / CHECKPOINTS / name, min_interval_s=CHECKPOINT_INTERVAL_S)
+        return ModelCheckpoint(self.checkpoint_dir / name, min_interval_s=CHECKPOINT_INTERVAL_S)
 
     # -- training -------------------------------------------------------------------
     def trainer(self, model: Any, *, loss: Any, optimizer: Any, metrics: Any = (), engine: str | None = None,
@@ -185,7 +190,7 @@ class RunContext:
         options.setdefault("device", self.device)
         trainer = Trainer(net, loss=loss, optimizer=optimizer, metrics=list(metrics), seed=self.cfg.seed, **options)
         if isinstance(model, Module):
-            self._converted[id(trainer)] = model
+            self._converted[trainer] = model
         return trainer
 
     def fit(self, name: str, trainer: Any, x: Any, y: Any, *, epochs: int, batch_size: int,
@@ -197,11 +202,15 @@ class RunContext:
         ``NAME.csv`` (and, with ``plot``, a figure with ``caption``). ``options`` go to ``fit``
         (``augment``, ``shuffle``...). Returns the history and the seconds it took."""
         start = time.perf_counter()
-        h = trainer.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
-                        callbacks=[*callbacks, *self.callbacks(epochs, name)], checkpoint=self.checkpoint(name),
-                        **options)
+        checkpoint = self.checkpoint(name)
+        if self.world_size > 1 and isinstance(trainer, Module):  # under torchrun, a NumPy-engine phase
+            h = self._fit_on_main(trainer, x, y, epochs=epochs, batch_size=batch_size, checkpoint=checkpoint,
+                                  validation_data=validation_data, callbacks=callbacks, name=name, **options)
+        else:  # a torch Trainer under torchrun trains data-parallel in every process
+            h = trainer.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+                            callbacks=[*callbacks, *self.callbacks(epochs, name)], checkpoint=checkpoint, **options)
         seconds = time.perf_counter() - start
-        model = self._converted.pop(id(trainer), None)
+        model = self._converted.pop(trainer, None)
         if model is not None:                           # the torch engine trained a copy: weights come back
             from nnlab.torchlib.convert import copy_weights_from_torch
 
@@ -209,6 +218,24 @@ class RunContext:
         if history:
             self.history(h, name, plot=plot, caption=caption)
         return Fitted(h, seconds)
+
+    def _fit_on_main(self, model: Module, x: Any, y: Any, *, name: str, callbacks: Any, **kwargs: Any) -> Any:
+        """A NumPy-engine phase under torchrun: the main process trains, the others wait and take its
+        weights, history and the state of the experiment's callbacks (what they recorded), so that
+        every process goes on with the same model."""
+        from nnlab.torchlib.distributed import share_from_main
+
+        callbacks = list(callbacks)
+        h = model.fit(x, y, callbacks=[*callbacks, *self.callbacks(kwargs["epochs"], name)], **kwargs) \
+            if self.rank == 0 else None
+        states = [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None for cb in callbacks]
+        h, weights, states = share_from_main((h, model.state_dict(), states) if self.rank == 0 else None)
+        if self.rank != 0:
+            model.load_state_dict(weights)
+            for cb, state in zip(callbacks, states):
+                if state is not None:
+                    cb.load_state_dict(state)
+        return h
 
     def callbacks(self, epochs: int, name: str = "") -> list[Any]:
         """The standard callbacks of a training run: a progress bar (if on) and an epoch log."""
@@ -294,22 +321,87 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
     if device == "cuda" and engine != "torch":
         raise ConfigError(f"{name} on the {engine} engine runs on the CPU; --device cuda needs --engine torch")
     cfg = resolve_config(exp, preset=preset, config_file=config_file, overrides=overrides, smoke=smoke)
-    created = out is None or not Path(out).exists()
-    if out is not None and not force and finished_run(Path(out)):
-        raise ConfigError(f"{out} holds a finished run; choose another --out, or --force to overwrite it")
-    if out is not None and not force and not created:
-        _check_same_run(Path(out), name, cfg)
-    run_dir = make_run_dir(name, out, root)
-    lock = lock_run_dir(run_dir)
+    ranks = _torchrun_ranks()
+    if ranks is not None and not ranks.is_main:
+        return _follow_main(exp, cfg, ranks, engine=engine, device=device, threads=threads, smoke=smoke,
+                            data_dir=data_dir)
+    try:
+        created = out is None or not Path(out).exists()
+        if out is not None and not force and finished_run(Path(out)):
+            raise ConfigError(f"{out} holds a finished run; choose another --out, or --force to overwrite it")
+        if out is not None and not force and not created:
+            _check_same_run(Path(out), name, cfg)
+        run_dir = make_run_dir(name, out, root)
+        lock = lock_run_dir(run_dir)
+    except Exception as exc:
+        if ranks is not None:  # the other processes wait for the run folder: tell them, then stop
+            _share(("error", str(exc)))
+        raise
+    if ranks is not None:
+        _share(("run", str(run_dir)))
     try:
         if force:
             shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)   # start over
         resuming = (run_dir / CHECKPOINTS).is_dir()
-        return _run_locked(exp, cfg, run_dir, name=name, preset=preset, engine=engine, device=device, threads=threads,
-                           smoke=smoke, overrides=overrides, config_file=config_file, data_dir=data_dir,
-                           progress=progress, created=created, out=out, resuming=resuming)
+        result = _run_locked(exp, cfg, run_dir, name=name, preset=preset, engine=engine, device=device,
+                             threads=threads, smoke=smoke, overrides=overrides, config_file=config_file,
+                             data_dir=data_dir, progress=progress, created=created, out=out, resuming=resuming,
+                             ranks=ranks)
     finally:
         release_run_dir(lock)
+    if ranks is not None:  # finished: the others exit with this status (on a failure torchrun stops them)
+        _share(("ok", str(run_dir)))
+    return result
+
+
+# -- under torchrun -------------------------------------------------------------------------
+RANK_TIMEOUT_S = 7 * 24 * 3600  # how long the other processes may wait for the main one's NumPy-engine phases
+
+
+def _torchrun_ranks() -> Any:
+    """This process's place in a ``torchrun`` job (joined now), or None when not under torchrun."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from nnlab.torchlib.distributed import init_distributed
+
+    return init_distributed(timeout_s=RANK_TIMEOUT_S)
+
+
+def _share(value: Any) -> Any:
+    from nnlab.torchlib.distributed import share_from_main
+
+    return share_from_main(value)
+
+
+def _follow_main(exp: Experiment, cfg: Any, ranks: Any, *, engine: str, device: str, threads: int | None,
+                 smoke: bool, data_dir: str | None) -> Path:
+    """A process of a ``torchrun`` job other than the main one: it runs the experiment beside the
+    main process (the torch phases train data-parallel; the NumPy-engine phases are the main
+    process's, see :meth:`RunContext.fit`), writes into a scratch folder that it removes, resumes
+    from the main run folder's checkpoints, and ends with the main process's status."""
+    import tempfile
+
+    kind, value = _share(None)
+    if kind == "error":  # the main process refused the run and says why
+        raise SystemExit(2)
+    run_dir = Path(value)
+    scratch = Path(tempfile.mkdtemp(prefix=f"nnlab-rank{ranks.rank}-"))
+    ctx = RunContext(exp, cfg, scratch, smoke=smoke, engine=engine, data_dir=data_dir, progress=False)
+    ctx.device, ctx.rank, ctx.world_size = device, ranks.rank, ranks.world_size
+    ctx.checkpoint_dir = run_dir / CHECKPOINTS
+    nnlab_log = logging.getLogger("nnlab")
+    previous_level = nnlab_log.level
+    nnlab_log.setLevel(logging.WARNING)  # the main process logs the run
+    try:
+        with _thread_limits(threads, engine):
+            exp.run(ctx)
+        status, _ = _share(None)
+    finally:
+        nnlab_log.setLevel(previous_level)
+        shutil.rmtree(scratch, ignore_errors=True)
+    if status != "ok":
+        raise SystemExit(1)
+    return run_dir
 
 
 def lock_run_dir(run_dir: Path) -> Any:
@@ -317,7 +409,6 @@ def lock_run_dir(run_dir: Path) -> Any:
     process is refused with the holder's pid. The kernel drops the lock when the holder dies, so a
     killed run's folder shows as ``incomplete``, not as running (:func:`nnlab.reporting.runs.run_state`)."""
     import fcntl
-    import os
 
     f = open(run_dir / ".lock", "a+")
     try:
@@ -343,13 +434,14 @@ def release_run_dir(f: Any) -> None:
 
 def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: str | None, engine: str,
                 device: str, threads: int | None, smoke: bool, overrides: Any, config_file: Any,
-                data_dir: str | None, progress: bool, created: bool, out: Any, resuming: bool = False) -> Path:
+                data_dir: str | None, progress: bool, created: bool, out: Any, resuming: bool = False,
+                ranks: Any = None) -> Path:
     atomic_write_text(run_dir / "metrics.json", json.dumps({"status": "running"}) + "\n")
     meta = {"experiment": name, "preset": preset, "engine": engine, "device": device, "threads": threads,
             "smoke": smoke,
             "overrides": list(overrides), "config_file": str(config_file) if config_file else None,
             "data_dir": data_dir, "started": datetime.now().isoformat(timespec="seconds"), "git": _git_revision(),
-            "resumed": resuming}
+            "resumed": resuming, **({"processes": ranks.world_size} if ranks is not None else {})}
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({"run": meta, "config": configs.to_dict(cfg)}, sort_keys=False))
     handler = logging.FileHandler(run_dir / "run.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
@@ -360,6 +452,8 @@ def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: 
         nnlab_log.setLevel(logging.INFO)
     ctx = RunContext(exp, cfg, run_dir, smoke=smoke, engine=engine, data_dir=data_dir, progress=progress)
     ctx.device = device
+    if ranks is not None:
+        ctx.rank, ctx.world_size = ranks.rank, ranks.world_size
     start = time.perf_counter()
     status, error, discard = "ok", None, False
     if resuming:

@@ -1,5 +1,8 @@
 """Grid sweeps of an experiment on Optuna: one run folder per grid point, one report for all.
 
+One concept, running a sweep (its scheduling, workers and recovery share the study's state), so
+one module of about 500 lines.
+
 ``run_sweep("dummy", {"optimizer.lr": ["0.1", "0.01"], "hidden": ["[8]", "[16]"]})`` runs every
 grid point through :func:`~nnlab.experiments.runner.run_experiment` and writes the sweep folder
 (``runs/sweeps/NAME/TIMESTAMP`` or ``out``)::
@@ -20,12 +23,18 @@ within the same run: on this host as soon as its process is gone, elsewhere once
 heartbeat is ``GRACE_S`` old. A point whose run raised is retried only by the next run.
 
 Modules. The grid (parsing, checking every value, the points and their folder names) is
-:mod:`nnlab.experiments.sweep_grid`; the report (``results.csv``, figures, HTML) is
+:mod:`nnlab.experiments.sweep_grid`; opening the database and the study (drivers, concurrent
+creation, names) :mod:`nnlab.experiments.sweep_storage`; the report (``results.csv``, figures, HTML) is
 :mod:`nnlab.reporting.sweep_report`; this module holds the Optuna study and the workers.
 
 Workers. ``workers=1`` runs in this process; ``workers=N`` starts N 'spawn' processes that share
-the study through its storage (SQLite is fine for a handful). Another machine joins with the same
-``storage`` URL (e.g. ``postgresql://...``) and the same ``out`` folder name (or ``study``).
+the study through its storage (SQLite is fine for a handful) and end when the sweep process
+does. Another machine joins with the same ``storage`` URL (``postgresql://...``, with the
+``postgres`` extra): with a database URL the study's name is derived from the experiment and
+the grid, so the same command on any machine joins the same study. Any number of workers may
+open a new database at once (the schema is created by one, the others retry). Each trial's
+metrics are stored in the database with the host that ran it, so every machine's report shows
+every point; a run folder on another machine is marked as such.
 """
 
 from __future__ import annotations
@@ -38,9 +47,10 @@ import math
 import multiprocessing
 import multiprocessing.connection
 import os
-import re
 import shutil
+import signal
 import socket
+import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -61,6 +71,7 @@ from nnlab.experiments.runner import (
     run_experiment,
 )
 from nnlab.experiments.sweep_grid import Point, grid_points, objective, point_key
+from nnlab.experiments.sweep_storage import default_study_name, grid_ids, masked_url, open_study
 from nnlab.reporting.sweep_report import write_sweep_report
 
 log = logging.getLogger(__name__)
@@ -68,7 +79,6 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 20       # a running trial writes a heartbeat into the storage this often ...
 GRACE_S = 60           # ... and is taken for dead (its point runs again) after this long without
 POLL_S = 1.0           # how often an idle worker looks at points still running elsewhere
-SQLITE_TIMEOUT_S = 60  # how long a SQLite writer waits for another worker's lock
 
 
 @dataclass(frozen=True)
@@ -101,23 +111,9 @@ class Plan:
 
 # -- the study ------------------------------------------------------------------------------
 def _open_study(plan: Plan):
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sqlite = plan.storage.startswith("sqlite")
-    kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S, "isolation_level": None}} if sqlite else {}
-    with warnings.catch_warnings():  # the heartbeat is "experimental" since optuna 2.9
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        storage = optuna.storages.RDBStorage(plan.storage, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S,
-                                             grace_period=GRACE_S)
-    if sqlite:  # SQLite ignores SELECT ... FOR UPDATE: without a write lock taken up front, two workers
-        import sqlalchemy  # can both take the same queued trial (SQLAlchemy's pysqlite recipe)
-
-        sqlalchemy.event.listen(storage.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-    sampler = optuna.samplers.GridSampler(plan.choices)
-    study = optuna.create_study(storage=storage, study_name=plan.study, sampler=sampler, load_if_exists=True,
-                                direction="minimize" if plan.direction == "min" else "maximize")
-    return storage, study
+    """The study's storage and the study (see :func:`~nnlab.experiments.sweep_storage.open_study`)."""
+    return open_study(plan.storage, plan.study, plan.choices, plan.direction, heartbeat_s=HEARTBEAT_S,
+                      grace_s=GRACE_S)
 
 
 def _trials_by_point(study, plan: Plan, states=None) -> dict[str, list[Any]]:
@@ -139,15 +135,14 @@ def _enqueue(study, plan: Plan, retry_failed: bool) -> int:
 
     live = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
     trials = _trials_by_point(study, plan)
-    sampler = study.sampler
-    grid_ids = {g: i for i, g in enumerate(getattr(sampler, "_all_grids", []))}
+    ids = grid_ids(study.sampler)
     queued = 0
     for p in plan.points:
         tried = trials.get(p.label, [])
         if any(t.state in live for t in tried) or (tried and not retry_failed and "error" in tried[-1].user_attrs):
             continue
         system = {"fixed_params": p.params, "search_space": plan.choices}
-        grid_id = grid_ids.get(tuple(p.params[k] for k in sorted(p.params)))
+        grid_id = ids.get(tuple(p.params[k] for k in sorted(p.params)))
         if grid_id is not None:
             system["grid_id"] = grid_id
         study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=system,
@@ -173,10 +168,17 @@ def _recover(study, storage, plan: Plan) -> None:
     import optuna
     from optuna.trial import TrialState
 
+    running = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # heartbeats older than GRACE_S
+    if running:
+        for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+            if t.number in running:
+                log.warning("trial %d (%s) on %s: no heartbeat for %d s, its worker is gone; running it again",
+                            t.number, t.user_attrs.get("point"), t.user_attrs.get("host", "an unknown host"), GRACE_S)
     host, now = socket.gethostname(), datetime.now()
+    study_id = storage.get_study_id_from_name(study.study_name)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if "host" in t.user_attrs:
             dead = t.user_attrs["host"] == host and not _pid_alive(t.user_attrs.get("pid"))
@@ -184,7 +186,8 @@ def _recover(study, storage, plan: Plan) -> None:
             dead = t.datetime_start is not None and now - t.datetime_start > timedelta(seconds=GRACE_S)
         if dead:
             try:
-                storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+                trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+                storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
                 log.warning("trial %d (%s): its worker is gone; running it again", t.number, t.user_attrs.get("point"))
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass
@@ -205,6 +208,9 @@ class _Objective:
         if point is None:  # a trial the sweep did not queue: the queue ran dry under another worker
             trial.study.stop()
             raise optuna.TrialPruned("not a queued point of this grid")
+        first = self._first_live_trial(trial, point)
+        if first is not None:  # queued twice (sweeps that started together): the first one runs it
+            raise optuna.TrialPruned(f"{point.label} is trial {first}'s")
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
         for key, choices in self.plan.choices.items():
@@ -222,10 +228,24 @@ class _Objective:
                 run_experiment(self.plan.name, out=run_dir, overrides=[*self.plan.overrides, *point.overrides],
                                preset=self.plan.preset, smoke=self.plan.smoke, data_dir=self.plan.data_dir,
                                progress=False, threads=self.plan.threads, device=self.plan.device)
-            return _metric_value(run_dir, self.plan.name, self.plan.metric)
+            value = _metric_value(run_dir, self.plan.name, self.plan.metric)
+            trial.set_user_attr("metrics", _numbers(run_dir))  # readable from every machine
+            return value
         except BaseException as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
             raise
+
+    def _first_live_trial(self, trial, point: Point) -> int | None:
+        """Another trial of ``point`` that is complete, or queued or running with a lower number
+        (sweeps started at the same moment on a new study may both queue a point); None if this
+        trial is the one to run it."""
+        from optuna.trial import TrialState
+
+        for t in _trials_by_point(trial.study, self.plan).get(point.label, []):
+            if t.number != trial.number and (t.state == TrialState.COMPLETE or (
+                    t.state in (TrialState.RUNNING, TrialState.WAITING) and t.number < trial.number)):
+                return t.number
+        return None
 
     def finished(self, study, trial) -> None:
         """Log one line per trial; stop taking trials when the queue is empty."""
@@ -241,6 +261,13 @@ class _Objective:
             log.warning("trial %d %s failed: %s %s", trial.number, point.label, trial.user_attrs.get("error"), progress)
         if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             study.stop()
+
+
+def _numbers(run_dir: Path) -> dict[str, float]:
+    """The finite numbers of a run's ``metrics.json`` (what the shared database keeps of a trial)."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {k: v for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
 def _metric_value(run_dir: Path, name: str, metric: str) -> float:
@@ -288,11 +315,30 @@ def _worker_main(plan: Plan, index: int, level: int) -> None:
     logging.getLogger("nnlab").setLevel(logging.INFO)
     if plan.module != "__main__":
         importlib.import_module(plan.module)
+    _end_with_parent(index)
     try:
         _work(plan)
     except KeyboardInterrupt:
         log.warning("worker %d interrupted", index)
         raise SystemExit(130) from None
+
+
+def _end_with_parent(index: int) -> None:
+    """Stop this worker when the sweep process that started it is gone (killed, even by SIGKILL):
+    a SIGINT to itself ends the trial as Ctrl-C does (its run folder keeps its checkpoints); a
+    worker still alive 10 s later exits at once."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the parent's end of the pipe closes
+        log.warning("worker %d: the sweep process is gone; stopping", index)
+        os.kill(os.getpid(), signal.SIGINT)  # interrupts a sleep or a wait too, unlike _thread.interrupt_main
+        time.sleep(10)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _one_line_per_trial(record: logging.LogRecord) -> bool:
@@ -331,7 +377,8 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], *, workers: int = 1,
               study: str | None = None) -> Path:
     """Run every point of ``grid`` (key -> values, strings read as YAML like ``--set``) and return
     the sweep folder. ``metric`` is ``"NAME:min"`` or ``"NAME:max"`` (default: the experiment's
-    objective); ``study`` defaults to ``NAME-FOLDER``, the experiment and the sweep folder's name.
+    objective); ``study`` defaults to ``NAME-FOLDER``, the experiment and the sweep folder's name,
+    or with a ``storage`` URL to :func:`default_study_name` (the same on every machine).
     """
     exp = get(name)
     if workers < 1:
@@ -340,9 +387,12 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], *, workers: int = 1,
     resolve_config(exp, preset=preset, overrides=list(overrides), smoke=smoke)
     choices, points = grid_points(exp, grid, preset, list(overrides), smoke)
     sweep_dir = make_run_dir(name, out, root=Path("runs") / "sweeps").resolve()
+    if study is None:  # a shared database: the same command joins the same study from every machine
+        study = f"{name}-{sweep_dir.name}" if storage is None else default_study_name(
+            name, choices, metric=f"{metric_name}:{direction}", preset=preset, overrides=overrides, smoke=smoke)
     plan = Plan(name, exp.run.__module__, choices, tuple(points), metric_name, direction, str(sweep_dir),
-                storage or f"sqlite:///{sweep_dir / 'study.db'}", study or f"{name}-{sweep_dir.name}", preset,
-                tuple(overrides), smoke, data_dir, threads, device)
+                storage or f"sqlite:///{sweep_dir / 'study.db'}", study, preset, tuple(overrides), smoke, data_dir,
+                threads, device)
     nnlab_log = logging.getLogger("nnlab")
     level, previous_level = nnlab_log.getEffectiveLevel(), nnlab_log.level
     handler = logging.FileHandler(sweep_dir / "sweep.log")
@@ -363,7 +413,7 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], *, workers: int = 1,
         states = [r["state"] for r in _rows(plan, optuna_study)]
         log.info("sweep %s: %d grid points, %d complete, %d to run, %d worker(s); study %r in %s", name,
                  len(points), states.count("COMPLETE"), states.count("WAITING"), workers, plan.study,
-                 _masked(plan.storage))
+                 masked_url(plan.storage))
         if workers == 1:
             _work(plan, (store, optuna_study))
         else:
@@ -398,12 +448,8 @@ def _check_settings(study, plan: Plan) -> None:
 def _write_settings(plan: Plan) -> None:
     data = {"experiment": plan.name, "metric": plan.metric, "direction": plan.direction, "grid": plan.choices,
             "preset": plan.preset, "set": list(plan.overrides), "smoke": plan.smoke, "data_dir": plan.data_dir,
-            "study": plan.study, "storage": _masked(plan.storage)}
+            "study": plan.study, "storage": masked_url(plan.storage)}
     (Path(plan.sweep_dir) / "sweep.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def _masked(url: str) -> str:
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -417,13 +463,23 @@ def _rows(plan: Plan, study) -> list[dict[str, Any]]:
     for p in plan.points:
         tried = sorted(trials.get(p.label, []), key=lambda t: (rank.get(t.state, 0), t.number))
         t = tried[-1] if tried else None
-        run = Path(t.user_attrs.get("run_dir", "") if t else "")
-        run = run.relative_to(plan.sweep_dir) if run.is_relative_to(plan.sweep_dir) else run if run.name else None
         rows.append({**p.params, plan.metric: t.value if t is not None and t.state == TrialState.COMPLETE else None,
                      "state": t.state.name if t is not None else "NOT RUN", "trial": t.number if t else None,
-                     "run": str(run or Path("trials", p.label)), "error": t.user_attrs.get("error", "") if t else ""})
+                     "run": _run_location(plan, t, p), "error": t.user_attrs.get("error", "") if t else ""})
     sign = 1 if plan.direction == "min" else -1
     return sorted(rows, key=lambda r: (r[plan.metric] is None, sign * (r[plan.metric] or 0)))
+
+
+def _run_location(plan: Plan, trial, point: Point) -> str:
+    """Where a trial's run folder is: relative to this sweep folder when this machine ran it,
+    ``HOST:/path`` when another machine did (its folder is not here; its numbers are in the database)."""
+    run = Path(trial.user_attrs.get("run_dir", "")) if trial is not None else Path()
+    host = trial.user_attrs.get("host") if trial is not None else None
+    if host and host != socket.gethostname():
+        return f"{host}:{run} (on another machine)"
+    if not run.name:
+        return str(Path("trials", point.label))
+    return str(run.relative_to(plan.sweep_dir) if run.is_relative_to(plan.sweep_dir) else run)
 
 
 def _write_report(plan: Plan, study, quiet: bool = False) -> None:
@@ -444,6 +500,6 @@ def _report(plan: Plan, study) -> None:
     states = [r["state"] for r in rows]
     counts = ", ".join(f"{states.count(s)} {s.lower()}" for s in dict.fromkeys(states))
     intro = (f"{len(rows)} grid points ({counts}); metric {plan.metric} ({plan.direction}); study {plan.study!r} in "
-             f"{_masked(plan.storage)}; sweep folder {plan.sweep_dir}.")
+             f"{masked_url(plan.storage)}; sweep folder {plan.sweep_dir}.")
     write_sweep_report(plan.sweep_dir, rows, choices=plan.choices, metric=plan.metric, direction=plan.direction,
                        title=f"Sweep of {plan.name}{' (smoke)' if plan.smoke else ''}", intro=intro)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -57,10 +59,11 @@ def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def init_distributed(backend: str | None = None) -> DistContext:
+def init_distributed(backend: str | None = None, timeout_s: float | None = None) -> DistContext:
     """Join the process group that ``torchrun`` describes in the environment (idempotent).
 
-    Returns a single-process context when ``WORLD_SIZE`` is unset or 1.
+    Returns a single-process context when ``WORLD_SIZE`` is unset or 1. ``timeout_s``: how long a
+    collective may wait for the other processes (PyTorch's default, 30 min, when None).
     """
     if dist.is_available() and dist.is_initialized():
         return current()
@@ -74,7 +77,7 @@ def init_distributed(backend: str | None = None) -> DistContext:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend=backend)
+    dist.init_process_group(backend=backend, **({"timeout": timedelta(seconds=timeout_s)} if timeout_s else {}))
     ctx = current()
     log.info("joined a %d-process %s group as rank %d", ctx.world_size, backend, ctx.rank)
     return ctx
@@ -85,6 +88,16 @@ def current() -> DistContext:
     if not (dist.is_available() and dist.is_initialized()):
         return DistContext()
     return DistContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def share_from_main(value: Any = None) -> Any:
+    """The main process's ``value`` in every process (a broadcast of a picklable object between
+    the job's own processes; every process must call it at the same point). Not distributed: ``value``."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def shutdown() -> None:
