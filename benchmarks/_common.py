@@ -32,9 +32,20 @@ def blas_info() -> dict[str, Any]:
     except ImportError:
         pass
     info["env"] = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP", "MKL", "MALLOC"))}
-    info["cpu"] = platform.processor() or platform.machine()
+    info.update(cpu_info())
     info["cpu_count"] = os.cpu_count()
     return info
+
+
+def cpu_info() -> dict[str, Any]:
+    """The CPU's model name and whether it has AVX2 and AVX-512 (Linux: /proc/cpuinfo)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return {"cpu": platform.processor() or platform.machine()}
+    flags = next((ln for ln in lines if ln.startswith("flags")), "") + " "
+    model = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.machine())
+    return {"cpu": model, "avx2": " avx2 " in flags, "avx512f": " avx512f " in flags}
 
 
 def parse_args(doc: str, options: Callable[[argparse.ArgumentParser], None]) -> argparse.Namespace:

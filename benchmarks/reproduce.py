@@ -28,7 +28,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import sys
 import time
 from datetime import datetime
@@ -44,14 +43,7 @@ PRESETS = {"seed": "seed", "default": None}
 
 def machine() -> dict:
     info = blas_info()
-    flags = ""
-    try:
-        flags = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "")
-    except OSError:
-        pass
-    model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                  if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    return {"cpu": model, "cpus": os.cpu_count(), "avx2": " avx2" in flags, "avx512f": " avx512f" in flags,
+    return {"cpu": info["cpu"], "cpus": os.cpu_count(), "avx2": info.get("avx2"), "avx512f": info.get("avx512f"),
             "numpy": info.get("numpy"), "blas": info.get("numpy_blas"), "git": git_revision(),
             "threads": "per run, under runs (unset: NumPy and torch use every core)"}
 
