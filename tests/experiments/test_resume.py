@@ -13,7 +13,7 @@ import pytest
 
 from nnlab.errors import ConfigError
 from nnlab.experiments import run_experiment
-from nnlab.experiments.runner import CHECKPOINTS
+from nnlab.experiments.run_folder import CHECKPOINTS
 
 pytestmark = pytest.mark.slow
 

@@ -11,6 +11,9 @@ For PyTorch data pipelines :class:`TorchTransform` wraps a transform as ``f(x)``
 returning a numpy array or a torch tensor, with a per-worker generator. :func:`augment_offline`
 grows an :class:`~nnlab.data.dataset.ImageSet` with augmented copies and reports the class
 counts before and after.
+
+One concept, data augmentation: the transforms, their composition and the two ways of applying
+them (on the fly in a pipeline, or offline), so one module of about 500 lines.
 """
 
 from __future__ import annotations

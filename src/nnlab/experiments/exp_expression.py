@@ -79,7 +79,7 @@ from nnlab.experiments.expression_notes import (
 )
 from nnlab.experiments.expression_tta import predict_proba
 from nnlab.experiments.registry import experiment
-from nnlab.experiments.runner import saved_run
+from nnlab.experiments.run_folder import saved_run
 from nnlab.metrics.classification import confusion_matrix, roc_curves
 from nnlab.reporting.figures import confusion_figure
 from nnlab.reporting.vision import roc_figure

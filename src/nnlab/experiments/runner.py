@@ -13,6 +13,11 @@ logs into ``run.log``, calls the experiment's ``run(ctx)``, and writes what it r
     report.html     self-contained (figures embedded), and report.md
 
 A run that fails still writes its metrics (with the error) and a report of what it got to.
+
+One concept, running an experiment: the context it records through, and the run's life (start,
+resume, the processes of a torchrun job, the files written at its end), so one module of about 500
+lines; the run folder itself (place, lock, what a finished or unfinished run left) is
+:mod:`nnlab.experiments.run_folder`.
 """
 
 from __future__ import annotations
@@ -42,6 +47,15 @@ from nnlab.engine.serialization import save_model
 from nnlab.errors import ConfigError, DataError
 from nnlab.experiments import config as configs
 from nnlab.experiments.registry import Experiment, get
+from nnlab.experiments.run_folder import (
+    CHECKPOINTS,
+    check_same_run,
+    finished_run,
+    git_revision,
+    lock_run_dir,
+    make_run_dir,
+    release_run_dir,
+)
 from nnlab.reporting.figures import history_figure, save
 from nnlab.reporting.report import write_report
 from nnlab.training.callbacks import EpochLogger, ModelCheckpoint, PhaseBar
@@ -266,21 +280,6 @@ class RunContext:
 #: a training phase writes its checkpoint after an epoch at most this often (every epoch when
 #: epochs are slower): thousands of millisecond epochs would otherwise spend their time writing
 CHECKPOINT_INTERVAL_S = 5.0
-CHECKPOINTS = "checkpoints"
-
-
-def make_run_dir(name: str, out: str | Path | None, root: str | Path = "runs") -> Path:
-    if out is not None:
-        path = Path(out)
-    else:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = Path(root) / name / stamp
-        n = 1
-        while path.exists():
-            n += 1
-            path = Path(root) / name / f"{stamp}-{n}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def resolve_config(exp: Experiment, *, preset: str | None = None, config_file: str | Path | None = None,
@@ -330,7 +329,7 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
         if out is not None and not force and finished_run(Path(out)):
             raise ConfigError(f"{out} holds a finished run; choose another --out, or --force to overwrite it")
         if out is not None and not force and not created:
-            _check_same_run(Path(out), name, cfg)
+            check_same_run(Path(out), name, cfg)
         run_dir = make_run_dir(name, out, root)
         lock = lock_run_dir(run_dir)
     except Exception as exc:
@@ -404,34 +403,6 @@ def _follow_main(exp: Experiment, cfg: Any, ranks: Any, *, engine: str, device: 
     return run_dir
 
 
-def lock_run_dir(run_dir: Path) -> Any:
-    """Hold ``run_dir/.lock`` (an exclusive ``flock``) while a process writes the run; a second
-    process is refused with the holder's pid. The kernel drops the lock when the holder dies, so a
-    killed run's folder shows as ``incomplete``, not as running (:func:`nnlab.reporting.runs.run_state`)."""
-    import fcntl
-
-    f = open(run_dir / ".lock", "a+")
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.seek(0)
-        holder = f.read().strip() or "?"
-        f.close()
-        raise ConfigError(f"{run_dir} is being written by another nnlab process (pid {holder}); wait for it or"
-                          " choose another --out") from None
-    f.seek(0)
-    f.truncate()
-    f.write(str(os.getpid()))
-    f.flush()
-    return f
-
-
-def release_run_dir(f: Any) -> None:
-    with contextlib.suppress(OSError):
-        Path(f.name).unlink()
-    f.close()
-
-
 def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: str | None, engine: str,
                 device: str, threads: int | None, smoke: bool, overrides: Any, config_file: Any,
                 data_dir: str | None, progress: bool, created: bool, out: Any, resuming: bool = False,
@@ -440,7 +411,7 @@ def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: 
     meta = {"experiment": name, "preset": preset, "engine": engine, "device": device, "threads": threads,
             "smoke": smoke,
             "overrides": list(overrides), "config_file": str(config_file) if config_file else None,
-            "data_dir": data_dir, "started": datetime.now().isoformat(timespec="seconds"), "git": _git_revision(),
+            "data_dir": data_dir, "started": datetime.now().isoformat(timespec="seconds"), "git": git_revision(),
             "resumed": resuming, **({"processes": ranks.world_size} if ranks is not None else {})}
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({"run": meta, "config": configs.to_dict(cfg)}, sort_keys=False))
     handler = logging.FileHandler(run_dir / "run.log")
@@ -516,45 +487,6 @@ def _thread_limits(threads: int | None, engine: str):
         yield
 
 
-def saved_run(folder: Path) -> dict[str, Any]:
-    """``config.yaml`` of a run folder: ``{"run": how it was started, "config": its settings}``."""
-    path = folder / "config.yaml"
-    try:
-        saved = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{folder} is not a run folder (no config.yaml)") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: unreadable ({exc})") from None
-    if not isinstance(saved, dict) or not isinstance(saved.get("run"), dict) or "config" not in saved:
-        raise ConfigError(f"{path}: not a run's config.yaml (no run and config sections)")
-    return saved
-
-
-def _check_same_run(folder: Path, name: str, cfg: Any) -> None:
-    """An unfinished run in ``folder`` is continued only with its own experiment and settings."""
-    if not (folder / "config.yaml").is_file():
-        return                                  # an empty or foreign folder: a new run goes there
-    saved = saved_run(folder)
-    if saved["run"].get("experiment") != name:
-        raise ConfigError(f"{folder} holds an unfinished {saved['run'].get('experiment')} run, not {name}; choose"
-                          " another --out, or --force to replace it")
-    new = yaml.safe_load(yaml.safe_dump(configs.to_dict(cfg), sort_keys=False))
-    old = saved["config"] or {}
-    changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
-    if changed:
-        shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:4])
-        raise ConfigError(f"{folder} holds an unfinished run with other settings ({shown}{', ...' if len(changed) > 4 else ''});"
-                          f" `nnlab run {name} --resume {folder}` continues it as it was, --force starts it over")
-
-
-def finished_run(folder: Path) -> bool:
-    """Whether ``folder`` holds a run that finished (status ok)."""
-    try:
-        return json.loads((folder / "metrics.json").read_text()).get("status") == "ok"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def summarize(exp: Experiment, metrics: dict[str, Any]) -> dict[str, Any]:
     """What a report needs to explain a run's numbers: the experiment's ``about`` and one row
     per numeric metric with its description, unit, the seed's number and nnlab's target.
@@ -577,14 +509,4 @@ def summarize(exp: Experiment, metrics: dict[str, Any]) -> dict[str, Any]:
                      "note": number.note if number else ""})
     return {"experiment": exp.name, "summary": exp.summary, "about": exp.about, "metrics": rows}
 
-
-def _git_revision() -> str | None:
-    import subprocess
-
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 

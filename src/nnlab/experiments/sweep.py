@@ -63,13 +63,8 @@ import yaml
 
 from nnlab.errors import ConfigError
 from nnlab.experiments.registry import get
-from nnlab.experiments.runner import (
-    CHECKPOINTS,
-    finished_run,
-    make_run_dir,
-    resolve_config,
-    run_experiment,
-)
+from nnlab.experiments.run_folder import CHECKPOINTS, finished_run, make_run_dir
+from nnlab.experiments.runner import resolve_config, run_experiment
 from nnlab.experiments.sweep_grid import Point, grid_points, objective, point_key
 from nnlab.experiments.sweep_storage import default_study_name, grid_ids, masked_url, open_study
 from nnlab.reporting.sweep_report import write_sweep_report

@@ -18,6 +18,9 @@ weights, the optimizer, the gradient scaler, the random state, the history and t
 callbacks' state. ``fit(checkpoint=path)`` writes one after every epoch and, if the file
 exists, continues from it: a run killed at any point and started again ends with the same
 weights as one that was never interrupted.
+
+One concept, the PyTorch training loop: data-parallel sharding, mixed precision, accumulation
+and the checkpoints that make a run resumable share its state, so one module of about 550 lines.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ epoch)``, ``on_batch_end(trainer, step, logs)`` after each optimizer step, and
 ``lr``); finally ``on_train_end(trainer)``, also when training stops early or fails. Epochs are
 numbered from 1. Callbacks only touch the trainer through :class:`TrainerLike`, so the same
 callbacks serve the NumPy engine and the PyTorch trainer.
+
+One concept, the callback protocol and the standard callbacks both engines' loops run (early
+stopping, schedules, logging, checkpoints, the NaN guard, progress), so one module of about 530 lines.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ Backward functions compute the gradient of ``sum(y * dy)``: they run the forward
 more and, wherever the forward read ``x[...]`` to build ``y[...]``, they add
 ``dy[...] * (the factor it was multiplied by)`` into ``dx[...]`` (a "scatter-add"). Inputs are
 never modified.
+
+One concept, the loop reference of every kernel (the definitions the vectorised kernels are
+tested against), so one module of about 450 lines.
 """
 
 from __future__ import annotations

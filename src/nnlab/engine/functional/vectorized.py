@@ -62,6 +62,9 @@ views of ``dy`` (NumPy's ``sum`` over small strided axes is ~15x slower). Biline
 (``align_corners=False``): separable, with per-axis index/weight arrays (``i0``, ``i1``,
 ``l0``, ``l1``); forward gathers with ``np.take``, backward is the adjoint: the index arrays
 are sorted, so the scatter-add is an ``np.add.reduceat`` over runs of equal indices.
+
+One concept, the vectorised kernels of the engine's layers (each the counterpart of one loop in
+:mod:`reference`), so one module of about 650 lines.
 """
 
 from __future__ import annotations
