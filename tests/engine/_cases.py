@@ -48,6 +48,25 @@ def conv_config(rng):
             return cfg
 
 
+def conv_case(rng):
+    """A random conv2d case: (cfg, x, w, b or None, (stride, padding, dilation)), drawn in that order."""
+    cfg = conv_config(rng)
+    x = rng.standard_normal((cfg["N"], cfg["C"], *cfg["size"]))
+    w = rng.standard_normal((cfg["O"], cfg["C"], *cfg["kernel"]))
+    b = rng.standard_normal(cfg["O"]) if cfg["bias"] else None
+    return cfg, x, w, b, (cfg["stride"], cfg["padding"], cfg["dilation"])
+
+
+def conv_transpose_case(rng):
+    """A random conv_transpose2d case: (cfg, x, w, b or None, (stride, padding, output_padding,
+    dilation)), drawn in that order."""
+    cfg = conv_transpose_config(rng)
+    x = rng.standard_normal((cfg["N"], cfg["C"], *cfg["size"]))
+    w = rng.standard_normal((cfg["C"], cfg["O"], *cfg["kernel"]))
+    b = rng.standard_normal(cfg["O"]) if cfg["bias"] else None
+    return cfg, x, w, b, (cfg["stride"], cfg["padding"], cfg["output_padding"], cfg["dilation"])
+
+
 def conv_transpose_config(rng):
     """A random conv_transpose2d configuration: output_padding < max(stride, dilation) per axis
     (PyTorch's rule), non-empty output."""

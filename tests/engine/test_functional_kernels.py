@@ -18,8 +18,9 @@ from tests.engine._cases import (
     N_CASES,
     TOL,
     case_rng,
+    conv_case,
     conv_config,
-    conv_transpose_config,
+    conv_transpose_case,
     conv_transpose_out,
     maxpool_tie_inputs,
     pool_config,
@@ -185,34 +186,24 @@ def _agree(ours, theirs, what, cfg):
 
 @pytest.mark.parametrize("case", range(N_CASES // 2))
 def test_reference_and_vectorized_agree(case):
-    from nnlab.engine.functional import vectorized as vec
-
     rng = case_rng(10, case)
 
-    cfg = conv_config(rng)
-    x = rng.standard_normal((cfg["N"], cfg["C"], *cfg["size"]))
-    w = rng.standard_normal((cfg["O"], cfg["C"], *cfg["kernel"]))
-    b = rng.standard_normal(cfg["O"]) if cfg["bias"] else None
-    args = (cfg["stride"], cfg["padding"], cfg["dilation"])
+    cfg, x, w, b, args = conv_case(rng)
     y = ref.conv2d_forward(x, w, b, *args)
-    _agree(y, vec.conv2d_forward(x, w, b, *args), "conv2d y", cfg)
+    _agree(y, V.conv2d_forward(x, w, b, *args), "conv2d y", cfg)
     dy = rng.standard_normal(y.shape)
     need_dx = bool(case % 3)
     for what, o, t in zip(("dx", "dw", "db"), ref.conv2d_backward(dy, x, w, *args, need_dx),
-                          vec.conv2d_backward(dy, x, w, *args, need_dx)):
+                          V.conv2d_backward(dy, x, w, *args, need_dx)):
         _agree(o, t, f"conv2d {what}", cfg)
 
-    cfg = conv_transpose_config(rng)
-    x = rng.standard_normal((cfg["N"], cfg["C"], *cfg["size"]))
-    w = rng.standard_normal((cfg["C"], cfg["O"], *cfg["kernel"]))
-    b = rng.standard_normal(cfg["O"]) if cfg["bias"] else None
-    args = (cfg["stride"], cfg["padding"], cfg["output_padding"], cfg["dilation"])
+    cfg, x, w, b, args = conv_transpose_case(rng)
     y = ref.conv_transpose2d_forward(x, w, b, *args)
-    _agree(y, vec.conv_transpose2d_forward(x, w, b, *args), "conv_transpose2d y", cfg)
+    _agree(y, V.conv_transpose2d_forward(x, w, b, *args), "conv_transpose2d y", cfg)
     dy = rng.standard_normal(y.shape)
     for what, o, t in zip(("dx", "dw", "db"),
                           ref.conv_transpose2d_backward(dy, x, w, *args, need_dx),
-                          vec.conv_transpose2d_backward(dy, x, w, *args, need_dx)):
+                          V.conv_transpose2d_backward(dy, x, w, *args, need_dx)):
         _agree(o, t, f"conv_transpose2d {what}", cfg)
 
     cfg = pool_config(rng)
@@ -220,31 +211,31 @@ def test_reference_and_vectorized_agree(case):
     x = rng.standard_normal(shape) if case % 2 else rng.integers(-1, 2, shape).astype(np.float64)
     args = (cfg["kernel"], cfg["stride"], cfg["padding"])
     y, argmax = ref.maxpool2d_forward(x, *args)
-    yv, argmax_v = vec.maxpool2d_forward(x, *args)
+    yv, argmax_v = V.maxpool2d_forward(x, *args)
     _agree(y, yv, "maxpool2d y", cfg)
     _agree(argmax, argmax_v, "maxpool2d argmax", cfg)
     dy = rng.standard_normal(y.shape)
     _agree(ref.maxpool2d_backward(dy, argmax, x.shape),
-           vec.maxpool2d_backward(dy, argmax, x.shape), "maxpool2d dx", cfg)
+           V.maxpool2d_backward(dy, argmax, x.shape), "maxpool2d dx", cfg)
     for cip in (True, False):
         y = ref.avgpool2d_forward(x, *args, cip)
-        _agree(y, vec.avgpool2d_forward(x, *args, cip), f"avgpool2d y (include_pad={cip})", cfg)
+        _agree(y, V.avgpool2d_forward(x, *args, cip), f"avgpool2d y (include_pad={cip})", cfg)
         _agree(ref.avgpool2d_backward(dy, x.shape, *args, cip),
-               vec.avgpool2d_backward(dy, x.shape, *args, cip),
+               V.avgpool2d_backward(dy, x.shape, *args, cip),
                f"avgpool2d dx (include_pad={cip})", cfg)
 
     cfg = upsample_config(rng)
     x = rng.standard_normal((cfg["N"], cfg["C"], *cfg["size"]))
     s = cfg["scale"]
     y = ref.upsample_nearest2d_forward(x, s)
-    _agree(y, vec.upsample_nearest2d_forward(x, s), "upsample nearest y", cfg)
+    _agree(y, V.upsample_nearest2d_forward(x, s), "upsample nearest y", cfg)
     dy = rng.standard_normal(y.shape)
-    _agree(ref.upsample_nearest2d_backward(dy, s), vec.upsample_nearest2d_backward(dy, s),
+    _agree(ref.upsample_nearest2d_backward(dy, s), V.upsample_nearest2d_backward(dy, s),
            "upsample nearest dx", cfg)
-    _agree(ref.upsample_bilinear2d_forward(x, s), vec.upsample_bilinear2d_forward(x, s),
+    _agree(ref.upsample_bilinear2d_forward(x, s), V.upsample_bilinear2d_forward(x, s),
            "upsample bilinear y", cfg)
     _agree(ref.upsample_bilinear2d_backward(dy, x.shape, s),
-           vec.upsample_bilinear2d_backward(dy, x.shape, s), "upsample bilinear dx", cfg)
+           V.upsample_bilinear2d_backward(dy, x.shape, s), "upsample bilinear dx", cfg)
 
 
 # -- vectorized ---------------------------------------------------------------------------------

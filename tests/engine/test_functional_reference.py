@@ -22,8 +22,8 @@ from tests.engine._cases import (  # noqa: E402
     TOL,
     _int,
     case_rng,
-    conv_config,
-    conv_transpose_config,
+    conv_case,
+    conv_transpose_case,
     maxpool_tie_inputs,
     pool_config,
     upsample_config,
@@ -52,11 +52,7 @@ def close(ours, theirs, what, cfg):
 @pytest.mark.parametrize("case", range(N_CASES))
 def test_conv2d_matches_torch(case):
     rng = case_rng(1, case)
-    cfg = conv_config(rng)
-    x = rng.standard_normal((cfg["N"], cfg["C"], *cfg["size"]))
-    w = rng.standard_normal((cfg["O"], cfg["C"], *cfg["kernel"]))
-    b = rng.standard_normal(cfg["O"]) if cfg["bias"] else None
-    args = (cfg["stride"], cfg["padding"], cfg["dilation"])
+    cfg, x, w, b, args = conv_case(rng)
 
     y = ref.conv2d_forward(x, w, b, *args)
     xt, wt = tt(x, True), tt(w, True)
@@ -75,11 +71,7 @@ def test_conv2d_matches_torch(case):
 @pytest.mark.parametrize("case", range(N_CASES))
 def test_conv_transpose2d_matches_torch(case):
     rng = case_rng(2, case)
-    cfg = conv_transpose_config(rng)
-    x = rng.standard_normal((cfg["N"], cfg["C"], *cfg["size"]))
-    w = rng.standard_normal((cfg["C"], cfg["O"], *cfg["kernel"]))
-    b = rng.standard_normal(cfg["O"]) if cfg["bias"] else None
-    args = (cfg["stride"], cfg["padding"], cfg["output_padding"], cfg["dilation"])
+    cfg, x, w, b, args = conv_transpose_case(rng)
 
     y = ref.conv_transpose2d_forward(x, w, b, *args)
     xt, wt = tt(x, True), tt(w, True)
