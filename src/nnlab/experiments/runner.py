@@ -216,13 +216,15 @@ class RunContext:
         ``NAME.csv`` (and, with ``plot``, a figure with ``caption``). ``options`` go to ``fit``
         (``augment``, ``shuffle``...). Returns the history and the seconds it took."""
         start = time.perf_counter()
-        checkpoint = self.checkpoint(name)
-        if self.world_size > 1 and isinstance(trainer, Module):  # under torchrun, a NumPy-engine phase
-            h = self._fit_on_main(trainer, x, y, epochs=epochs, batch_size=batch_size, checkpoint=checkpoint,
-                                  validation_data=validation_data, callbacks=callbacks, name=name, **options)
-        else:  # a torch Trainer under torchrun trains data-parallel in every process
-            h = trainer.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
-                            callbacks=[*callbacks, *self.callbacks(epochs, name)], checkpoint=checkpoint, **options)
+        callbacks = list(callbacks)
+        # under torchrun a NumPy-engine phase is trained by the main process alone (a torch Trainer
+        # trains data-parallel in every process)
+        on_main_only = self.world_size > 1 and isinstance(trainer, Module)
+        h = None if on_main_only and self.rank != 0 else trainer.fit(
+            x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+            callbacks=[*callbacks, *self.callbacks(epochs, name)], checkpoint=self.checkpoint(name), **options)
+        if on_main_only:
+            h = self._share_phase(trainer, h, callbacks)
         seconds = time.perf_counter() - start
         model = self._converted.pop(trainer, None)
         if model is not None:                           # the torch engine trained a copy: weights come back
@@ -233,17 +235,12 @@ class RunContext:
             self.history(h, name, plot=plot, caption=caption)
         return Fitted(h, seconds)
 
-    def _fit_on_main(self, model: Module, x: Any, y: Any, *, name: str, callbacks: Any, **kwargs: Any) -> Any:
-        """A NumPy-engine phase under torchrun: the main process trains, the others wait and take its
-        weights, history and the state of the experiment's callbacks (what they recorded), so that
-        every process goes on with the same model."""
-        from nnlab.torchlib.distributed import share_from_main
-
-        callbacks = list(callbacks)
-        h = model.fit(x, y, callbacks=[*callbacks, *self.callbacks(kwargs["epochs"], name)], **kwargs) \
-            if self.rank == 0 else None
+    def _share_phase(self, model: Module, h: Any, callbacks: list[Any]) -> Any:
+        """After a NumPy-engine phase under torchrun, which the main process trained: the others take
+        its weights, history and the state of the experiment's callbacks (what they recorded), so
+        that every process goes on with the same model. Returns the history."""
         states = [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None for cb in callbacks]
-        h, weights, states = share_from_main((h, model.state_dict(), states) if self.rank == 0 else None)
+        h, weights, states = _share((h, model.state_dict(), states) if self.rank == 0 else None)
         if self.rank != 0:
             model.load_state_dict(weights)
             for cb, state in zip(callbacks, states):
@@ -332,12 +329,12 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
             check_same_run(Path(out), name, cfg)
         run_dir = make_run_dir(name, out, root)
         lock = lock_run_dir(run_dir)
-    except Exception as exc:
-        if ranks is not None:  # the other processes wait for the run folder: tell them, then stop
-            _share(("error", str(exc)))
+    except Exception:
+        if ranks is not None:  # the other processes wait for the run folder: none, so they stop
+            _share(None)
         raise
     if ranks is not None:
-        _share(("run", str(run_dir)))
+        _share(str(run_dir))
     try:
         if force:
             shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)   # start over
@@ -348,8 +345,8 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
                              ranks=ranks)
     finally:
         release_run_dir(lock)
-    if ranks is not None:  # finished: the others exit with this status (on a failure torchrun stops them)
-        _share(("ok", str(run_dir)))
+    if ranks is not None:  # finished: the others end too (on a failure torchrun stops them)
+        _share(None)
     return result
 
 
@@ -377,13 +374,14 @@ def _follow_main(exp: Experiment, cfg: Any, ranks: Any, *, engine: str, device: 
     """A process of a ``torchrun`` job other than the main one: it runs the experiment beside the
     main process (the torch phases train data-parallel; the NumPy-engine phases are the main
     process's, see :meth:`RunContext.fit`), writes into a scratch folder that it removes, resumes
-    from the main run folder's checkpoints, and ends with the main process's status."""
+    from the main run folder's checkpoints, and ends when the main process has finished (torchrun
+    stops it when the main process fails)."""
     import tempfile
 
-    kind, value = _share(None)
-    if kind == "error":  # the main process refused the run and says why
+    main_dir = _share(None)
+    if main_dir is None:  # the main process refused the run, and says why
         raise SystemExit(2)
-    run_dir = Path(value)
+    run_dir = Path(main_dir)
     scratch = Path(tempfile.mkdtemp(prefix=f"nnlab-rank{ranks.rank}-"))
     ctx = RunContext(exp, cfg, scratch, smoke=smoke, engine=engine, data_dir=data_dir, progress=False)
     ctx.device, ctx.rank, ctx.world_size = device, ranks.rank, ranks.world_size
@@ -394,12 +392,10 @@ def _follow_main(exp: Experiment, cfg: Any, ranks: Any, *, engine: str, device: 
     try:
         with _thread_limits(threads, engine):
             exp.run(ctx)
-        status, _ = _share(None)
+        _share(None)  # until the main process has written the run's files
     finally:
         nnlab_log.setLevel(previous_level)
         shutil.rmtree(scratch, ignore_errors=True)
-    if status != "ok":
-        raise SystemExit(1)
     return run_dir
 
 

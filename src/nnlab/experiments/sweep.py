@@ -163,7 +163,7 @@ def _recover(study, storage, plan: Plan) -> None:
     import optuna
     from optuna.trial import TrialState
 
-    running = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # heartbeats older than GRACE_S
@@ -223,8 +223,9 @@ class _Objective:
                 run_experiment(self.plan.name, out=run_dir, overrides=[*self.plan.overrides, *point.overrides],
                                preset=self.plan.preset, smoke=self.plan.smoke, data_dir=self.plan.data_dir,
                                progress=False, threads=self.plan.threads, device=self.plan.device)
-            value = _metric_value(run_dir, self.plan.name, self.plan.metric)
-            trial.set_user_attr("metrics", _numbers(run_dir))  # readable from every machine
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            value = _metric_value(metrics, self.plan.name, self.plan.metric)
+            trial.set_user_attr("metrics", _finite_numbers(metrics))  # readable from every machine
             return value
         except BaseException as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
@@ -258,15 +259,14 @@ class _Objective:
             study.stop()
 
 
-def _numbers(run_dir: Path) -> dict[str, float]:
-    """The finite numbers of a run's ``metrics.json`` (what the shared database keeps of a trial)."""
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+def _finite_numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The finite numbers of a run's metrics (what the shared database keeps of a trial)."""
     return {k: v for k, v in metrics.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
-def _metric_value(run_dir: Path, name: str, metric: str) -> float:
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+def _metric_value(metrics: Mapping[str, Any], name: str, metric: str) -> float:
+    """``metrics[metric]`` of a run of ``name``, or a ValueError that says what it recorded instead."""
     value = metrics.get(metric)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         if metric not in metrics:
