@@ -58,6 +58,8 @@ def open_study(url: str, name: str, choices: Mapping[str, Sequence[Any]], direct
         except sqlalchemy.exc.OperationalError as exc:  # no server, refused, bad password
             raise ConfigError(f"--storage {masked_url(url)}: {_first_line(exc)}") from None
         except sqlalchemy.exc.ArgumentError as exc:
+            if isinstance(exc, sqlalchemy.exc.NoSuchModuleError):  # the dialect's own import of its driver
+                _check_driver(url)                                 # failed (when it was not loaded before)
             raise ConfigError(f"--storage {masked_url(url)} is not a database URL: {exc}") from None
     raise AssertionError("unreachable")
 
@@ -79,6 +81,16 @@ def _create_study(url: str, name: str, choices, direction: str, heartbeat_s: int
     study = optuna.create_study(storage=storage, study_name=name, sampler=sampler, load_if_exists=True,
                                 direction="minimize" if direction == "min" else "maximize")
     return storage, study
+
+
+def _check_driver(url: str) -> None:
+    """Raise the one-line driver error when the URL scheme's driver (``DRIVERS``) cannot be imported."""
+    module = DRIVERS.get(url.partition(":")[0].partition("+")[0], (None, None))[0]
+    if module is not None:
+        try:
+            __import__(module)
+        except ModuleNotFoundError as missing:
+            raise _driver_error(url, missing) from None
 
 
 def _driver_error(url: str, exc: ModuleNotFoundError) -> ConfigError:
