@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import yaml
 
 from nnlab.reporting.runs import find_runs, find_sweeps, newest_runs, read_run
@@ -49,3 +50,17 @@ def test_sweeps_are_found_with_their_grid_and_rows(tmp_path):
     (folder / "results.csv").write_text("lr,acc,state\n0.1,0.5,COMPLETE\n1,0.4,COMPLETE\n")
     (sweep,) = find_sweeps(tmp_path)
     assert sweep.grid == {"lr": [1, 0.1]} and sweep.overrides == ["models=[unet]"] and sweep.rows[0]["acc"] == "0.5"
+
+
+def test_a_run_report_displays_inline_in_jupyter(smoke_run, tmp_path):
+    from nnlab.reporting.report import RunReport
+
+    folder = smoke_run("blobs-bce")
+    metrics = RunReport(folder, full=False)._repr_html_()
+    assert "<h3>blobs-bce (smoke run)</h3>" in metrics and "<table>" in metrics
+    assert "<code>min_loss</code>" in metrics and "data:image/png" not in metrics
+    full = RunReport(folder)._repr_html_()
+    assert full.count("data:image/png;base64,") >= 3            # the figures are embedded, not linked
+    assert "<h2>Configuration</h2>" in full
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        RunReport(tmp_path)

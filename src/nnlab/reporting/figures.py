@@ -7,16 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+# the history curves and their panel dress live in nnlab.plotting (History.plot draws them too)
+from nnlab.plotting import epoch_axis, history_figure  # noqa: F401  (re-exported for experiments)
+from nnlab.plotting import finish_panel as _finish_panel
+from nnlab.plotting import new_figure as _figure
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from nnlab.data.dataset import ImageSet
-
-
-def _figure(width: float, height: float) -> "Figure":
-    from matplotlib.figure import Figure  # the OO API needs no backend/screen and no global state
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
 def to_display(image: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -88,55 +87,6 @@ def save(fig: "Figure", path: str | Path) -> Path:
     fig.savefig(buf, format="png")
     atomic_write_bytes(path, buf.getvalue())
     return path
-
-
-def _metric_groups(keys: list[str]) -> list[str]:
-    """Base metric names (``loss``, ``accuracy``, ...) of history keys, without ``val_``/``lr``."""
-    bases = []
-    for k in keys:
-        base = k[4:] if k.startswith("val_") else k
-        if base != "lr" and base not in bases:
-            bases.append(base)
-    return bases
-
-
-def epoch_axis(ax, label: str = "epoch") -> None:
-    """Label ``ax``'s x axis with ``label`` and tick it at whole epochs only (no 2.5)."""
-    from matplotlib.ticker import MaxNLocator
-
-    ax.set_xlabel(label)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-
-
-def _finish_panel(ax, xlabel: str, title: str, log_y: bool = False) -> None:
-    """The common dress of a curves panel: both axes labelled (the y axis by the quantity the
-    panel shows), optional log scale, grid, legend."""
-    ax.set_xlabel("epoch" if xlabel == "epoch" else xlabel.replace("_", " "))
-    if xlabel == "epoch":
-        epoch_axis(ax)
-    ax.set_ylabel(title.replace("val_", "validation ").replace("_", " ") + (" (log scale)" if log_y else ""))
-    ax.set_title(title, fontsize=10)
-    if log_y:
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-
-
-def history_figure(history, title: str = "", log_loss: bool = False) -> "Figure":
-    """One panel per metric (loss, accuracy, ...), training and validation curves per epoch."""
-    keys = list(history.keys())
-    groups = _metric_groups(keys)
-    fig = _figure(3.6 * len(groups) + 0.4, 3.0)
-    axes = fig.subplots(1, len(groups), squeeze=False)[0]
-    for ax, base in zip(axes, groups):
-        for key, style in ((base, "-"), (f"val_{base}", "--")):
-            if key in keys:
-                ax.plot(history.epochs, history[key], style, marker="o", markersize=3,
-                        label="validation" if key.startswith("val_") else "training")
-        _finish_panel(ax, "epoch", base, log_y=base == "loss" and log_loss)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return fig
 
 
 def overlay_figure(histories: dict[str, object], keys: list[str] | None = None, x: str = "epoch",

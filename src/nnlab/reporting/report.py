@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from nnlab.atomic_io import atomic_write_text
-from nnlab.reporting.render import cell, figure, format_value, html_page, table
+from nnlab.reporting.render import cell, figure, format_value, html_page, markdown_to_html, table
 from nnlab.reporting.runs import run_state
 
 SMOKE_BANNER = ("> **Smoke run.** Tiny synthetic data and a few steps: this run checks that the pipeline works end"
@@ -168,6 +168,31 @@ def report_markdown(run_dir: str | Path) -> str:
         parts += ["## Results\n", *results]
     parts += ["## Configuration\n", "```yaml\n" + yaml.safe_dump(cfg, sort_keys=False) + "```\n"]
     return "\n".join(parts)
+
+
+class RunReport:
+    """A run folder's report for Jupyter: ``RunReport(folder)`` displays the whole report inline
+    (figures embedded), ``RunReport(folder, full=False)`` only its title and metrics table (the
+    metric, its value, the seed's number and the target). Read from the folder when displayed,
+    so it shows the run as it stands."""
+
+    def __init__(self, run_dir: str | Path, full: bool = True) -> None:
+        self.run_dir, self.full = Path(run_dir), full
+        load_run(self.run_dir)   # a folder that is not a run fails here, not at display
+
+    def markdown(self) -> str:
+        if self.full:
+            return report_markdown(self.run_dir)
+        cfg, metrics, _, summary = load_run(self.run_dir)
+        meta = cfg.get("run", {})
+        title = f"{meta.get('experiment', self.run_dir.name)}{' (smoke run)' if meta.get('smoke') else ''}"
+        return f"### {title}\n\n`{self.run_dir}`\n\n{metrics_markdown(summary, metrics)}"
+
+    def _repr_html_(self) -> str:
+        return f"<div class='nnlab-report'>{markdown_to_html(self.markdown(), base=self.run_dir)}</div>"
+
+    def __repr__(self) -> str:
+        return f"RunReport({str(self.run_dir)!r}, full={self.full})"
 
 
 def write_report(run_dir: str | Path) -> tuple[Path, Path]:

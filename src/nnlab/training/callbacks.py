@@ -17,6 +17,7 @@ import copy
 import csv
 import logging
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 class TrainerLike(Protocol):
     """What a callback may use of the loop that drives it."""
 
+    #: set by a callback to stop: after the epoch, or after the batch when set in ``on_batch_end``
+    #: (data-parallel torch training stops at the epoch's end, so that every process stops together)
     stop_training: bool
     epoch: int
     steps_per_epoch: int
@@ -61,6 +64,10 @@ class TrainerLike(Protocol):
     def weights_finite(self) -> bool:
         """Whether every weight is finite (no NaN or infinity)."""
         ...
+
+    # Optional, looked up with getattr (the TensorBoard callback skips gradient histograms without it):
+    # ``get_gradients() -> dict[str, np.ndarray]``, copies of the last optimizer step's gradient of
+    # each parameter, named as in ``get_weights``.
 
 
 class Callback:
@@ -483,9 +490,12 @@ class PhaseBar(Callback):
 
     rank_zero_only = True
 
-    def __init__(self, total_epochs: int, label: str = "", leave: bool = True, file: Any = None) -> None:
+    def __init__(self, total_epochs: int, label: str = "", leave: bool = True, file: Any = None,
+                 epoch_lines: bool = True) -> None:
         self.total_epochs, self.label, self.leave, self.file = int(total_epochs), label, leave, file
+        self.epoch_lines = epoch_lines   # a compact line per finished epoch above the bar (Keras-like)
         self._bar = None
+        self._epoch_start = 0.0
 
     def on_train_begin(self, trainer):
         from tqdm.auto import tqdm
@@ -503,6 +513,7 @@ class PhaseBar(Callback):
             self._bar.total = self._bar.n + remaining
         self._bar.set_description(f"{self.label + ' ' if self.label else ''}epoch {epoch}/{self.total_epochs}",
                                   refresh=False)
+        self._epoch_start = time.perf_counter()
 
     def on_batch_end(self, trainer, step, logs):
         if self._bar is not None:
@@ -512,6 +523,11 @@ class PhaseBar(Callback):
         if self._bar is not None:
             shown = {k: v for k, v in logs.items() if k == "loss" or k.startswith("val_")}
             self._bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=True)
+            if self.epoch_lines:
+                seconds = time.perf_counter() - self._epoch_start if self._epoch_start else None
+                # above the bar, on the bar's stream (tqdm.write would pick stdout)
+                self._bar.write(epoch_line(self.label, epoch, self.total_epochs, logs, seconds),
+                                file=self.file if self.file is not None else sys.stderr)
 
     def on_train_end(self, trainer):
         if self._bar is not None:
@@ -519,13 +535,35 @@ class PhaseBar(Callback):
             self._bar = None
 
 
+def epoch_line(label: str, epoch: int, total: int | None, logs: Mapping[str, float],
+               seconds: float | None = None) -> str:
+    """One compact line for a finished epoch, as the terminal shows it:
+    ``[1/3] unet  epoch 3/25  loss 0.4123  accuracy 61.20%  val_loss 0.4550  lr 0.001  41.2 s``
+    (accuracies as percentages, four significant digits, the epoch's seconds last)."""
+    def value(key: str, v: float) -> str:
+        if "accuracy" in key and 0.0 <= v <= 1.0:
+            return f"{100 * v:.2f}%"
+        return f"{v:.4g}" if key == "lr" else f"{v:.4f}" if 1e-3 <= abs(v) < 1e4 else f"{v:.4g}"
+
+    parts = [f"{label}  " if label else "", f"epoch {epoch}{f'/{total}' if total else ''}"]
+    parts += [f"  {k} {value(k, v)}" for k, v in logs.items()]
+    if seconds is not None:
+        parts.append(f"  {seconds:.1f} s")
+    return "".join(parts)
+
+
 class EpochLogger(Callback):
-    """Log one line per epoch (``logging.INFO``): what a run's log file records."""
+    """Log one line per epoch (``logging.INFO``): what a run's log file records.
+
+    With ``console=False`` the records carry ``nnlab_console=False``, which the CLI's console
+    handler drops: a progress bar already shows the epoch as a compact line (:func:`epoch_line`),
+    and the log file keeps the full-precision record."""
 
     rank_zero_only = True
 
-    def __init__(self, logger: logging.Logger | None = None) -> None:
-        self.logger = logger or log
+    def __init__(self, logger: logging.Logger | None = None, console: bool = True) -> None:
+        self.logger, self.console = logger or log, console
 
     def on_epoch_end(self, trainer, epoch, logs):
-        self.logger.info("epoch %d: %s", epoch, "  ".join(f"{k}={v:.5g}" for k, v in logs.items()))
+        self.logger.info("epoch %d: %s", epoch, "  ".join(f"{k}={v:.5g}" for k, v in logs.items()),
+                         extra=None if self.console else {"nnlab_console": False})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import math
 from pathlib import Path
@@ -89,5 +90,40 @@ class History(Callback):
                 h.append(epoch, {k: float(v) if v not in ("", None) else math.nan for k, v in row.items()})
         return h
 
+    def plot(self, title: str = "", log_loss: bool = False, keys: list[str] | None = None) -> Any:
+        """A matplotlib figure of the curves: one panel per metric, training and validation per
+        epoch (the figure a run report shows). ``keys`` picks panels (``["loss"]``); in Jupyter
+        the returned figure displays itself."""
+        from nnlab.plotting import history_figure
+
+        return history_figure(self, title=title, log_loss=log_loss, keys=keys)
+
     def __repr__(self) -> str:
         return f"History(epochs={len(self)}, keys={list(self.history)})"
+
+    def _repr_html_(self, max_rows: int = 20) -> str:
+        """Jupyter's view: the epochs as a table (the first and last when there are more than
+        ``max_rows``), with the best validation loss (or loss) named under it."""
+        keys = list(self.history)
+        head = "".join(f"<th>{html.escape(k)}</th>" for k in ["epoch", *keys])
+        rows = list(range(len(self.epochs)))
+        if len(rows) > max_rows:
+            rows = [*rows[: max_rows // 4], -1, *rows[-(max_rows - max_rows // 4):]]
+
+        def cell(v: float) -> str:
+            return "<td>&ndash;</td>" if math.isnan(v) else f"<td>{v:.5g}</td>"
+
+        body = "".join(
+            f"<tr><td colspan='{len(keys) + 1}'>&hellip; {len(self.epochs) - max_rows} more epochs &hellip;</td></tr>"
+            if i < 0 else f"<tr><td>{self.epochs[i]}</td>{''.join(cell(self.history[k][i]) for k in keys)}</tr>"
+            for i in rows)
+        note = f"History: {len(self)} epoch{'s' if len(self) != 1 else ''}"
+        monitor = next((k for k in ("val_loss", "loss") if k in self.history), None)
+        if monitor is not None:
+            try:
+                epoch, value = self.best(monitor)
+                note += f"; lowest {monitor} {value:.5g} at epoch {epoch}"
+            except ValueError:
+                pass
+        return (f"<div><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                f"<p>{html.escape(note)}</p></div>")
