@@ -319,3 +319,41 @@ def test_a_scheduled_batch_size_is_checked(rng):
         model.fit(x, y, epochs=2, callbacks=[BatchSizeScheduler(lambda epoch: 0)])
     with pytest.raises(ConfigError, match="accumulate_steps .4. cannot exceed the batch size 2 of epoch 2"):
         model.fit(x, y, epochs=2, batch_size=8, accumulate_steps=4, callbacks=[BatchSizeScheduler(lambda e: 10 - 8 * (e > 1))])
+
+
+def test_a_deep_copy_trains_on_its_own_with_the_optimizer_state_carried_over():
+    """NumPy's deep copy of a view is a new array: the copy's parameters must go back into one flat
+    buffer of its own, which its optimizer updates (a copy that silently never trained was the bug)."""
+    import copy
+
+    from nnlab.engine import model_from_spec
+
+    spec = {"input_shape": [3], "layers": [{"type": "Linear", "in_features": 3, "out_features": 4},
+                                           {"type": "Linear", "in_features": 4, "out_features": 1}]}
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 3)).astype(np.float32)
+    y = x.sum(1, keepdims=True)
+    model = model_from_spec(spec, seed=0)
+    model.compile(loss="mse", optimizer={"name": "adam", "lr": 0.01})
+    model.fit(x, y, epochs=1, batch_size=8)
+    twin = copy.deepcopy(model)
+    before = model.predict(x).copy()
+    assert not np.shares_memory(twin._flat_data, model._flat_data)
+    assert all(np.shares_memory(p.data, twin._flat_data) for p in twin.parameters())
+    twin.fit(x, y, epochs=2, batch_size=8)
+    assert np.abs(twin.predict(x) - before).max() > 1e-3          # the copy trained
+    assert np.array_equal(model.predict(x), before)                # the original did not move
+    model.fit(x, y, epochs=2, batch_size=8)                        # same state, same rng: the same steps
+    np.testing.assert_array_equal(twin.predict(x), model.predict(x))
+
+
+def test_the_html_summary_lists_every_layer_escaped():
+    from nnlab.models import create_model
+
+    model = create_model("colour_unet").build(seed=0)
+    text = model._repr_html_()
+    rows = model.summary_rows()
+    assert text.count("<tr>") == len(rows) + 1                      # the header and one row per layer
+    assert "Conv2d(1 -&gt; 32" in text and "->" not in text          # layer labels are escaped
+    assert f"{model.num_parameters():,} parameters" in text
+    assert "<pre>" in Sequential([Dense(3)])._repr_html_()          # unbuilt: its repr

@@ -70,15 +70,25 @@ class Optimizer:
             raise ConfigError("all parameters of one optimizer must share a dtype")
         self.lr = lr
         self.step_count = 0
-        data = _flat_span([p.data for p in self.params])
-        grad = _flat_span([p._grad for p in self.params])
-        if data is not None and grad is not None:
-            self._segments = [(data, grad)]
-        else:
-            self._segments = [(p.data.reshape(-1), p._grad.reshape(-1)) for p in self.params]
+        self.relink()
         # State lives per segment (one flat array on the fast path), created on first use.
         self._state: dict[str, list[np.ndarray]] = {}
         self._scratch: tuple[np.ndarray, np.ndarray] | None = None  # (update temp, decayed grad)
+
+    def relink(self) -> None:
+        """Find the parameters' storage again: one flat segment when they lie back to back in one
+        buffer (a built Sequential's), else one per parameter. Called after the parameters moved
+        (a deep copy of the model gives them new buffers); the state arrays carry over."""
+        data = _flat_span([p.data for p in self.params])
+        grad = _flat_span([p._grad for p in self.params])
+        if data is not None and grad is not None:
+            segments = [(data, grad)]
+        else:
+            segments = [(p.data.reshape(-1), p._grad.reshape(-1)) for p in self.params]
+        for name, arrays in getattr(self, "_state", {}).items():
+            if [a.shape for a in arrays] != [d.shape for d, _ in segments]:
+                raise RuntimeError(f"{type(self).__name__}: the {name} state does not fit the parameters' new storage")
+        self._segments = segments
 
     @property
     def lr(self) -> float:

@@ -17,6 +17,8 @@ its flat buffers, so one module of about 550 lines.
 
 from __future__ import annotations
 
+import copy
+import html
 import logging
 import math
 from pathlib import Path
@@ -99,6 +101,20 @@ class Sequential(Module):
         super().build(input_shape, rng, dtype)
         self._out_shape = shape
         self._flatten_parameters()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Sequential":
+        """An independent copy that trains: NumPy's deep copy of a view is a new array, not a view
+        of the copied buffer, so the copy's parameters go back into one flat buffer of its own and
+        its optimizer (with its state: Adam's moments, the step count) finds them there."""
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = copy.deepcopy(value, memo)
+        if self.built:
+            new._flatten_parameters()
+        if new.optimizer is not None:
+            new.optimizer.relink()
+        return new
 
     def _flatten_parameters(self) -> None:
         """Move every parameter (and gradient) into one contiguous buffer, keeping values."""
@@ -318,7 +334,7 @@ class Sequential(Module):
                     order = self.rng.permutation(n) if shuffle else None
                     for m in metrics:
                         m.reset()
-                    loss_sum = 0.0
+                    loss_sum, seen = 0.0, n
                     for step in range(steps):
                         lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
                         if order is None:
@@ -330,7 +346,10 @@ class Sequential(Module):
                         batch_loss = self._train_step(xb, yb, accumulate_steps, metrics)
                         loss_sum += batch_loss * (hi - lo)
                         cb.on_batch_end(loop, step, {"loss": batch_loss})  # TerminateOnNaN stops a NaN here
-                    logs = {"loss": loss_sum / n, **{m.name: m.result() for m in metrics}}
+                        if loop.stop_training:      # stopped within the epoch (the learning-rate finder)
+                            seen = hi
+                            break
+                    logs = {"loss": loss_sum / seen, **{m.name: m.result() for m in metrics}}
                     if validation_data is not None:
                         val = self._evaluate(*validation_data, batch_size=max(batch_size, 256))
                         logs.update({f"val_{k}": v for k, v in val.items()})
@@ -491,6 +510,32 @@ class Sequential(Module):
             lines.append(f"Metrics: {', '.join(self.metric_names)}")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view of :meth:`summary`: the layers as an HTML table (nested layers indented),
+        with the totals, loss, optimizer and metrics under it. An unbuilt model shows its repr."""
+        if not self.built:
+            return f"<pre>{html.escape(repr(self))}</pre>"
+        rows = self.summary_rows()
+        head = "".join(f"<th>{h}</th>" for h in ("#", "Layer", "Output shape", "Activation", "Init", "Params"))
+        body = "".join(
+            f"<tr><td>{r['index']}</td><td style='text-align:left;padding-left:{0.4 + 1.2 * r['depth']:.1f}em'>"
+            f"{html.escape(r['layer'])}</td><td>({', '.join(map(str, r['output_shape']))})</td>"
+            f"<td>{html.escape(r['activation'] or '-')}</td><td>{html.escape(r['init'] or '-')}</td>"
+            f"<td style='text-align:right'>{r['params']:,}</td></tr>" for r in rows)
+        total = self.num_parameters()
+        buffers = sum(b.size for _, b in self.named_buffers())
+        notes = [f"<b>{html.escape(self.name)}</b>: input ({', '.join(map(str, self.input_shape))}),"
+                 f" dtype {self.dtype.name}; {total:,} parameters (non-trainable {buffers:,}),"
+                 f" {(total + buffers) * self.dtype.itemsize / 1024:,.1f} KiB"]
+        if self.loss is not None:
+            notes.append(f"loss {html.escape(self.loss.name)}")
+        if self.optimizer is not None:
+            notes.append(f"optimizer {html.escape(repr(self.optimizer))}")
+        if self.metric_names:
+            notes.append(f"metrics {html.escape(', '.join(self.metric_names))}")
+        return (f"<div><p>{'; '.join(notes)}</p><table><thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody></table></div>")
+
 
 class _FitLoop:
     """The :class:`~nnlab.training.TrainerLike` view of a ``Sequential.fit`` run.
@@ -529,6 +574,12 @@ class _FitLoop:
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return self.model.state_dict()
+
+    def get_gradients(self) -> dict[str, np.ndarray]:
+        """Copies of the last step's gradient of every parameter, named as in :meth:`get_weights`.
+        (``zero_grad`` only marks the gradients stale; the buffer keeps them until the next step's
+        backward pass, so they are still there in ``on_epoch_end``.)"""
+        return {name: p.grad.copy() for name, p in self.model.named_parameters()}
 
     def snapshot(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return self.model._snapshot()

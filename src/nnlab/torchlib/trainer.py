@@ -216,6 +216,12 @@ class Trainer:
     def get_weights(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}
 
+    def get_gradients(self) -> dict[str, np.ndarray]:
+        """Copies of the last step's gradient of every parameter that has one (unscaled, and under
+        torchrun averaged over the processes), named as in :meth:`get_weights` (the unwrapped model's)."""
+        return {k: p.grad.detach().cpu().numpy().copy() for k, p in self.model.named_parameters()
+                if p.grad is not None}
+
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
         current = self.model.state_dict()
         self.model.load_state_dict({k: torch.as_tensor(np.asarray(v)).to(current[k]) for k, v in weights.items()})
@@ -379,6 +385,8 @@ class Trainer:
             count += shi - slo
             if per_batch:  # a NaN is stopped here by TerminateOnNaN, else at the epoch's end
                 cb.on_batch_end(self, step, {"loss": (float(loss_sum) - before) / max(1, shi - slo)})
+                if self.stop_training and not self.dist.active:  # stopped within the epoch (the lr finder)
+                    break
         totals = [float(loss_sum), float(count)]
         for m in metrics:
             totals.extend(m.totals())
