@@ -25,6 +25,8 @@ def setup_logging(verbosity: int, log_file: Path | None = None) -> None:
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(level)  # a run may lower nnlab's level to fill its run.log; the console keeps this one
+    # records meant for log files only (a run's per-epoch record, which its progress bar shows compactly)
+    console.addFilter(lambda record: getattr(record, "nnlab_console", True))
     handlers: list[logging.Handler] = [console]
     if log_file is not None:
         handlers.append(logging.FileHandler(log_file))
@@ -64,13 +66,38 @@ def _build(spec_path: str, seed: int):
         raise CLIError(f"nnlab: {spec_path}: {exc}") from None
 
 
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
+    plot = Path(args.plot) if args.plot else None
+    if plot is not None and plot.suffix.lower() not in PLOT_FORMATS:
+        raise CLIError(f"nnlab summary: cannot draw into {plot}: the file must end in {', '.join(PLOT_FORMATS)}")
     model = _build(args.spec, args.seed)
     if args.json:
         print(json.dumps({"rows": model.summary_rows(), "total_params": model.num_parameters()}, indent=2))
     else:
         print(model.summary())
+    if plot is not None:
+        _write_network_plot(model, plot)
+        print(f"wrote the drawing of {model.name} to {plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _write_network_plot(model: Any, path: Path) -> None:
+    """Draw ``model`` into ``path`` (PNG, SVG or PDF by its suffix), all or nothing."""
+    import io
+
+    from nnlab.atomic_io import atomic_write_bytes
+    from nnlab.reporting.network_plot import network_figure
+
+    buf = io.BytesIO()
+    kind = path.suffix.lower()[1:]
+    network_figure(model).savefig(buf, format=kind, dpi=150 if kind == "png" else None)
+    try:
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError as exc:
+        raise CLIError(f"nnlab summary: cannot write {path}: {exc.strerror or exc}") from None
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -158,7 +185,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             run_dir = run_experiment(args.name, preset=args.preset, config_file=args.config,
                                      overrides=args.set or [], smoke=args.smoke, engine=args.engine, out=args.out,
                                      data_dir=args.data_dir, progress=not args.quiet, force=args.force,
-                                     threads=args.threads, device=args.device)
+                                     threads=args.threads, device=args.device, tensorboard=args.tensorboard)
     except (ConfigError, DataError, FileNotFoundError) as exc:
         from nnlab.data.errors import MissingDataError
 
@@ -205,6 +232,7 @@ def _resume_args(args: argparse.Namespace) -> None:
     args.threads = args.threads if args.threads is not None else meta.get("threads")
     if args.device == "auto" and meta.get("device"):
         args.device = meta["device"]
+    args.tensorboard = args.tensorboard or bool(meta.get("tensorboard"))
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -351,6 +379,41 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    import json as _json
+
+    from nnlab.errors import ConfigError, DataError
+    from nnlab.experiments.lr_find import lr_find_experiment
+
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix not in (".png", ".svg", ".pdf"):
+        raise CLIError(f"nnlab lr-find: --out {out}: the figure must be .png, .svg or .pdf")
+    try:
+        found = lr_find_experiment(args.name, phase=args.phase, preset=args.preset, overrides=args.set or [],
+                                   config_file=args.config, smoke=args.smoke, engine=args.engine,
+                                   device=args.device, data_dir=args.data_dir, threads=args.threads,
+                                   steps=args.steps, start_lr=args.start_lr, end_lr=args.end_lr)
+    except (ConfigError, DataError, FileNotFoundError) as exc:
+        raise CLIError(f"nnlab: {exc}") from None
+    r = found.result
+    out = out or Path(f"lr-find-{found.experiment}-{found.phase}.png")
+    title = (f"{found.experiment} / {found.phase} ({found.engine} engine): {len(r.lrs)} steps of batch"
+             f" {r.batch_size}{', stopped when the loss exploded' if r.diverged else ''}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        r.figure(title).savefig(out)
+        out.with_suffix(".json").write_text(_json.dumps({"experiment": found.experiment, "phase": found.phase,
+                                                         "engine": found.engine, "configured_lr": found.configured_lr,
+                                                         **r.to_dict()}, indent=1) + "\n")
+    except OSError as exc:
+        raise CLIError(f"nnlab lr-find: cannot write {out}: {exc.strerror or exc}") from None
+    configured = f"; the phase is configured with {found.configured_lr:.3g}" if found.configured_lr else ""
+    print(f"{found.experiment} / {found.phase}: suggested learning rate {r.suggestion:.3g} (the steepest fall of the"
+          f" loss); the loss was lowest at {r.min_loss_lr:.3g}, so stay below {r.upper:.3g}{configured}")
+    print(f"figure: {out}  (numbers: {out.with_suffix('.json')})")
+    return 0
+
+
 def cmd_data_list(args: argparse.Namespace) -> int:
     from nnlab.data import REGISTRY, MissingDataError, locate
 
@@ -475,6 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 " name from `nnlab models`")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--plot", metavar="FILE", help="also draw the network (boxes, shapes, parameters, skip"
+                                                  " connections) into FILE: .png, .svg or .pdf")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("list", help="list the experiments, one line each",
@@ -496,7 +561,27 @@ def build_parser() -> argparse.ArgumentParser:
                         " the training phase it was in")
     p.add_argument("--dry-run", action="store_true",
                    help="resolve and check every setting, print them, and stop (no data read, no run folder)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also log for TensorBoard into RUN/tensorboard/ (curves, weight and gradient histograms,"
+                        " settings, figures): `tensorboard --logdir runs`; needs pip install -e \".[tensorboard]\"")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("lr-find", help="sweep the learning rate on an experiment's network and plot the loss",
+                       description="The learning-rate finder (Smith 2015; fastai's lr_find): the experiment runs up"
+                                   " to its first training phase (or --phase), then a copy of that phase's model"
+                                   " trains for --steps steps while the learning rate grows exponentially from"
+                                   " --start-lr to --end-lr; the loss of each step is plotted with the suggested"
+                                   " rate. Nothing is trained for real and no run folder is written.")
+    p.add_argument("name", help="the experiment (`nnlab list`)")
+    _run_options(p, "the sweep", "the figure to write (.png, .svg or .pdf; default lr-find-NAME-PHASE.png), with"
+                                 " its numbers in a .json beside it")
+    p.add_argument("--config", help="YAML file of settings")
+    p.add_argument("--engine", choices=["numpy", "torch"])
+    p.add_argument("--phase", help="the training phase to sweep (default: the first); earlier phases train as usual")
+    p.add_argument("--steps", type=int, default=100, help="steps of the sweep (default 100)")
+    p.add_argument("--start-lr", type=float, default=1e-7, help="the first learning rate (default 1e-7)")
+    p.add_argument("--end-lr", type=float, default=10.0, help="the last learning rate (default 10)")
+    p.set_defaults(func=cmd_lr_find)
 
     p = sub.add_parser("config", help="list an experiment's settings: key, value, type and what it does",
                        description="Print every setting of experiment NAME with its value (after --preset,"

@@ -42,6 +42,7 @@ from nnlab import seeds
 from nnlab.atomic_io import atomic_write_bytes, atomic_write_text
 from nnlab.data.registry import entry, load
 from nnlab.data.sources import locate
+from nnlab.engine.layers.registry import layer_config
 from nnlab.engine.module import Module
 from nnlab.engine.serialization import save_model
 from nnlab.errors import ConfigError, DataError
@@ -102,8 +103,13 @@ class RunContext:
         self.checkpoint_dir = self.out / CHECKPOINTS  # under torchrun, the main process's run folder's
         self.rank, self.world_size = 0, 1  # under torchrun: this process's place in the job
         self.phases_started = 0      # calls of callbacks(): training phases begun
+        self.tensorboard: Path | None = None   # with --tensorboard: the run's TensorBoard folder (rank 0)
+        self._tb_phases: list[str] = ["figures"]   # its folders so far (a phase named figures gets figures-2)
+        self._tb_figures: Any = None
+        self._tb_figure_steps: dict[str, int] = {}   # figure name -> times written
         # a torch Trainer -> the engine model it trains a copy of (weak: a dropped trainer leaves)
         self._converted: weakref.WeakKeyDictionary[Any, Module] = weakref.WeakKeyDictionary()
+        self._drawn: set[str] = set()  # the architectures drawn so far (input shape + layer config, as JSON)
 
     # -- recording ------------------------------------------------------------------
     def record(self, **metrics: Any) -> None:
@@ -116,6 +122,8 @@ class RunContext:
         """Save a matplotlib figure as ``figures/NAME.png`` and show it in the report."""
         path = self.out / "figures" / f"{name}.png"
         save(fig, path)
+        if self.tensorboard is not None:
+            self._tensorboard_figure(name, path.read_bytes())
         self.manifest.append({"kind": "figure", "name": name, "path": str(path.relative_to(self.out)),
                               "caption": caption})
         return path
@@ -214,7 +222,9 @@ class RunContext:
         :meth:`trainer`) with ``callbacks`` and the run's own (epoch log, progress), resumable from
         the phase's checkpoint (:meth:`checkpoint`), timed. With ``history`` the epochs go to
         ``NAME.csv`` (and, with ``plot``, a figure with ``caption``). ``options`` go to ``fit``
-        (``augment``, ``shuffle``...). Returns the history and the seconds it took."""
+        (``augment``, ``shuffle``...). Returns the history and the seconds it took. The first phase
+        to train an engine network of a given architecture draws it (figure ``network-NAME``)."""
+        self._draw_network(name, trainer if isinstance(trainer, Module) else self._converted.get(trainer))
         start = time.perf_counter()
         callbacks = list(callbacks)
         # under torchrun a NumPy-engine phase is trained by the main process alone (a torch Trainer
@@ -222,7 +232,7 @@ class RunContext:
         on_main_only = self.world_size > 1 and isinstance(trainer, Module)
         h = None if on_main_only and self.rank != 0 else trainer.fit(
             x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
-            callbacks=[*callbacks, *self.callbacks(epochs, name)], checkpoint=self.checkpoint(name), **options)
+            callbacks=[*callbacks, *self.callbacks(epochs, name, x=x)], checkpoint=self.checkpoint(name), **options)
         if on_main_only:
             h = self._share_phase(trainer, h, callbacks)
         seconds = time.perf_counter() - start
@@ -234,6 +244,29 @@ class RunContext:
         if history:
             self.history(h, name, plot=plot, caption=caption)
         return Fitted(h, seconds)
+
+    def _draw_network(self, name: str, model: Module | None) -> None:
+        """Record the drawing of ``model``, which phase ``name`` trains, as ``network-NAME``: once per
+        architecture in a run (a batch-size study's many fits of one network give one drawing), by the
+        main process only. A drawing that fails is logged; it never stops the run."""
+        if self.rank != 0 or model is None or not model.built:
+            return
+        key = json.dumps([list(model.input_shape or ()), layer_config(model)], sort_keys=True, default=str)
+        if key in self._drawn:
+            return
+        self._drawn.add(key)
+        from nnlab.reporting.network_plot import figure_caption, network_figure, network_layout
+
+        taken = {item["name"] for item in self.manifest if item["kind"] == "figure"}
+        figure_name, n = f"network-{name}", 1
+        while figure_name in taken:                     # one phase name, two networks: network-NAME-2
+            n += 1
+            figure_name = f"network-{name}-{n}"
+        try:
+            layout = network_layout(model)
+            self.figure(figure_name, network_figure(layout), figure_caption(layout))
+        except Exception as exc:  # a drawing is not worth a run
+            self.log.warning("could not draw the network of phase %s: %s", name, exc)
 
     def _share_phase(self, model: Module, h: Any, callbacks: list[Any]) -> Any:
         """After a NumPy-engine phase under torchrun, which the main process trained: the others take
@@ -248,13 +281,57 @@ class RunContext:
                     cb.load_state_dict(state)
         return h
 
-    def callbacks(self, epochs: int, name: str = "") -> list[Any]:
-        """The standard callbacks of a training run: a progress bar (if on) and an epoch log."""
-        cbs: list[Any] = [EpochLogger(logging.getLogger(f"nnlab.experiments.{self.name}{'.' + name if name else ''}"))]
+    def callbacks(self, epochs: int, name: str = "", x: Any = None) -> list[Any]:
+        """The standard callbacks of a training run: a progress bar (if on), an epoch log and, with
+        :attr:`tensorboard`, a :class:`~nnlab.training.tensorboard.TensorBoard` (``x``: the phase's
+        inputs, whose first images it shows)."""
+        # with a progress bar the console shows each epoch as the bar's compact line; the log file keeps it all
+        cbs: list[Any] = [EpochLogger(logging.getLogger(f"nnlab.experiments.{self.name}{'.' + name if name else ''}"),
+                                      console=not self.progress)]
         self.phases_started += 1
         if self.progress:
             cbs.append(PhaseBar(epochs, self.phase_label(name)))
+        if self.tensorboard is not None and self.rank == 0:
+            cbs.append(self._tensorboard_callback(name, x))
         return cbs
+
+    # -- TensorBoard (--tensorboard) --------------------------------------------------
+    def _tensorboard_callback(self, name: str, x: Any) -> Any:
+        """The TensorBoard callback of phase ``name``, logging into ``tensorboard/NAME/`` (numbered when
+        a run trains two phases of one name): the run's settings as hparams and, for image inputs
+        ((N, C, H, W) with 1 or 3 channels), the first 8 as ``inputs/0..7``."""
+        from nnlab.training.tensorboard import TensorBoard, flatten_hparams
+
+        base = phase = name or self.name
+        n = 1
+        while phase in self._tb_phases:    # numbered in call order, so a resume agrees
+            n += 1
+            phase = f"{base}-{n}"
+        self._tb_phases.append(phase)
+        hparams = {**flatten_hparams(configs.to_dict(self.cfg)), "run.experiment": self.name,
+                   "run.engine": self.engine, "run.phase": phase, "run.smoke": self.smoke}
+        images = {}
+        if getattr(x, "ndim", 0) == 4 and x.shape[1] in (1, 3):
+            images["inputs"] = _display_images(np.asarray(x[:8]))
+        return TensorBoard(self.tensorboard / phase, hparams=hparams, images=images,
+                           trial_id=f"{self.name}/{self.out.name}/{phase}")
+
+    def _tensorboard_figure(self, name: str, png: bytes) -> None:
+        """A saved figure as the image ``figures/NAME`` in ``tensorboard/figures`` (step: times saved)."""
+        from nnlab.training.tensorboard import EventWriter
+
+        if self._tb_figures is None:
+            self._tb_figures = EventWriter(self.tensorboard / "figures")
+            self._tb_figures.restart(0)    # a resumed run makes its figures again: drop the first try's
+        step = self._tb_figure_steps[name] = self._tb_figure_steps.get(name, -1) + 1
+        self._tb_figures.png(f"figures/{name}", png, step)
+        self._tb_figures.flush()
+
+    def close(self) -> None:
+        """Close what the run keeps open (the TensorBoard figure writer)."""
+        if self._tb_figures is not None:
+            self._tb_figures.close()
+            self._tb_figures = None
 
     def phase_label(self, name: str) -> str:
         """``[2/3] unet`` when the experiment declares its phases, else ``[phase 2] unet``."""
@@ -272,6 +349,16 @@ class RunContext:
         if used not in self.data_used:
             self.data_used.append(used)
         return data
+
+
+def _display_images(x: np.ndarray) -> np.ndarray:
+    """Images (N, C, H, W) as (N, H, W, C) for display: floats outside [0, 1] rescaled to it (over the batch)."""
+    x = np.moveaxis(x, 1, -1)
+    if np.issubdtype(x.dtype, np.floating):
+        lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
+        if lo < 0 or hi > 1:
+            x = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+    return x
 
 
 #: a training phase writes its checkpoint after an epoch at most this often (every epoch when
@@ -298,14 +385,20 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
                    overrides: list[str] | tuple[str, ...] = (), smoke: bool = False, engine: str | None = None,
                    out: str | Path | None = None, data_dir: str | None = None, progress: bool = False,
                    root: str | Path = "runs", force: bool = False, threads: int | None = None,
-                   device: str = "auto") -> Path:
+                   device: str = "auto", tensorboard: bool = False) -> Path:
     """Run experiment ``name`` into its own folder and return the folder.
 
     An ``out`` folder that holds a finished run (``metrics.json`` with status ``ok``) is refused
     unless ``force``: a finished run is never overwritten by accident. ``threads`` caps the BLAS
     (threadpoolctl) and torch threads for the run; ``device`` (``auto``, ``cpu`` or ``cuda``) is where
-    a torch-engine experiment trains.
+    a torch-engine experiment trains. With ``tensorboard`` every training phase also logs for
+    TensorBoard into ``RUN/tensorboard/PHASE/`` (curves, weight and gradient histograms, settings) and
+    every figure into ``RUN/tensorboard/figures/``: ``tensorboard --logdir runs`` shows every run.
     """
+    if tensorboard:
+        from nnlab.training.tensorboard import require_tensorboard
+
+        require_tensorboard()     # a ConfigError naming the extra to install, before any run folder
     exp = get(name)
     engine = engine or exp.engines[0]
     if engine not in exp.engines:
@@ -342,7 +435,7 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
         result = _run_locked(exp, cfg, run_dir, name=name, preset=preset, engine=engine, device=device,
                              threads=threads, smoke=smoke, overrides=overrides, config_file=config_file,
                              data_dir=data_dir, progress=progress, created=created, out=out, resuming=resuming,
-                             ranks=ranks)
+                             ranks=ranks, tensorboard=tensorboard)
     finally:
         release_run_dir(lock)
     if ranks is not None:  # finished: the others end too (on a failure torchrun stops them)
@@ -402,13 +495,14 @@ def _follow_main(exp: Experiment, cfg: Any, ranks: Any, *, engine: str, device: 
 def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: str | None, engine: str,
                 device: str, threads: int | None, smoke: bool, overrides: Any, config_file: Any,
                 data_dir: str | None, progress: bool, created: bool, out: Any, resuming: bool = False,
-                ranks: Any = None) -> Path:
+                ranks: Any = None, tensorboard: bool = False) -> Path:
     atomic_write_text(run_dir / "metrics.json", json.dumps({"status": "running"}) + "\n")
     meta = {"experiment": name, "preset": preset, "engine": engine, "device": device, "threads": threads,
             "smoke": smoke,
             "overrides": list(overrides), "config_file": str(config_file) if config_file else None,
             "data_dir": data_dir, "started": datetime.now().isoformat(timespec="seconds"), "git": git_revision(),
-            "resumed": resuming, **({"processes": ranks.world_size} if ranks is not None else {})}
+            "resumed": resuming, "tensorboard": tensorboard,
+            **({"processes": ranks.world_size} if ranks is not None else {})}
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({"run": meta, "config": configs.to_dict(cfg)}, sort_keys=False))
     handler = logging.FileHandler(run_dir / "run.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
@@ -419,6 +513,9 @@ def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: 
         nnlab_log.setLevel(logging.INFO)
     ctx = RunContext(exp, cfg, run_dir, smoke=smoke, engine=engine, data_dir=data_dir, progress=progress)
     ctx.device = device
+    if tensorboard:
+        ctx.tensorboard = run_dir / "tensorboard"
+        log.info("TensorBoard logs in %s (tensorboard --logdir %s)", ctx.tensorboard, ctx.tensorboard)
     if ranks is not None:
         ctx.rank, ctx.world_size = ranks.rank, ranks.world_size
     start = time.perf_counter()
@@ -460,6 +557,7 @@ def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: 
                 atomic_write_text(run_dir / "summary.json", json.dumps(_jsonable(summary), indent=2) + "\n")
                 write_report(run_dir)
         finally:
+            ctx.close()
             nnlab_log.removeHandler(handler)
             handler.close()
             nnlab_log.setLevel(previous_level)

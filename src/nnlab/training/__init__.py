@@ -21,9 +21,12 @@ from nnlab.training.callbacks import (
 )
 from nnlab.training.evaluation import EvaluateSets
 from nnlab.training.history import History
+from nnlab.training.live import LiveCurves
+from nnlab.training.tensorboard import TensorBoard  # imports the tensorboard package only when used
 
 __all__ = [
     "BatchHistory", "BatchSizeScheduler", "BatchSizeSteps", "EvaluateSets",
     "Callback", "CallbackList", "CSVLogger", "EarlyStopping", "EpochLogger", "History",
-    "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "TerminateOnNaN", "TrainerLike",
+    "LearningRateScheduler", "LiveCurves", "ModelCheckpoint", "ProgressBar", "TensorBoard", "TerminateOnNaN",
+    "TrainerLike",
 ]
