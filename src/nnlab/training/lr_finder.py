@@ -45,6 +45,10 @@ class LRFinderResult:
     steps: int                 # steps asked for
     batch_size: int
 
+    def __repr__(self) -> str:
+        return (f"LRFinderResult(suggestion={self.suggestion:.3g}, min_loss_lr={self.min_loss_lr:.3g},"
+                f" steps={len(self.lrs)}/{self.steps}, batch_size={self.batch_size}, diverged={self.diverged})")
+
     @property
     def upper(self) -> float:
         """A tenth of the rate of the lowest loss: the largest rate usually safe to train with."""
