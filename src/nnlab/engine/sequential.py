@@ -502,13 +502,19 @@ class Sequential(Module):
             f"Total parameters: {total:,}  (trainable {total:,}, non-trainable {buffers:,})"
             f"  {(total + buffers) * self.dtype.itemsize / 1024:,.1f} KiB",
         ]
-        if self.loss is not None:
-            lines.append(f"Loss: {self.loss.name}")
-        if self.optimizer is not None:
-            lines.append(f"Optimizer: {self.optimizer!r}")
-        if self.metric_names:
-            lines.append(f"Metrics: {', '.join(self.metric_names)}")
+        lines += [f"{what.capitalize()}: {value}" for what, value in self._compiled_parts()]
         return "\n".join(lines)
+
+    def _compiled_parts(self) -> list[tuple[str, str]]:
+        """(what, description) of what ``compile`` set: the loss, the optimizer, the metrics."""
+        parts = []
+        if self.loss is not None:
+            parts.append(("loss", self.loss.name))
+        if self.optimizer is not None:
+            parts.append(("optimizer", repr(self.optimizer)))
+        if self.metric_names:
+            parts.append(("metrics", ", ".join(self.metric_names)))
+        return parts
 
     def _repr_html_(self) -> str:
         """Jupyter's view of :meth:`summary`: the layers as an HTML table (nested layers indented),
@@ -527,12 +533,7 @@ class Sequential(Module):
         notes = [f"<b>{html.escape(self.name)}</b>: input ({', '.join(map(str, self.input_shape))}),"
                  f" dtype {self.dtype.name}; {total:,} parameters (non-trainable {buffers:,}),"
                  f" {(total + buffers) * self.dtype.itemsize / 1024:,.1f} KiB"]
-        if self.loss is not None:
-            notes.append(f"loss {html.escape(self.loss.name)}")
-        if self.optimizer is not None:
-            notes.append(f"optimizer {html.escape(repr(self.optimizer))}")
-        if self.metric_names:
-            notes.append(f"metrics {html.escape(', '.join(self.metric_names))}")
+        notes += [f"{what} {html.escape(value)}" for what, value in self._compiled_parts()]
         return (f"<div><p>{'; '.join(notes)}</p><table><thead><tr>{head}</tr></thead>"
                 f"<tbody>{body}</tbody></table></div>")
 
