@@ -74,6 +74,25 @@ def test_loss_gradients(loss, target, rng):
     assert result.ok, str(result)
 
 
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll"])
+def test_per_pixel_label_loss_gradients(loss, rng):
+    """(N, C, H, W) logits or log-probabilities with (N, H, W) labels: seed 001's per-pixel loss."""
+    pred = rng.standard_normal((2, 4, 3, 5))
+    if loss == "nll":
+        pred = pred - np.log(np.exp(pred).sum(1, keepdims=True))
+    result = gradcheck(loss, pred, rng.integers(0, 4, (2, 3, 5)))
+    assert result.ok, str(result)
+
+
+def test_a_conv_net_gradients_through_the_per_pixel_cross_entropy(rng):
+    from nnlab.engine import Conv2d, ReLU
+
+    model = Sequential([Conv2d(1, 3, 3, padding=1), ReLU(), Conv2d(3, 4, 1)], input_shape=(1, 4, 4),
+                       dtype="float64", seed=2)
+    result = gradcheck(model, _x(rng, (2, 1, 4, 4)), rng.integers(0, 4, (2, 4, 4)), loss="cross_entropy")
+    assert result.ok, str(result)
+
+
 def test_network_gradients_through_loss(rng):
     model = Sequential(
         [Dense(8, "tanh"), Dense(6, "leaky_relu"), Dense(3)], input_shape=(5,), dtype="float64", seed=3

@@ -357,3 +357,64 @@ def test_the_html_summary_lists_every_layer_escaped():
     assert "Conv2d(1 -&gt; 32" in text and "->" not in text          # layer labels are escaped
     assert f"{model.num_parameters():,} parameters" in text
     assert "<pre>" in Sequential([Dense(3)])._repr_html_()          # unbuilt: its repr
+
+
+def _pixel_net(seed=0):
+    from nnlab.engine import Conv2d
+
+    model = Sequential([Conv2d(1, 4, 3, padding=1), ReLU(), Conv2d(4, 3, 1)], input_shape=(1, 6, 6), seed=seed)
+    return model
+
+
+def test_per_pixel_classification_trains_with_a_metric_object_and_paired_augmentation():
+    """Seed 001's set-up on the NumPy engine: (N, C, H, W) logits, (N, H, W) labels, a PixelAccuracy
+    object, and an augmentation that flips images and their label maps together."""
+    from nnlab.metrics.pixel import PixelAccuracy
+
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 1, 6, 6)).astype(np.float32)
+    y = (x[:, 0] * 3).astype(np.int64).clip(0, 2)           # the class is the grey level's third
+    seen = []
+
+    def flip(xb, yb, r):
+        seen.append(len(xb))
+        return xb[..., ::-1], yb[..., ::-1]
+
+    metric = PixelAccuracy()
+    model = _pixel_net()
+    model.compile(loss="cross_entropy", optimizer={"name": "adam", "lr": 0.05}, metrics=[metric])
+    h = model.fit(x, y, epochs=15, batch_size=8, validation_data=(x, y), augment=flip, augment_targets=True)
+    assert seen[:4] == [8, 8, 8, 8] and len(seen) == 15 * 4
+    assert h["val_accuracy"][-1] > 0.9 and h["loss"][-1] < h["loss"][0]
+    assert metric._count == 0                                # the object given to compile is left alone
+    assert "metrics accuracy" in model._repr_html_() and "Metrics: accuracy" in model.summary()
+
+
+def test_an_augmentation_that_changes_the_shape_is_refused():
+    model = _pixel_net()
+    model.compile(loss="cross_entropy", optimizer="sgd")
+    x, y = np.zeros((4, 1, 6, 6), np.float32), np.zeros((4, 6, 6), np.int64)
+    with pytest.raises(ShapeError, match="augment changed the batch shape"):
+        model.fit(x, y, epochs=1, batch_size=2, augment=lambda xb, r: xb[:, :, :4])
+
+
+def test_per_pixel_labels_of_the_wrong_shape_are_refused():
+    model = _pixel_net()
+    model.compile(loss="cross_entropy", optimizer="sgd")
+    with pytest.raises(ShapeError, match=r"per-pixel labels must be \(N, 6, 6\)"):
+        model.fit(np.zeros((4, 1, 6, 6), np.float32), np.zeros((4, 5, 6), np.int64), epochs=1)
+
+
+def test_recording_outputs_keeps_what_a_nested_module_gave_and_then_stops():
+    from nnlab.models import create_model
+
+    model = create_model("colour_unet", num_filters=4).build(seed=0)
+    names = dict(model.named_modules())
+    assert names[""] is model and "0.0.2" in names           # dotted names, as the state dict's
+    relus = [m for m in model.modules() if isinstance(m, ReLU)]
+    x = np.random.default_rng(0).random((2, 1, 32, 32)).astype(np.float32)
+    with relus[1].recording_outputs() as outputs:
+        model.predict(x)
+    assert len(outputs) == 1 and outputs[0].shape[0] == 2 and (outputs[0] >= 0).all()
+    model.predict(x)
+    assert len(outputs) == 1 and "forward" not in vars(relus[1])   # the wrapper is gone

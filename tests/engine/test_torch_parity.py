@@ -254,6 +254,19 @@ def test_nll_matches_torch():
     _check_loss(NLLLoss(), logp, labels, F.nll_loss, torch.tensor(labels, dtype=torch.int64), "nll")
 
 
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll"])
+def test_per_pixel_label_losses_match_torch(loss):
+    rng = np.random.default_rng(15)
+    z = rng.standard_normal((3, 5, 4, 6)) * 3
+    labels = rng.integers(0, 5, (3, 4, 6))
+    target = torch.tensor(labels, dtype=torch.int64)
+    if loss == "nll":
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        _check_loss(NLLLoss(), logp, labels, F.nll_loss, target, "nll per pixel")
+    else:
+        _check_loss(CrossEntropyLoss(), z, labels, F.cross_entropy, target, "cross_entropy per pixel")
+
+
 @pytest.mark.parametrize("soft", [False, True], ids=["hard", "soft"])
 def test_bce_matches_torch(soft):
     rng = np.random.default_rng(14)

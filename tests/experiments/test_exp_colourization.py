@@ -31,6 +31,20 @@ def test_smoke_run_writes_figures_and_metric_keys(smoke_run):
     assert rows[3].startswith("residual,") and rows[3].endswith(",0.705")
 
 
+@pytest.mark.slow
+def test_the_numpy_engine_trains_the_same_networks(smoke_run):
+    """Seed 001 on the NumPy engine: per-pixel cross-entropy, the paired augmentation, the engine's
+    own feature maps; the engine models are what the run saves."""
+    run_dir = smoke_run("colourization", engine="numpy", overrides=["models=[base, unet]"])
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "ok"
+    for key in ("base", "unet"):
+        assert 0 <= metrics[f"{key}_accuracy"] <= 1 and metrics[f"{key}_train_loss"] > 0
+    assert {"base.npz", "unet.npz"} <= {p.name for p in run_dir.iterdir()}
+    assert {"feature-maps", "colourized", "network-base", "network-unet"} <= {p.stem for p in (run_dir / "figures").iterdir()}
+    assert "recorded in the engine model" in (run_dir / "report.md").read_text()
+
+
 def test_config_has_the_sweep_keys_and_the_seed_setting():
     exp = EXPERIMENTS["colourization"]
     cfg = resolve_config(exp, preset="seed", overrides=["num_filters=16", "lr=0.01", "kernel_size=5"])

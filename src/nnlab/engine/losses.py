@@ -10,6 +10,7 @@ class                       loss                                                
 ==========================  ===================================================  ==========
 ``MSELoss``                 mean((p - t)^2) over all elements (the seed's L2)      same shape
 ``CrossEntropyLoss``        mean(logsumexp(z) - z[t]); softmax fused, stable       int labels
+                            (per pixel: logits (N, C, H, W), labels (N, H, W))
 ``NLLLoss``                 mean(-logp[t]) on log-probabilities                    int labels
 ``BCELoss``                 mean(-(t log p + (1-t) log(1-p))) on probabilities     in [0, 1]
 ``BCEWithLogitsLoss``       BCE of sigmoid(z), computed stably from logits         in [0, 1]
@@ -101,12 +102,16 @@ class _LabelLoss(Loss):
 
     def check_targets(self, target, pred_shape):
         target = np.asarray(target)
-        if len(pred_shape) != 1 or pred_shape[0] < 2:
-            raise ShapeError(f"{self.name} needs outputs of shape (N, classes>=2), model gives (N, {pred_shape})")
-        n_classes = pred_shape[0]
-        if target.ndim == 2 and target.shape[1] == 1:
+        if len(pred_shape) < 1 or pred_shape[0] < 2:
+            raise ShapeError(f"{self.name} needs outputs of shape (N, classes>=2) or (N, classes, H, W...),"
+                             f" model gives (N, {pred_shape})")
+        n_classes, spatial = pred_shape[0], tuple(pred_shape[1:])
+        if not spatial and target.ndim == 2 and target.shape[1] == 1:
             target = target[:, 0]
-        if target.ndim != 1:
+        if spatial and target.shape[1:] != spatial:
+            raise ShapeError(f"{self.name}: per-pixel labels must be (N, {', '.join(map(str, spatial))}) for outputs"
+                             f" (N, {', '.join(map(str, pred_shape))}), got shape {target.shape}")
+        if not spatial and target.ndim != 1:
             raise ShapeError(f"{self.name}: labels must be a 1-D array of class indices, got shape {target.shape}")
         if np.issubdtype(target.dtype, np.floating):
             if not np.all(np.isfinite(target)) or np.any(target != np.round(target)):
@@ -124,50 +129,54 @@ class _LabelLoss(Loss):
         return target.astype(np.intp, copy=False)
 
     def _labels(self, pred, target):
+        """The labels as (N, 1, *spatial) indices into the class axis of ``pred`` (N, C, *spatial)."""
         target = np.asarray(target)
-        if target.ndim == 2 and target.shape[1] == 1:
+        if pred.ndim == 2 and target.ndim == 2 and target.shape[1] == 1:
             target = target[:, 0]
-        if pred.ndim != 2 or target.shape != (pred.shape[0],):
-            raise ShapeError(f"{self.name}: expected pred (N, C) and labels (N,), got {pred.shape} and {target.shape}")
-        return target.astype(np.intp, copy=False)
+        if pred.ndim < 2 or target.shape != (pred.shape[0], *pred.shape[2:]):
+            raise ShapeError(f"{self.name}: expected pred (N, C) with labels (N,), or (N, C, H, W) with (N, H, W);"
+                             f" got {pred.shape} and {target.shape}")
+        return target.astype(np.intp, copy=False)[:, None]
 
 
 class CrossEntropyLoss(_LabelLoss):
-    """Softmax + cross-entropy on logits (fused and stable), as ``torch.nn.CrossEntropyLoss``."""
+    """Softmax + cross-entropy on logits (fused and stable), as ``torch.nn.CrossEntropyLoss``:
+    logits (N, C) with labels (N,), or per pixel, (N, C, H, W) with (N, H, W) (the mean over
+    every pixel of every sample; the colourization seed's loss)."""
 
     name = "cross_entropy"
 
     def forward(self, pred, target):
         labels = self._labels(pred, target)
-        n = pred.shape[0]
-        shifted = pred - pred.max(axis=1, keepdims=True)
-        probs = np.exp(shifted)
+        count = labels.size                              # samples times pixels
+        probs = pred - pred.max(axis=1, keepdims=True)   # shifted logits, then probabilities in place
+        picked = np.take_along_axis(probs, labels, axis=1)
+        np.exp(probs, out=probs)
         sums = probs.sum(axis=1, keepdims=True)
-        rows = np.arange(n)
-        loss = np.log(sums[:, 0]) - shifted[rows, labels]
+        loss = float(np.log(sums).sum(dtype=np.float64) - picked.sum(dtype=np.float64)) / count
         probs /= sums
-        probs[rows, labels] -= 1
-        probs /= n
+        np.put_along_axis(probs, labels, np.take_along_axis(probs, labels, axis=1) - 1, axis=1)
+        probs /= count
         self._grad = probs
-        return float(loss.mean())
+        return loss
 
     def backward(self):
         return self._grad
 
 
 class NLLLoss(_LabelLoss):
-    """Negative log-likelihood on log-probabilities (pair with ``LogSoftmax``)."""
+    """Negative log-likelihood on log-probabilities (pair with ``LogSoftmax``), (N, C) with labels (N,) or
+    per pixel, (N, C, H, W) with (N, H, W)."""
 
     name = "nll"
 
     def forward(self, pred, target):
         labels = self._labels(pred, target)
-        n = pred.shape[0]
-        rows = np.arange(n)
+        count = labels.size
         grad = np.zeros_like(pred)
-        grad[rows, labels] = -1.0 / n
+        np.put_along_axis(grad, labels, -1.0 / count, axis=1)
         self._grad = grad
-        return float(-pred[rows, labels].mean())
+        return -float(np.take_along_axis(pred, labels, axis=1).sum(dtype=np.float64)) / count
 
     def backward(self):
         return self._grad

@@ -162,6 +162,32 @@ class Module:
         for _, child in self.children():
             yield from child.modules()
 
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """(dotted name, module) of this module (name ``prefix``, "" for the root) and every descendant."""
+        yield prefix, self
+        for cname, child in self.children():
+            yield from child.named_modules(f"{prefix}.{cname}" if prefix else cname)
+
+    @contextmanager
+    def recording_outputs(self) -> Iterator[list[np.ndarray]]:
+        """Within the block, keep a copy of what this module outputs in each forward pass (the
+        engine's forward hook): ``with layer.recording_outputs() as outputs: model.predict(x)``.
+        Containers call their children's ``forward`` directly, so the instance's ``forward`` is
+        wrapped for the block and put back after it."""
+        outputs: list[np.ndarray] = []
+        original = self.forward
+
+        def forward(x, *args, **kwargs):
+            y = original(x, *args, **kwargs)
+            outputs.append(np.array(y, copy=True))   # the layer reuses its output buffer
+            return y
+
+        self.forward = forward  # type: ignore[method-assign]
+        try:
+            yield outputs
+        finally:
+            del self.forward
+
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.zero_grad()

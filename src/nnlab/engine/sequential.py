@@ -39,6 +39,13 @@ from nnlab.training.history import History
 log = logging.getLogger(__name__)
 
 
+def _fresh(metric: StreamingMetric) -> StreamingMetric:
+    """A reset copy of a metric object given to ``compile`` (the object itself is left as given)."""
+    fresh = copy.deepcopy(metric)
+    fresh.reset()
+    return fresh
+
+
 def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
@@ -178,7 +185,9 @@ class Sequential(Module):
         self._require_built()
         self.loss = make_loss(loss)
         self.optimizer = make_optimizer(optimizer, self.parameters())
-        self.metric_names = list(metrics)
+        # names ("accuracy", "rmse") or StreamingMetric objects (e.g. PixelAccuracy), each fit a fresh copy
+        self._metric_specs = list(metrics)
+        self.metric_names = [m.name if isinstance(m, StreamingMetric) else str(m) for m in self._metric_specs]
         self._make_metrics()  # validate names now
         if self.loss.name == "cross_entropy" and self.layers[-1].describe().get("activation") == "softmax":
             raise ConfigError(
@@ -190,7 +199,8 @@ class Sequential(Module):
     def _make_metrics(self) -> list[StreamingMetric]:
         from_logits = self.loss is not None and self.loss.name == "bce_with_logits"
         try:
-            return [make_metric(m, from_logits=from_logits) for m in self.metric_names]
+            return [_fresh(m) if isinstance(m, StreamingMetric) else make_metric(m, from_logits=from_logits)
+                    for m in getattr(self, "_metric_specs", self.metric_names)]
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
 
@@ -253,6 +263,8 @@ class Sequential(Module):
         history: History | None = None,
         progress: bool = False,
         checkpoint: str | Path | ModelCheckpoint | None = None,
+        augment: Any = None,
+        augment_targets: bool = False,
     ) -> History:
         """Train for ``epochs`` epochs and return the :class:`History`.
 
@@ -275,6 +287,12 @@ class Sequential(Module):
         and once more when training ends; if one exists, training resumes from it, and a
         checkpoint of finished training returns its history without training again. The result
         is the same as that of an uninterrupted run.
+
+        ``augment``: called as ``augment(batch, rng)`` on every training batch, returning a batch
+        of the same shape (the transforms of ``nnlab.data.augment``); with ``augment_targets`` as
+        ``augment(batch, targets, rng)``, returning both (dense targets such as per-pixel labels
+        move with their image). ``rng`` is the model's generator, whose state the checkpoint keeps,
+        so a resumed run augments as the uninterrupted one would.
         """
         self._require_compiled()
         assert self.loss is not None and self.optimizer is not None
@@ -343,6 +361,8 @@ class Sequential(Module):
                             idx = order[lo:hi]
                             xb = np.take(x, idx, axis=0, out=xbuf[: hi - lo], mode="clip")
                             yb = np.take(y, idx, axis=0, out=ybuf[: hi - lo], mode="clip")
+                        if augment is not None:
+                            xb, yb = self._augmented(augment, augment_targets, xb, yb)
                         batch_loss = self._train_step(xb, yb, accumulate_steps, metrics)
                         loss_sum += batch_loss * (hi - lo)
                         cb.on_batch_end(loop, step, {"loss": batch_loss})  # TerminateOnNaN stops a NaN here
@@ -365,6 +385,16 @@ class Sequential(Module):
             loop.finished = True
             loop.save_checkpoint(checkpoint)
         return history
+
+    def _augmented(self, augment: Any, with_targets: bool, xb: np.ndarray,
+                   yb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A training batch through ``augment`` (see :meth:`fit`), checked to keep its shape and dtype."""
+        outs = augment(xb, yb, self.rng) if with_targets else (augment(xb, self.rng), yb)
+        new_x, new_y = (np.asarray(o) for o in outs)
+        if new_x.shape != xb.shape or new_y.shape != yb.shape:
+            raise ShapeError(f"augment changed the batch shape from {xb.shape} to {new_x.shape}"
+                             + (f" (targets {yb.shape} to {new_y.shape})" if with_targets else ""))
+        return new_x.astype(xb.dtype, copy=False), new_y.astype(yb.dtype, copy=False)
 
     def _snapshot(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return self._flat_data.copy(), {k: b.copy() for k, b in self.named_buffers()}

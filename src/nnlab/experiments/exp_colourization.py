@@ -17,9 +17,10 @@ of the 24 colours differ mostly in brightness, so a network must reproduce the g
 resolution to beat it, and the seed's base CNN and U-Net, which see the full resolution only
 through one final convolution, stay below it.
 
-Each network in ``models`` is built in the NumPy engine, converted with ``to_torch`` and
-trained by the torch ``Trainer`` with Adam, batch 100, 25 epochs, each batch with a random half
-of its images mirrored (``flip``) and every image moved by up to 4 pixels (``shift``, mirrored
+Each network in ``models`` is built in the NumPy engine and, on the torch engine (the default),
+converted with ``to_torch`` and trained by the torch ``Trainer``; ``--engine numpy`` trains the
+engine model itself (per-pixel cross-entropy, the same augmentation). Adam, batch 100, 25
+epochs, each batch with a random half of its images mirrored (``flip``) and every image moved by up to 4 pixels (``shift``, mirrored
 borders), each together with its colour targets. The shift is worth a quarter to half a point
 to the residual net and keeps the larger networks from over-fitting (a three-level residual
 U-Net of 2.1 M parameters went from 65.9% to 67.6% with it, on nnlab's own k-means colours):
@@ -58,6 +59,8 @@ from nnlab.data.errors import DataError, MissingDataError
 from nnlab.data.palettes import CSC321_SCALE, CSC321_SIZES, csc321_file
 from nnlab.data.palettes import fit_palette, quantize
 from nnlab.data.preprocess import to_grayscale
+from nnlab.engine.layers.activation import ReLU
+from nnlab.engine.module import Module
 from nnlab.engine.schedules import CosineWarmup
 from nnlab.errors import ConfigError
 from nnlab.experiments.registry import experiment
@@ -202,7 +205,8 @@ def epochs_for(cfg, key: str) -> int:
 
 
 def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
-    """Train one network on the torch engine; return (torch module, trainer, history)."""
+    """Train one network on the run's engine; return (the trained network: a torch module or the engine
+    model, what trained it, history)."""
     cfg = ctx.cfg
     x_train, y_train, x_val, y_val = data
     model_name = model_for(cfg, key)
@@ -223,7 +227,7 @@ def train_model(ctx, key: str, data: tuple[np.ndarray, ...]):
                                validation_data=(x_val, y_val), callbacks=callbacks, **augment,
                                caption=f"{key}: per-pixel cross-entropy and pixel accuracy per epoch (validation ="
                                        f" the {len(x_val):,} CIFAR-10 test {plural(cfg.category)})")
-    net = trainer.model
+    net = trainer if isinstance(trainer, Module) else trainer.model   # the numpy engine trains the model itself
     val_acc = history["val_accuracy"]
     ctx.record(**{f"{key}_accuracy": float(val_acc[-1]), f"{key}_best_accuracy": float(max(val_acc)),
                   f"{key}_val_loss": float(history["val_loss"][-1]), f"{key}_train_loss": float(history["loss"][-1]),
@@ -299,10 +303,20 @@ def loss_accuracy_figure(histories: dict):
 
 
 def feature_maps(net, x: np.ndarray, layer: int) -> tuple[str, np.ndarray]:
-    """The output of the ``layer``-th ReLU module of ``net`` for ``x`` (:func:`nnlab.torchlib.cam.layer_output`).
+    """The output of the ``layer``-th ReLU module of ``net`` for ``x``: an engine model's through
+    :meth:`~nnlab.engine.Module.recording_outputs`, a torch module's through a forward hook
+    (:func:`nnlab.torchlib.cam.layer_output`).
 
     Shapes: x (n, 1, H, W) -> (name, maps (n, C, h, w)).
     """
+    if isinstance(net, Module):
+        relus = [(name, m) for name, m in net.named_modules() if isinstance(m, ReLU)]
+        if not relus:
+            raise ConfigError("the network has no ReLU module to show the feature maps of")
+        name, module = relus[min(layer, len(relus) - 1)]
+        with module.recording_outputs() as outputs:
+            net.predict(x)
+        return name, outputs[0]
     import torch
 
     from nnlab.torchlib.cam import layer_output
@@ -393,7 +407,7 @@ METRICS = {
                               "epochs": 30, "residual_epochs": 25, "palette": "csc321",
                               "flip": False, "shift": 0}}, smoke=SMOKE,
             objective=("unet_accuracy", "max"),
-            engines=("torch",), check=check_config, phases=lambda cfg: list(cfg.models))
+            engines=("torch", "numpy"), check=check_config, phases=lambda cfg: list(cfg.models))
 def run(ctx) -> None:
     cfg = ctx.cfg
     train, val = load_horses(ctx)
@@ -440,7 +454,7 @@ def run(ctx) -> None:
     ctx.figure("feature-maps", feature_figure(grey_val[shown[0], 0], maps[0, :cfg.feature_maps],
                                               f"{fkey}: ReLU '{name}' output {maps.shape[1:]}"),
                f"first {min(cfg.feature_maps, maps.shape[1])} channels of the {fkey} network's ReLU module '{name}'"
-               " for one validation image (a forward hook on the torch module)")
+               f" for one validation image ({'a forward hook on the torch module' if ctx.engine == 'torch' else 'recorded in the engine model'})")
     ctx.note(
         f"CIFAR-10 {plural(cfg.category)}: {len(train)} training images (the train batches) and {len(val)} validation"
         f" images (the test batch's {plural(cfg.category)}). Input the mean of R, G, B in [0, 1]"
