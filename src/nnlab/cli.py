@@ -706,6 +706,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(-1 if args.quiet else args.verbose)
+    from nnlab.process import tune_malloc
+
+    tune_malloc()   # for the whole process, before any training allocates (NNLAB_MALLOC=default: off)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -46,6 +46,7 @@ from nnlab.engine.layers.registry import layer_config
 from nnlab.engine.module import Module
 from nnlab.engine.serialization import save_model
 from nnlab.errors import ConfigError, DataError
+from nnlab.process import tune_malloc
 from nnlab.experiments import config as configs
 from nnlab.experiments.registry import Experiment, get
 from nnlab.experiments.run_folder import (
@@ -399,6 +400,7 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
         from nnlab.training.tensorboard import require_tensorboard
 
         require_tensorboard()     # a ConfigError naming the extra to install, before any run folder
+    tune_malloc()          # the allocator keeps the pages training frees and takes again (nnlab.process)
     exp = get(name)
     engine = engine or exp.engines[0]
     if engine not in exp.engines:
@@ -501,7 +503,7 @@ def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: 
             "smoke": smoke,
             "overrides": list(overrides), "config_file": str(config_file) if config_file else None,
             "data_dir": data_dir, "started": datetime.now().isoformat(timespec="seconds"), "git": git_revision(),
-            "resumed": resuming, "tensorboard": tensorboard,
+            "resumed": resuming, "tensorboard": tensorboard, "malloc": tune_malloc(),
             **({"processes": ranks.world_size} if ranks is not None else {})}
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({"run": meta, "config": configs.to_dict(cfg)}, sort_keys=False))
     handler = logging.FileHandler(run_dir / "run.log")
