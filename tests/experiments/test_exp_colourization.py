@@ -52,7 +52,7 @@ def test_config_has_the_sweep_keys_and_the_seed_setting():
     cfg = resolve_config(exp, preset="seed")
     assert (cfg.lr, cfg.batch_size, cfg.epochs, cfg.residual_epochs, cfg.num_colours) == (1e-3, 100, 30, 25, 24)
     assert (cfg.palette, cfg.residual_layout, cfg.unet_layout) == ("csc321", "seed", "seed")
-    assert cfg.models == ["base", "unet", "residual"] and exp.engines == ("torch",)
+    assert cfg.models == ["base", "unet", "residual"] and exp.engines == ("torch", "numpy")   # torch by default
     assert cfg.unet_layout == "seed" and cfg.standardise is False              # CSC321's U-Net, grey in [0, 1]
     assert cfg.flip is False and cfg.shift == 0                                # no augmentation
     assert resolve_config(exp).unet_layout == "full"
