@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from nnlab import __version__
+from nnlab.atomic_io import atomic_write_text
+from nnlab.plotting import FIGURE_FORMATS
 
 log = logging.getLogger("nnlab")
 
@@ -66,38 +68,32 @@ def _build(spec_path: str, seed: int):
         raise CLIError(f"nnlab: {spec_path}: {exc}") from None
 
 
-PLOT_FORMATS = (".png", ".svg", ".pdf")
-
-
 def cmd_summary(args: argparse.Namespace) -> int:
     plot = Path(args.plot) if args.plot else None
-    if plot is not None and plot.suffix.lower() not in PLOT_FORMATS:
-        raise CLIError(f"nnlab summary: cannot draw into {plot}: the file must end in {', '.join(PLOT_FORMATS)}")
+    if plot is not None and plot.suffix.lower() not in FIGURE_FORMATS:
+        raise CLIError(f"nnlab summary: cannot draw into {plot}: the file must end in {', '.join(FIGURE_FORMATS)}")
     model = _build(args.spec, args.seed)
     if args.json:
         print(json.dumps({"rows": model.summary_rows(), "total_params": model.num_parameters()}, indent=2))
     else:
         print(model.summary())
     if plot is not None:
-        _write_network_plot(model, plot)
+        from nnlab.reporting.network_plot import network_figure
+
+        _write_figure(network_figure(model), plot, "nnlab summary", dpi=150 if plot.suffix.lower() == ".png" else None)
         print(f"wrote the drawing of {model.name} to {plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
-def _write_network_plot(model: Any, path: Path) -> None:
-    """Draw ``model`` into ``path`` (PNG, SVG or PDF by its suffix), all or nothing."""
-    import io
+def _write_figure(fig: Any, path: Path, command: str, dpi: float | None = None) -> None:
+    """Write ``fig`` into ``path`` (PNG, SVG or PDF by its suffix), all or nothing; a folder that
+    cannot be written is one line."""
+    from nnlab.plotting import save_figure
 
-    from nnlab.atomic_io import atomic_write_bytes
-    from nnlab.reporting.network_plot import network_figure
-
-    buf = io.BytesIO()
-    kind = path.suffix.lower()[1:]
-    network_figure(model).savefig(buf, format=kind, dpi=150 if kind == "png" else None)
     try:
-        atomic_write_bytes(path, buf.getvalue())
+        save_figure(fig, path, dpi=dpi)
     except OSError as exc:
-        raise CLIError(f"nnlab summary: cannot write {path}: {exc.strerror or exc}") from None
+        raise CLIError(f"{command}: cannot write {path}: {exc.strerror or exc}") from None
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -380,13 +376,11 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 
 
 def cmd_lr_find(args: argparse.Namespace) -> int:
-    import json as _json
-
     from nnlab.errors import ConfigError, DataError
     from nnlab.experiments.lr_find import lr_find_experiment
 
     out = Path(args.out) if args.out else None
-    if out is not None and out.suffix not in (".png", ".svg", ".pdf"):
+    if out is not None and out.suffix not in FIGURE_FORMATS:
         raise CLIError(f"nnlab lr-find: --out {out}: the figure must be .png, .svg or .pdf")
     try:
         found = lr_find_experiment(args.name, phase=args.phase, preset=args.preset, overrides=args.set or [],
@@ -399,14 +393,10 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     out = out or Path(f"lr-find-{found.experiment}-{found.phase}.png")
     title = (f"{found.experiment} / {found.phase} ({found.engine} engine): {len(r.lrs)} steps of batch"
              f" {r.batch_size}{', stopped when the loss exploded' if r.diverged else ''}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        r.figure(title).savefig(out)
-        out.with_suffix(".json").write_text(_json.dumps({"experiment": found.experiment, "phase": found.phase,
-                                                         "engine": found.engine, "configured_lr": found.configured_lr,
-                                                         **r.to_dict()}, indent=1) + "\n")
-    except OSError as exc:
-        raise CLIError(f"nnlab lr-find: cannot write {out}: {exc.strerror or exc}") from None
+    _write_figure(r.figure(title), out, "nnlab lr-find")
+    numbers = {"experiment": found.experiment, "phase": found.phase, "engine": found.engine,
+               "configured_lr": found.configured_lr, **r.to_dict()}
+    atomic_write_text(out.with_suffix(".json"), json.dumps(numbers, indent=1) + "\n")
     configured = f"; the phase is configured with {found.configured_lr:.3g}" if found.configured_lr else ""
     print(f"{found.experiment} / {found.phase}: suggested learning rate {r.suggestion:.3g} (the steepest fall of the"
           f" loss); the loss was lowest at {r.min_loss_lr:.3g}, so stay below {r.upper:.3g}{configured}")

@@ -10,6 +10,7 @@ so importing this module costs nothing.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,6 +22,24 @@ def new_figure(width: float, height: float) -> "Figure":
     from matplotlib.figure import Figure  # the OO API needs no backend/screen and no global state
 
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+#: the file formats a figure is written in, by the path's suffix
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
+
+
+def save_figure(fig: "Figure", path: str | Path, dpi: float | None = None) -> Path:
+    """Write a figure (creating the folder), atomically: SVG or PDF by the path's suffix, else PNG."""
+    import io
+
+    from nnlab.atomic_io import atomic_write_bytes
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=suffix[1:] if suffix in FIGURE_FORMATS else "png", dpi=dpi)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
 
 
 def metric_groups(keys: list[str]) -> list[str]:

@@ -74,7 +74,7 @@ class Sequential(Module):
         self.rng = as_generator(seed)
         self.loss: Loss | None = None
         self.optimizer: Optimizer | None = None
-        self.metric_names: list[str] = []
+        self._metric_specs: list[Any] = []   # compile's metrics: names or StreamingMetric objects
         self._out_shape: tuple[int, ...] | None = None
         if input_shape is not None:
             self.build(tuple(input_shape))
@@ -187,7 +187,6 @@ class Sequential(Module):
         self.optimizer = make_optimizer(optimizer, self.parameters())
         # names ("accuracy", "rmse") or StreamingMetric objects (e.g. PixelAccuracy), each fit a fresh copy
         self._metric_specs = list(metrics)
-        self.metric_names = [m.name if isinstance(m, StreamingMetric) else str(m) for m in self._metric_specs]
         self._make_metrics()  # validate names now
         if self.loss.name == "cross_entropy" and self.layers[-1].describe().get("activation") == "softmax":
             raise ConfigError(
@@ -196,11 +195,16 @@ class Sequential(Module):
             )
         return self
 
+    @property
+    def metric_names(self) -> list[str]:
+        """The names of the metrics ``compile`` was given (``accuracy``, ...)."""
+        return [m.name if isinstance(m, StreamingMetric) else str(m) for m in self._metric_specs]
+
     def _make_metrics(self) -> list[StreamingMetric]:
         from_logits = self.loss is not None and self.loss.name == "bce_with_logits"
         try:
             return [_fresh(m) if isinstance(m, StreamingMetric) else make_metric(m, from_logits=from_logits)
-                    for m in getattr(self, "_metric_specs", self.metric_names)]
+                    for m in self._metric_specs]
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from nnlab.errors import ConfigError
 from nnlab.experiments.registry import get
-from nnlab.experiments.runner import Fitted, RunContext, _thread_limits, resolve_config
+from nnlab.experiments.runner import Fitted, RunContext, _thread_limits, check_run_options, resolve_config
 from nnlab.training.lr_finder import LRFinderResult, find_lr
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,7 @@ def lr_find_experiment(name: str, *, phase: str | None = None, preset: str | Non
     planned = exp.phases(cfg) if exp.phases is not None else None
     if phase is not None and planned is not None and phase not in planned:
         raise ConfigError(f"{name} has no training phase {phase!r}; its phases: {', '.join(planned)}")
-    engine = engine or exp.engines[0]
-    if engine not in exp.engines:
-        raise ConfigError(f"{name} runs on {', '.join(exp.engines)}, not {engine!r}")
+    engine = check_run_options(exp, engine, threads, device)
     scratch = Path(tempfile.mkdtemp(prefix=f"nnlab-lr-find-{name}-"))
     ctx = _FinderContext(exp, cfg, scratch, smoke=smoke, engine=engine, data_dir=data_dir, progress=False,
                          phase=phase, sweep={"steps": steps, "start_lr": start_lr, "end_lr": end_lr})

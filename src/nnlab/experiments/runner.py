@@ -382,6 +382,21 @@ def resolve_config(exp: Experiment, *, preset: str | None = None, config_file: s
     return cfg
 
 
+def check_run_options(exp: Experiment, engine: str | None, threads: int | None, device: str) -> str:
+    """The engine a run of ``exp`` trains on (its first when None), after checking it and the thread
+    count and device against each other; a bad one is a ConfigError."""
+    engine = engine or exp.engines[0]
+    if engine not in exp.engines:
+        raise ConfigError(f"{exp.name} runs on {', '.join(exp.engines)}, not {engine!r}")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {threads}")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"--device must be auto, cpu or cuda, got {device!r}")
+    if device == "cuda" and engine != "torch":
+        raise ConfigError(f"{exp.name} on the {engine} engine runs on the CPU; --device cuda needs --engine torch")
+    return engine
+
+
 def run_experiment(name: str, *, preset: str | None = None, config_file: str | Path | None = None,
                    overrides: list[str] | tuple[str, ...] = (), smoke: bool = False, engine: str | None = None,
                    out: str | Path | None = None, data_dir: str | None = None, progress: bool = False,
@@ -402,15 +417,7 @@ def run_experiment(name: str, *, preset: str | None = None, config_file: str | P
         require_tensorboard()     # a ConfigError naming the extra to install, before any run folder
     tune_malloc()          # the allocator keeps the pages training frees and takes again (nnlab.process)
     exp = get(name)
-    engine = engine or exp.engines[0]
-    if engine not in exp.engines:
-        raise ConfigError(f"{name} runs on {', '.join(exp.engines)}, not {engine!r}")
-    if threads is not None and threads < 1:
-        raise ConfigError(f"--threads must be at least 1, got {threads}")
-    if device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"--device must be auto, cpu or cuda, got {device!r}")
-    if device == "cuda" and engine != "torch":
-        raise ConfigError(f"{name} on the {engine} engine runs on the CPU; --device cuda needs --engine torch")
+    engine = check_run_options(exp, engine, threads, device)
     cfg = resolve_config(exp, preset=preset, config_file=config_file, overrides=overrides, smoke=smoke)
     ranks = _torchrun_ranks()
     if ranks is not None and not ranks.is_main:

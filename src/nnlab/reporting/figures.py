@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,6 +10,7 @@ import numpy as np
 from nnlab.plotting import epoch_axis, history_figure  # noqa: F401  (re-exported for experiments)
 from nnlab.plotting import finish_panel as _finish_panel
 from nnlab.plotting import new_figure as _figure
+from nnlab.plotting import save_figure as save  # noqa: F401  (the reports' figures: PNG, atomically)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -74,19 +74,6 @@ def class_counts_bar(data: "ImageSet", title: str | None = None) -> "Figure":
     ax.tick_params(axis="x", labelrotation=30 if len(counts) > 6 else 0, labelsize=8)
     ax.margins(y=0.12)
     return fig
-
-
-def save(fig: "Figure", path: str | Path) -> Path:
-    """Write a figure as PNG (creating the folder), atomically."""
-    import io
-
-    from nnlab.atomic_io import atomic_write_bytes
-
-    path = Path(path)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write_bytes(path, buf.getvalue())
-    return path
 
 
 def overlay_figure(histories: dict[str, object], keys: list[str] | None = None, x: str = "epoch",

@@ -133,13 +133,18 @@ def status_markdown(metrics: dict[str, Any], smoke: bool) -> str:
     return "\n".join(parts)
 
 
+def _title(run_dir: Path, meta: dict[str, Any]) -> str:
+    """A run's title: its experiment, and ``(smoke run)`` for one."""
+    return f"{meta.get('experiment', run_dir.name)}{' (smoke run)' if meta.get('smoke') else ''}"
+
+
 def report_markdown(run_dir: str | Path) -> str:
     run_dir = Path(run_dir)
     cfg, metrics, manifest, summary = load_run(run_dir)
     meta = cfg.get("run", {})
     name = meta.get("experiment", run_dir.name)
     smoke = bool(meta.get("smoke"))
-    title = f"{name}{' (smoke run)' if smoke else ''}"
+    title = _title(run_dir, meta)
     parts = [f"# {title}\n"]
     if summary.get("summary"):
         parts.append(f"*{summary['summary']}*\n")
@@ -184,9 +189,7 @@ class RunReport:
         if self.full:
             return report_markdown(self.run_dir)
         cfg, metrics, _, summary = load_run(self.run_dir)
-        meta = cfg.get("run", {})
-        title = f"{meta.get('experiment', self.run_dir.name)}{' (smoke run)' if meta.get('smoke') else ''}"
-        return f"### {title}\n\n`{self.run_dir}`\n\n{metrics_markdown(summary, metrics)}"
+        return f"### {_title(self.run_dir, cfg.get('run', {}))}\n\n`{self.run_dir}`\n\n{metrics_markdown(summary, metrics)}"
 
     def _repr_html_(self) -> str:
         return f"<div class='nnlab-report'>{markdown_to_html(self.markdown(), base=self.run_dir)}</div>"

@@ -75,10 +75,6 @@ class LiveCurves(Callback):
             else:
                 self._handle.update(fig)
         if self.path is not None:
-            import io
+            from nnlab.plotting import save_figure
 
-            from nnlab.atomic_io import atomic_write_bytes
-
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png")
-            atomic_write_bytes(self.path, buf.getvalue())
+            save_figure(fig, self.path)
