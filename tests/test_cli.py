@@ -233,3 +233,20 @@ def test_q_keeps_a_run_quiet_on_the_console(tmp_path):
                            "--out", str(tmp_path / "r")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-500:]
     assert " INFO " not in done.stderr and "epoch 1:" in (tmp_path / "r" / "run.log").read_text()
+
+
+def test_a_bare_ctrl_c_is_one_line_saying_so_with_status_130(monkeypatch, capsys):
+    import nnlab.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser(), "models", interrupted))
+    assert main(["models"]) == 130
+    assert capsys.readouterr().err.strip() == "nnlab: interrupted (Ctrl-C)"
+
+
+def _with_func(parser, command, func):
+    parser._subparsers._group_actions[0].choices[command].set_defaults(func=func)
+    return parser

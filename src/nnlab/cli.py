@@ -711,7 +711,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(exc)
         raise
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: one line, 130 (143 for SIGTERM)
-        _say(f"nnlab: {exc or 'interrupted (Ctrl-C)'}")
+        _say(f"nnlab: {str(exc) or 'interrupted (Ctrl-C)'}")   # a bare Ctrl-C has no message of its own
         return 143 if isinstance(exc, Stopped) else 130
     except Exception as exc:
         from nnlab.errors import NNLabError
