@@ -291,8 +291,8 @@ def test_a_constant_batch_size_schedule_is_bit_identical_to_a_plain_fit(rng):
     for callbacks in ([], [BatchSizeScheduler(lambda epoch: 7)]):
         model = mlp(seed=3).compile("cross_entropy", {"name": "adam", "lr": 1e-2}, metrics=["accuracy"])
         h = model.fit(x, y, epochs=3, batch_size=7, validation_split=0.25, callbacks=callbacks)
-        runs.append((h.to_rows(), model._flat_data.copy()))
-    assert runs[0][0] == runs[1][0]
+        runs.append(((h.epochs, h.history), model._flat_data.copy()))
+    assert runs[0][0] == runs[1][0]                 # every metric of every epoch (the times differ)
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
 
 

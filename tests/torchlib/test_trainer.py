@@ -140,6 +140,7 @@ def test_resume_in_process_is_exact_with_dropout_and_callback_state(tmp_path):
     assert resumed.history.epochs == [1, 2, 3, 4, 5]
     assert max_diff(straight.get_weights(), resumed.get_weights()) == 0
     assert resumed.history["lr"] == straight.history["lr"]
+    assert len(resumed.history.seconds) == 5 and all(s > 0 for s in resumed.history.seconds)  # times kept
     # the callbacks continue from their saved state, not from scratch
     stop, plateau = cbs[0], cbs[1].schedule
     assert (stop.best, stop.best_epoch, stop.wait) == (straight_cbs[0].best, straight_cbs[0].best_epoch,

@@ -328,7 +328,7 @@ class Sequential(Module):
         loop = _FitLoop(self, n, int(batch_size), history, cb)
         if checkpoint is not None and checkpoint.exists():
             state = load_checkpoint(checkpoint, self)
-            history.epochs, history.history = state["history"].epochs, state["history"].history
+            history.load_state_dict(state["history"].state_dict())
             cb.load_state_dict(state["callbacks"])
             initial_epoch = loop.epoch = state["epoch"]
             log.info("resumed from %s after epoch %d", checkpoint, state["epoch"])

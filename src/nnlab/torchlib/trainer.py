@@ -496,7 +496,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
             "rng": rng,
-            "history": {"epochs": list(self.history.epochs), "history": dict(self.history.history)},
+            "history": self.history.state_dict(),
             "callbacks": _to_saveable(self._callbacks.state_dict()) if self._callbacks else {},
         }
 
@@ -526,8 +526,7 @@ class Trainer:
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        self.history.epochs = list(state["history"]["epochs"])
-        self.history.history = {k: list(v) for k, v in state["history"]["history"].items()}
+        self.history.load_state_dict(state["history"])
         if self._callbacks is not None:
             self._callbacks.load_state_dict(_from_saved(state["callbacks"]))
         self.epoch = int(state["epoch"])

@@ -6,6 +6,7 @@ import csv
 import html
 import io
 import math
+import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -13,23 +14,46 @@ from nnlab.atomic_io import atomic_write_text
 from nnlab.training.callbacks import Callback
 
 
+#: the column of a history's CSV (and checkpoint rows) that holds each epoch's seconds
+TIME_KEY = "epoch_s"
+
+
 class History(Callback):
     """Per-epoch logs: ``history["val_loss"]`` is a list with one value per epoch.
 
     It is also a callback (the training loop always attaches one), so it records every epoch
-    that ends, including those before an early stop or a crash.
+    that ends, including those before an early stop or a crash, and how long each took
+    (:attr:`seconds`: from the epoch's start to its logs, the training and validation passes;
+    NaN for an epoch appended by hand without a time). The times are kept beside the metrics,
+    not among them, so curves, logs and TensorBoard never show them; the CSV writes them as the
+    column ``epoch_s``.
     """
 
     def __init__(self) -> None:
         self.epochs: list[int] = []
         self.history: dict[str, list[float]] = {}
+        self.seconds: list[float] = []
+        self._epoch_start: float | None = None
+
+    def on_epoch_begin(self, trainer: Any, epoch: int) -> None:
+        self._epoch_start = time.perf_counter()
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: Mapping[str, float]) -> None:
-        self.append(epoch, logs)
+        seconds = None if self._epoch_start is None else time.perf_counter() - self._epoch_start
+        self._epoch_start = None
+        self.append(epoch, logs, seconds=seconds)
 
-    def append(self, epoch: int, logs: Mapping[str, float]) -> None:
+    def append(self, epoch: int, logs: Mapping[str, float], seconds: float | None = None) -> None:
+        """Record one epoch's ``logs``; ``seconds`` is how long it took (or ``logs[TIME_KEY]``,
+        as a CSV row or a checkpoint holds it)."""
+        logs = dict(logs)
+        if TIME_KEY in logs:
+            seconds = logs.pop(TIME_KEY) if seconds is None else seconds
+            logs.pop(TIME_KEY, None)
         n = len(self.epochs)
         self.epochs.append(int(epoch))
+        self.seconds.extend([math.nan] * (n - len(self.seconds)))
+        self.seconds.append(math.nan if seconds is None else float(seconds))
         for key, value in logs.items():
             column = self.history.setdefault(key, [math.nan] * n)
             column.append(float(value))
@@ -42,6 +66,37 @@ class History(Callback):
         if len(values) != len(self.epochs):
             raise ValueError(f"{key}: {len(values)} values for {len(self.epochs)} epochs")
         self.history[key] = [float(v) for v in values]
+
+    def elapsed(self) -> list[float]:
+        """Seconds of training from the first epoch's start to the end of each epoch (the sum of
+        :attr:`seconds`; NaN from the first epoch without a time on)."""
+        out, total = [], 0.0
+        for s in self.seconds:
+            total += s
+            out.append(total)
+        return out
+
+    def first_reaching(self, key: str, bound: float, mode: str = "max") -> int | None:
+        """The index of the first epoch whose ``key`` is at least ``bound`` (``mode="max"``) or at
+        most ``bound`` (``"min"``); None if none is."""
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', not {mode!r}")
+        for i, v in enumerate(self[key]):
+            if not math.isnan(v) and (v >= bound if mode == "max" else v <= bound):
+                return i
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps: epochs, metrics and times (plain lists)."""
+        return {"epochs": list(self.epochs), "history": {k: list(v) for k, v in self.history.items()},
+                "seconds": list(self.seconds)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Take back :meth:`state_dict`'s record (a checkpoint without times gives NaN times)."""
+        self.epochs = [int(e) for e in state["epochs"]]
+        self.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
+        seconds = [float(x) for x in state.get("seconds", [])]
+        self.seconds = seconds + [math.nan] * (len(self.epochs) - len(seconds))
 
     def __getitem__(self, key: str) -> list[float]:
         try:
@@ -70,13 +125,20 @@ class History(Callback):
         v, i = (min if mode == "min" else max)(finite)
         return self.epochs[i], v
 
+    def _timed(self) -> bool:
+        return any(not math.isnan(s) for s in self.seconds)
+
     def to_rows(self) -> list[dict[str, float]]:
-        return [{"epoch": e, **{k: v[i] for k, v in self.history.items()}} for i, e in enumerate(self.epochs)]
+        """One dict per epoch: ``epoch``, every metric and, when times were recorded, ``epoch_s``."""
+        timed = self._timed()
+        return [{"epoch": e, **{k: v[i] for k, v in self.history.items()},
+                 **({TIME_KEY: self.seconds[i]} if timed else {})} for i, e in enumerate(self.epochs)]
 
     def to_csv(self, path: str | Path) -> None:
-        """Write one row per epoch, atomically (a crash leaves the old file or the new, never half)."""
+        """Write one row per epoch, atomically (a crash leaves the old file or the new, never half);
+        the last column is ``epoch_s`` when times were recorded."""
         buf = io.StringIO(newline="")
-        writer = csv.DictWriter(buf, fieldnames=["epoch", *self.history])
+        writer = csv.DictWriter(buf, fieldnames=["epoch", *self.history, *([TIME_KEY] if self._timed() else [])])
         writer.writeheader()
         writer.writerows(self.to_rows())
         atomic_write_text(path, buf.getvalue())
