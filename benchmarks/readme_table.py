@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 BEGIN, END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
 SWEEPS_BEGIN, SWEEPS_END = "<!-- colourization-sweeps:begin -->", "<!-- colourization-sweeps:end -->"
+TIME_BEGIN, TIME_END = "<!-- time-to-target:begin -->", "<!-- time-to-target:end -->"
 
 
 def _load(name: str) -> dict:
@@ -35,6 +36,7 @@ def table() -> str:
     from nnlab.reporting.render import table as md_table
 
     defaults, reproduced = _load("experiments.json"), _load("seed_reproduction.json").get("numbers", {})
+    timed = _load("time_to_target.json")         # wall times measured alone by time_to_target.py come first
     rows, shown = [], set()
     order = list(dict.fromkeys(n.experiment for n in seeds.NUMBERS))  # each experiment's rows together
     for n in sorted(seeds.NUMBERS, key=lambda n: order.index(n.experiment)):
@@ -55,10 +57,47 @@ def table() -> str:
                      "nnlab, seed preset": format_value(seed_preset, n.unit) if seed_preset is not None else "not run",
                      "nnlab, default": format_value(default, n.unit) if default is not None else "not run",
                      "met": {True: "yes", False: "**no**", None: "-"}[n.met(default, entry)],
-                     "wall time (default)": format_value(entry.get("wall_s"), "s") if first and entry.get("wall_s")
-                     else ""})
+                     "wall time (default)": _wall(timed.get(n.experiment, {}), entry) if first else ""})
     columns = ["experiment", "metric", "seed (homework)", "target", "nnlab, seed preset", "nnlab, default", "met",
                "wall time (default)"]
+    return md_table(rows, columns)
+
+
+def _wall(timed: dict, entry: dict) -> str:
+    """The wall time of an experiment's default run: from time_to_target.json, else experiments.json
+    (marked with an asterisk: not measured by time_to_target.py)."""
+    from nnlab.reporting.render import format_value
+
+    if timed.get("wall_s") is not None:
+        return format_value(timed["wall_s"], "s")
+    return format_value(entry["wall_s"], "s") + " *" if entry.get("wall_s") else ""
+
+
+def time_table() -> str:
+    """Time to result (``time_to_target.json``): per experiment its wall time against the target,
+    per network the training seconds, epochs and the seconds until its per-epoch score first
+    reached the seed's number and nnlab's target."""
+    from nnlab.reporting.render import format_value
+    from nnlab.reporting.render import table as md_table
+
+    def secs(value) -> str:
+        return "-" if value is None else format_value(value, "s")
+
+    rows = []
+    for name, entry in _load("time_to_target.json").items():
+        wall = (f"{format_value(entry['wall_s'], 's')} of {format_value(entry['target_s'], 's')}"
+                f" ({'met' if entry['met'] else '**not met**'})")
+        networks = entry.get("networks") or {"(whole run only)": None}
+        for i, (net, t) in enumerate(networks.items()):
+            t = t or {}
+            rows.append({"experiment": "" if i else name, "network": net, "epochs": str(t.get("epochs", "")),
+                         "training": secs(t["train_s"]) if t else "",
+                         "to the seed's number": secs(t.get("seconds_to_seed")) if t else "",
+                         "to the target": secs(t.get("seconds_to_target")) if t else "",
+                         "per-epoch score": f"`{t['column']}`" if t.get("column") else "",
+                         "wall time (whole run)": "" if i else wall})
+    columns = ["experiment", "network", "epochs", "training", "to the seed's number", "to the target",
+               "per-epoch score", "wall time (whole run)"]
     return md_table(rows, columns)
 
 
@@ -114,14 +153,15 @@ def _replace(content: str, begin: str, end: str, text: str) -> str:
 
 
 def main() -> None:
-    text, sweeps = table(), sweeps_table()
+    text, sweeps, times = table(), sweeps_table(), time_table()
     if "--write" not in sys.argv:
-        print(text + "\n" + sweeps)
+        print(text + "\n" + sweeps + "\n" + times)
         return
     readme = ROOT / "README.md"
     content = _replace(readme.read_text(), BEGIN, END, text)
+    content = _replace(content, TIME_BEGIN, TIME_END, times)
     readme.write_text(_replace(content, SWEEPS_BEGIN, SWEEPS_END, sweeps))
-    print(f"wrote the results table and the colourization sweeps into {readme}")
+    print(f"wrote the results table, the time to result and the colourization sweeps into {readme}")
 
 
 if __name__ == "__main__":

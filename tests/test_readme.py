@@ -21,6 +21,15 @@ def test_the_results_table_is_the_one_generated_from_the_results_files():
         "README.md's results table differs from benchmarks/results/; run `python benchmarks/readme_table.py --write`")
 
 
+def test_the_time_to_result_table_is_the_one_generated_from_its_results_file():
+    module = _readme_table_module()
+    readme = (ROOT / "README.md").read_text()
+    assert module.TIME_BEGIN in readme and module.TIME_END in readme
+    shown = readme.split(module.TIME_BEGIN, 1)[1].split(module.TIME_END, 1)[0].strip()
+    assert shown == module.time_table().strip(), "run `python benchmarks/readme_table.py --write`"
+    assert "mnist-autoencoder" in shown and "wall time (whole run)" in shown
+
+
 def test_the_table_has_a_seed_preset_column_filled_where_measured():
     table = _readme_table_module().table()
     header = table.splitlines()[0]
