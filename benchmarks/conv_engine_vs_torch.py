@@ -27,6 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def worker(args: argparse.Namespace) -> None:
     import numpy as np
+
+    from nnlab.process import tune_malloc
+
+    tune_malloc()       # what nnlab run sets for the process, for both contenders
     import torch
     import yaml
     from torch import nn
@@ -93,6 +97,8 @@ def main() -> None:
         "seconds": {str(t): r["best"] for t, r in runs.items()},
         "blas": runs[2]["blas"],
         "git": git_revision(),
+        "process": "both contenders in one process per thread count, glibc's allocator set by nnlab.process.tune_malloc;"
+                   " the engine's own threads (nnlab.engine.threads) follow OMP_NUM_THREADS",
         "target": "ratio <= 2.0",
     }
     print(f"ratio (engine / torch, 2 threads) = {result['ratio']:.2f}   -> {write_result('conv_engine_vs_torch', result)}")

@@ -74,6 +74,10 @@ def torch_epoch(x, seed: int, fused: bool) -> float:
 
 def worker(args: argparse.Namespace) -> None:
     import numpy as np
+
+    from nnlab.process import tune_malloc
+
+    tune_malloc()       # what nnlab run sets for the process, for both contenders
     import torch
 
     torch.set_num_threads(args.threads)
@@ -128,6 +132,8 @@ def main() -> None:
         "torch": runs[2]["torch"],
         "blas": runs[2]["blas"],
         "git": git_revision(),
+        "process": "both contenders in one process per thread count, glibc's allocator set by nnlab.process.tune_malloc;"
+                   " the engine's own threads (nnlab.engine.threads) follow OMP_NUM_THREADS",
         "target": "ratio <= 1.0",
     }
     path = write_result("engine_vs_torch", result)

@@ -122,14 +122,18 @@ def test_a_finished_run_is_not_overwritten_without_force(tmp_path):
 def run_threads(ctx):
     from threadpoolctl import threadpool_info
 
-    ctx.record(blas_threads=max((p["num_threads"] for p in threadpool_info()), default=0), device=ctx.device)
+    from nnlab.engine import threads
+
+    ctx.record(blas_threads=max((p["num_threads"] for p in threadpool_info()), default=0), device=ctx.device,
+               engine_threads=threads.num_threads())
 
 
 def test_threads_and_device_are_applied_and_recorded(tmp_path):
     import yaml
 
     run = run_experiment("threads-test", out=tmp_path / "r", threads=1, device="cpu")
-    assert json.loads((run / "metrics.json").read_text())["blas_threads"] == 1
+    recorded = json.loads((run / "metrics.json").read_text())
+    assert recorded["blas_threads"] == 1 and recorded["engine_threads"] == 1   # the NumPy engine's own threads too
     meta = yaml.safe_load((run / "config.yaml").read_text())["run"]
     assert (meta["threads"], meta["device"]) == (1, "cpu")
     with pytest.raises(ConfigError, match="--device cuda needs --engine torch"):

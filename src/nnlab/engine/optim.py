@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from nnlab.engine import threads
 from nnlab.engine.module import Parameter
 from nnlab.errors import ConfigError, WeightsMismatchError
 
@@ -73,7 +74,9 @@ class Optimizer:
         self.relink()
         # State lives per segment (one flat array on the fast path), created on first use.
         self._state: dict[str, list[np.ndarray]] = {}
-        self._scratch: tuple[np.ndarray, np.ndarray] | None = None  # (update temp, decayed grad)
+        # per thread's first job: (update temp, decayed grad), each of _scratch_n elements
+        self._scratch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._scratch_n = 0
 
     def relink(self) -> None:
         """Find the parameters' storage again: one flat segment when they lie back to back in one
@@ -111,16 +114,23 @@ class Optimizer:
             p.grad  # noqa: B018 - materialise zeros for parameters that received no gradient
         self.step_count += 1
         n = min(CHUNK, max(d.size for d, _ in self._segments))
-        if self._scratch is None or self._scratch[0].size != n:
-            dtype = self.params[0].data.dtype
-            self._scratch = (np.empty(n, dtype), np.empty(n, dtype))
-        tmp, tmp_wd = self._scratch
-        for i, (data, grad) in enumerate(self._segments):
-            state = {k: v[i] for k, v in self._state.items()}
-            for lo in range(0, data.size, CHUNK):
-                hi = min(lo + CHUNK, data.size)
-                chunk_state = {k: v[lo:hi] for k, v in state.items()}
+        if self._scratch_n != n:
+            self._scratch, self._scratch_n = {}, n
+        jobs = [(i, lo, min(lo + CHUNK, data.size))
+                for i, (data, _) in enumerate(self._segments) for lo in range(0, data.size, CHUNK)]
+
+        def run(a: int, b: int) -> None:      # jobs a..b on one thread, with scratch of its own
+            if a not in self._scratch:
+                dtype = self.params[0].data.dtype
+                self._scratch[a] = (np.empty(n, dtype), np.empty(n, dtype))
+            tmp, tmp_wd = self._scratch[a]
+            for i, lo, hi in jobs[a:b]:
+                data, grad = self._segments[i]
+                chunk_state = {k: v[i][lo:hi] for k, v in self._state.items()}
                 self._update(data[lo:hi], grad[lo:hi], chunk_state, tmp[: hi - lo], tmp_wd[: hi - lo])
+
+        # element-wise updates of disjoint chunks: the same numbers on any number of threads
+        threads.split(run, len(jobs), sum(d.size for d, _ in self._segments))
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], tmp: np.ndarray, tmp_wd: np.ndarray) -> None:
         """Update ``p`` in place from ``g``; ``tmp`` and ``tmp_wd`` are scratch of ``p``'s size."""

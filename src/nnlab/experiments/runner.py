@@ -575,19 +575,26 @@ def _run_locked(exp: Experiment, cfg: Any, run_dir: Path, *, name: str, preset: 
 
 @contextlib.contextmanager
 def _thread_limits(threads: int | None, engine: str):
-    """BLAS (threadpoolctl) and, for the torch engine, torch threads capped at ``threads``."""
+    """BLAS (threadpoolctl), the NumPy engine's own threads and, for the torch engine, torch
+    threads capped at ``threads``."""
     if threads is None:
         yield
         return
     from threadpoolctl import threadpool_limits
 
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(threadpool_limits(limits=threads))
-        if engine == "torch":
-            from nnlab.torchlib import torch_threads
+    from nnlab.engine import threads as engine_threads
 
-            stack.enter_context(torch_threads(threads))
-        yield
+    previous = engine_threads.set_threads(threads)
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(threadpool_limits(limits=threads))
+            if engine == "torch":
+                from nnlab.torchlib import torch_threads
+
+                stack.enter_context(torch_threads(threads))
+            yield
+    finally:
+        engine_threads.set_threads(previous)
 
 
 def summarize(exp: Experiment, metrics: dict[str, Any]) -> dict[str, Any]:

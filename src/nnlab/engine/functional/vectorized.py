@@ -72,6 +72,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from nnlab.engine import threads
 from nnlab.engine.functional import FUNCTIONS
 
 __all__ = list(FUNCTIONS)
@@ -434,49 +435,58 @@ def maxpool2d_forward(x, kernel, stride, padding):
         return y, argmax
     nb = max(1, min(N, _POOL_CHUNK // max(1, x[:1].nbytes)))
     ctype = np.dtype(np.uint8 if kh * kw <= 256 else np.int32)
-    code = _take("mp_code", (nb, C, Ho, Wo), ctype)
-    tmp = _take("mp_tmp", (nb, C, Ho, Wo), ctype)
-    mask = _take("mp_mask", (nb, C, Ho, Wo), np.dtype(bool))
-    q = _take("mp_q", (nb, C, Ho, Wo), np.dtype(np.int64))
-    padded = ph or pw
-    if padded:
-        xp = _take("mp_xp", (nb, C, H + 2 * ph, W + 2 * pw), dt)
-        xp.fill(-np.inf)
     base = ((np.arange(Ho) * sh - ph)[:, None] * W + (np.arange(Wo) * sw - pw)).astype(np.int64)
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
-        m = n1 - n0
+
+    def pool(lo: int, hi: int) -> None:     # samples lo..hi, chunk by chunk, with scratch of its own
+        scratch = [(tag, _take(tag, (nb, C, Ho, Wo), t)) for tag, t in
+                   (("mp_code", ctype), ("mp_tmp", ctype), ("mp_mask", np.dtype(bool)), ("mp_q", np.dtype(np.int64)))]
+        code, tmp, mask, q = (a for _, a in scratch)
         if padded:
-            src = xp[:m]
-            src[:, :, ph:ph + H, pw:pw + W] = x[n0:n1]
-        else:
-            src = x[n0:n1]
-        yc, cc, am = y[n0:n1], code[:m], argmax[n0:n1]
-        args = (src, kh, kw, sh, sw, Ho, Wo, yc, cc, tmp[:m], mask[:m])
-        _maxpool_scan(*args, nan_aware=False)
-        if np.isnan(np.add.reduce(yc, axis=None)):
-            # NaN in a window (np.maximum propagates it): PyTorch's index is the window's last
-            # NaN; scan this chunk again with the NaN-aware comparison.
-            _maxpool_scan(*args, nan_aware=True)
-        # winning offset code = i*kw + j  ->  flat index base + i*W + j = base + code + i*(W - kw)
-        np.add(cc, base, out=am)
-        if kh > 1 and W != kw:
-            np.floor_divide(cc, ctype.type(kw), out=tmp[:m])
-            np.multiply(tmp[:m], np.int64(W - kw), out=q[:m])
-            am += q[:m]
-        if padded:
-            # A window whose valid values are all -inf: PyTorch returns its first valid position.
-            bad = np.isneginf(yc)
-            if bad.any():
-                hs = np.maximum(np.arange(Ho) * sh - ph, 0)
-                ws = np.maximum(np.arange(Wo) * sw - pw, 0)
-                first = np.broadcast_to(hs[:, None] * W + ws, yc.shape)
-                am[bad] = first[bad]
-    for tag, a in (("mp_code", code), ("mp_tmp", tmp), ("mp_mask", mask), ("mp_q", q)):
-        _give(tag, a)
-    if padded:
-        _give("mp_xp", xp)
+            xp = _take("mp_xp", (nb, C, H + 2 * ph, W + 2 * pw), dt)
+            xp.fill(-np.inf)
+            scratch.append(("mp_xp", xp))
+        for n0 in range(lo, hi, nb):
+            n1 = min(hi, n0 + nb)
+            _maxpool_chunk(x, n0, n1, xp if padded else None, code, tmp, mask, q, y, argmax, base,
+                           (kh, kw, sh, sw, ph, pw, H, W, Ho, Wo), ctype)
+        for tag, a in scratch:
+            _give(tag, a)
+
+    padded = bool(ph or pw)
+    threads.split(pool, N, x.size)
     return y, argmax
+
+
+def _maxpool_chunk(x, n0, n1, xp, code, tmp, mask, q, y, argmax, base, geom, ctype) -> None:
+    """Max pooling of samples n0..n1 of x into y and argmax (xp: the -inf-padded scratch, or None)."""
+    kh, kw, sh, sw, ph, pw, H, W, Ho, Wo = geom
+    m = n1 - n0
+    if xp is not None:
+        src = xp[:m]
+        src[:, :, ph:ph + H, pw:pw + W] = x[n0:n1]
+    else:
+        src = x[n0:n1]
+    yc, cc, am = y[n0:n1], code[:m], argmax[n0:n1]
+    args = (src, kh, kw, sh, sw, Ho, Wo, yc, cc, tmp[:m], mask[:m])
+    _maxpool_scan(*args, nan_aware=False)
+    if np.isnan(np.add.reduce(yc, axis=None)):
+        # NaN in a window (np.maximum propagates it): PyTorch's index is the window's last
+        # NaN; scan this chunk again with the NaN-aware comparison.
+        _maxpool_scan(*args, nan_aware=True)
+    # winning offset code = i*kw + j  ->  flat index base + i*W + j = base + code + i*(W - kw)
+    np.add(cc, base, out=am)
+    if kh > 1 and W != kw:
+        np.floor_divide(cc, ctype.type(kw), out=tmp[:m])
+        np.multiply(tmp[:m], np.int64(W - kw), out=q[:m])
+        am += q[:m]
+    if xp is not None:
+        # A window whose valid values are all -inf: PyTorch returns its first valid position.
+        bad = np.isneginf(yc)
+        if bad.any():
+            hs = np.maximum(np.arange(Ho) * sh - ph, 0)
+            ws = np.maximum(np.arange(Wo) * sw - pw, 0)
+            first = np.broadcast_to(hs[:, None] * W + ws, yc.shape)
+            am[bad] = first[bad]
 
 
 def _maxpool_scan(src, kh, kw, sh, sw, Ho, Wo, y, code, tmp, mask, nan_aware):
