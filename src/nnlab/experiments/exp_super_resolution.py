@@ -73,7 +73,7 @@ class CNNTraining:
     width: int = 32            # sr_cnn: channels of the hidden convolutions
     depth: int = 6             # sr_cnn: hidden convolutions
     features: list[int] = field(default_factory=lambda: [64, 32])  # espcn: hidden convolutions
-    epochs: int = 12           # passes over the training patches
+    epochs: int = 6            # passes over the training patches (12 gave 0.1-0.2 dB more, in twice the time)
     lr: float = 1e-3           # Adam, cosine decay to min_lr
     min_lr: float = 1e-5       # end of the cosine decay
     batch_size: int = 32       # patches per Adam step
