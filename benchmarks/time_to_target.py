@@ -79,19 +79,21 @@ def network_times(run_dir: Path, phases: tuple[str, ...], column: str | None,
                   seed: float | None, target: float | None) -> dict | None:
     """One network's entry from its histories in ``run_dir`` (None if none was written): the
     epoch times summed over ``phases``, and the seconds until ``column`` first reaches ``seed``
-    and ``target`` (in the last phase that records it)."""
+    and ``target``. A ``*-pretrain`` phase counts in the time but not in the score: it learns
+    another task, whose score is not the network's."""
     from nnlab.training import History
 
-    histories = [History.from_csv(run_dir / f"{p}.csv") for p in phases if (run_dir / f"{p}.csv").is_file()]
-    if not histories:
+    found = [(p, History.from_csv(run_dir / f"{p}.csv")) for p in phases if (run_dir / f"{p}.csv").is_file()]
+    if not found:
         return None
+    histories = [h for _, h in found]
     before, reach = 0.0, {"seed": None, "target": None}
-    for h in histories:
-        if column is not None and column in h:
+    for phase, h in found:
+        if column is not None and column in h and not phase.endswith("-pretrain"):
             elapsed = h.elapsed()
             for key, bound in (("seed", seed), ("target", target)):
                 i = None if bound is None else h.first_reaching(column, bound, "min" if lower_is_better(column) else "max")
-                if i is not None and not math.isnan(elapsed[i]):
+                if reach[key] is None and i is not None and not math.isnan(elapsed[i]):
                     reach[key] = round(before + elapsed[i], 1)
         before += sum(s for s in h.seconds if not math.isnan(s))
     return {"seconds_to_seed": reach["seed"], "seconds_to_target": reach["target"], "train_s": round(before, 1),

@@ -19,7 +19,7 @@ def write(folder: Path, name: str, rows: list[tuple[float, float]], key: str = "
 
 
 def test_network_times_sum_epochs_over_phases_and_find_the_first_epoch_reaching(tmp_path):
-    write(tmp_path, "transfer-pretrain", [(0.2, 10.0), (0.3, 10.0)])
+    write(tmp_path, "transfer-pretrain", [(0.2, 10.0), (0.9, 10.0)])     # another task's score: not counted
     write(tmp_path, "transfer", [(0.5, 5.0), (0.62, 5.0), (0.60, 5.0), (0.7, 5.0)])
     t = ttt.network_times(tmp_path, ("transfer-pretrain", "transfer"), "val_accuracy", seed=0.6, target=0.65)
     assert t == {"seconds_to_seed": 30.0, "seconds_to_target": 40.0, "train_s": 40.0, "epochs": 6,
@@ -43,3 +43,10 @@ def test_entry_names_seed_and_target_and_judges_the_wall_time(tmp_path):
     assert set(entry["networks"]) == {"base"}                        # networks without histories are left out
     assert entry["target_s"] == 1200 and entry["met"] is False
     assert "cpu" in entry["machine"]
+
+
+def test_the_first_phase_to_reach_counts(tmp_path):
+    write(tmp_path, "classifier", [(0.5, 2.0), (0.95, 2.0)])
+    write(tmp_path, "finetune", [(0.96, 3.0), (0.99, 3.0)])
+    t = ttt.network_times(tmp_path, ("classifier", "finetune"), "val_accuracy", seed=0.93, target=0.975)
+    assert (t["seconds_to_seed"], t["seconds_to_target"], t["train_s"]) == (4.0, 10.0, 10.0)

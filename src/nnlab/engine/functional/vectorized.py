@@ -48,7 +48,8 @@ while in use, so concurrent calls never share one; the pool keeps one per role a
 (a few MB in all; buffers over ``_POOL_MAX_BYTES`` are not kept).
 
 **Pooling.** Max pooling goes through the batch in chunks (``_POOL_CHUNK`` bytes of input,
-so that its passes and scratch stay in the cache), keeping a running ``np.maximum`` over the kH*kW strided views of
+so that its passes and scratch stay in the cache; the chunks are shared out among the engine's
+threads, :mod:`nnlab.engine.threads`, each with scratch of its own), keeping a running ``np.maximum`` over the kH*kW strided views of
 the (-inf-padded) input and, per output, the code of the winning offset: ``code = max(code,
 (v > y) * t)`` -- offsets in increasing order with a strict comparison, so ties keep the first
 maximum in row-major window order, as PyTorch; a chunk whose maxima contain NaN is scanned
