@@ -14,6 +14,7 @@ import pytest
 from nnlab.errors import ConfigError
 from nnlab.experiments import run_experiment
 from nnlab.experiments.run_folder import CHECKPOINTS
+from nnlab.training import History
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,12 @@ def _kill_after_first_checkpoint(args, out):
 def _outcome(run_dir):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     numbers = {k: v for k, v in metrics.items() if not k.endswith("_s") and k not in ("error",)}
-    histories = {p.name: p.read_text() for p in sorted(run_dir.glob("*.csv"))}
+    histories = {}
+    for path in sorted(run_dir.glob("*.csv")):
+        h = History.from_csv(path)
+        if "epoch_s" in path.read_text().partition("\n")[0]:   # a training loop's history: every epoch timed
+            assert all(s > 0 for s in h.seconds), f"{path.name}: an epoch without its time"
+        histories[path.name] = (h.epochs, h.history)          # every metric of every epoch; the times differ
     return numbers, histories
 
 
