@@ -25,6 +25,16 @@ def test_a_history_is_a_table_in_jupyter_with_its_best_epoch_named():
     assert "lowest val_loss 0.24 at epoch 5" in text
 
 
+def test_a_timed_history_shows_each_epochs_seconds_and_the_total():
+    h = History()
+    h.append(1, {"loss": 1.0}, seconds=2.0)
+    h.append(2, {"loss": 0.5}, seconds=3.5)
+    text = h._repr_html_()
+    assert "<th>seconds</th>" in text and "<td>3.5</td>" in text
+    assert "5.5 s of training and validation" in text
+    assert "<th>seconds</th>" not in _history(3)._repr_html_()       # nothing to show without times
+
+
 def test_a_long_history_shows_its_first_and_last_epochs():
     text = _history(100)._repr_html_(max_rows=20)
     assert "<td>1</td>" in text and "<td>100</td>" in text and "<td>50</td>" not in text

@@ -165,9 +165,12 @@ class History(Callback):
 
     def _repr_html_(self, max_rows: int = 20) -> str:
         """Jupyter's view: the epochs as a table (the first and last when there are more than
-        ``max_rows``), with the best validation loss (or loss) named under it."""
-        keys = list(self.history)
-        head = "".join(f"<th>{html.escape(k)}</th>" for k in ["epoch", *keys])
+        ``max_rows``), each epoch's seconds last when they were recorded, with the best validation
+        loss (or loss) and the training time named under it."""
+        timed = self._timed()
+        label = "seconds" if "seconds" not in self.history else TIME_KEY   # never hide a metric of that name
+        columns = {**self.history, **({label: self.seconds} if timed else {})}
+        head = "".join(f"<th>{html.escape(k)}</th>" for k in ["epoch", *columns])
         rows = list(range(len(self.epochs)))
         if len(rows) > max_rows:
             rows = [*rows[: max_rows // 4], -1, *rows[-(max_rows - max_rows // 4):]]
@@ -176,8 +179,8 @@ class History(Callback):
             return "<td>&ndash;</td>" if math.isnan(v) else f"<td>{v:.5g}</td>"
 
         body = "".join(
-            f"<tr><td colspan='{len(keys) + 1}'>&hellip; {len(self.epochs) - max_rows} more epochs &hellip;</td></tr>"
-            if i < 0 else f"<tr><td>{self.epochs[i]}</td>{''.join(cell(self.history[k][i]) for k in keys)}</tr>"
+            f"<tr><td colspan='{len(columns) + 1}'>&hellip; {len(self.epochs) - max_rows} more epochs &hellip;</td></tr>"
+            if i < 0 else f"<tr><td>{self.epochs[i]}</td>{''.join(cell(v[i]) for v in columns.values())}</tr>"
             for i in rows)
         note = f"History: {len(self)} epoch{'s' if len(self) != 1 else ''}"
         monitor = next((k for k in ("val_loss", "loss") if k in self.history), None)
@@ -187,5 +190,8 @@ class History(Callback):
                 note += f"; lowest {monitor} {value:.5g} at epoch {epoch}"
             except ValueError:
                 pass
+        if timed:
+            total = sum(t for t in self.seconds if not math.isnan(t))
+            note += f"; {total:.1f} s of training and validation"
         return (f"<div><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
                 f"<p>{html.escape(note)}</p></div>")
