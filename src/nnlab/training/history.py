@@ -47,9 +47,8 @@ class History(Callback):
         """Record one epoch's ``logs``; ``seconds`` is how long it took (or ``logs[TIME_KEY]``,
         as a CSV row or a checkpoint holds it)."""
         logs = dict(logs)
-        if TIME_KEY in logs:
-            seconds = logs.pop(TIME_KEY) if seconds is None else seconds
-            logs.pop(TIME_KEY, None)
+        recorded = logs.pop(TIME_KEY, None)
+        seconds = recorded if seconds is None else seconds
         n = len(self.epochs)
         self.epochs.append(int(epoch))
         self.seconds.extend([math.nan] * (n - len(self.seconds)))

@@ -437,6 +437,7 @@ def maxpool2d_forward(x, kernel, stride, padding):
     nb = max(1, min(N, _POOL_CHUNK // max(1, x[:1].nbytes)))
     ctype = np.dtype(np.uint8 if kh * kw <= 256 else np.int32)
     base = ((np.arange(Ho) * sh - ph)[:, None] * W + (np.arange(Wo) * sw - pw)).astype(np.int64)
+    padded = bool(ph or pw)
 
     def pool(lo: int, hi: int) -> None:     # samples lo..hi, chunk by chunk, with scratch of its own
         scratch = [(tag, _take(tag, (nb, C, Ho, Wo), t)) for tag, t in
@@ -453,7 +454,6 @@ def maxpool2d_forward(x, kernel, stride, padding):
         for tag, a in scratch:
             _give(tag, a)
 
-    padded = bool(ph or pw)
     threads.split(pool, N, x.size)
     return y, argmax
 
