@@ -44,13 +44,13 @@ def options(p) -> None:
 def worker(variant: str, steps: int) -> dict:
     import numpy as np
 
+    from nnlab.models import create_model
     from nnlab.process import tune_malloc
 
     workload, _, channels_last = VARIANTS[variant]
     malloc = tune_malloc()
     rng = np.random.default_rng(0)
     if workload == "vgg":
-        from nnlab.models import create_model
         from nnlab.torchlib import Trainer
 
         model = create_model("light_vgg", num_classes=7, input_size=64, batch_norm=True).build(seed=0)
@@ -62,8 +62,6 @@ def worker(variant: str, steps: int) -> dict:
         def step():
             trainer.fit(x, y, epochs=trainer.epoch + 1, batch_size=64, shuffle=False)
     else:
-        from nnlab.models import create_model
-
         model = create_model("colour_base").build(seed=0)
         model.compile(loss="cross_entropy", optimizer={"name": "adam", "lr": 1e-3})
         x = rng.random((100, 1, 32, 32), dtype=np.float32)
