@@ -1,5 +1,6 @@
 """The engine's threads: work split over the batch gives the same numbers as one thread."""
 
+import logging
 import threading
 
 import numpy as np
@@ -60,7 +61,7 @@ def test_bad_thread_counts_are_refused():
             threads.set_threads(bad)
 
 
-def test_default_follows_the_environment(monkeypatch):
+def test_default_follows_the_environment(monkeypatch, caplog):
     previous = threads.set_threads(None)
     try:
         monkeypatch.setenv("NNLAB_ENGINE_THREADS", "3")
@@ -68,6 +69,10 @@ def test_default_follows_the_environment(monkeypatch):
         monkeypatch.delenv("NNLAB_ENGINE_THREADS")
         monkeypatch.setenv("OMP_NUM_THREADS", "1")
         assert threads.num_threads() == 1
+        monkeypatch.setenv("NNLAB_ENGINE_THREADS", "two")             # a typo: said, then the next setting
+        with caplog.at_level(logging.WARNING, logger="nnlab.engine.threads"):
+            assert threads.num_threads() == 1
+        assert "NNLAB_ENGINE_THREADS='two' is not a whole number" in caplog.text
     finally:
         threads.set_threads(previous)
 

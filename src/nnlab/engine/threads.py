@@ -14,6 +14,7 @@ and partial sums are added in a fixed order.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,8 @@ _threads: int | None = None
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _lock = threading.Lock()
+_warned: set[str] = set()
+log = logging.getLogger(__name__)
 
 
 def _default_threads() -> int:
@@ -33,6 +36,9 @@ def _default_threads() -> int:
         value = os.environ.get(var, "").strip()
         if value.isdigit() and int(value) > 0:
             return int(value)
+        if value and var == "NNLAB_ENGINE_THREADS" and value not in _warned:   # a typo says so, once
+            _warned.add(value)
+            log.warning("NNLAB_ENGINE_THREADS=%r is not a whole number >= 1; ignored", value)
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
