@@ -86,6 +86,36 @@ def test_rotation_zero_is_identity_and_fill_is_not_black():
         RandomRotation(10, mode="nearest-ish")
 
 
+def _reference_flip_crop(x, rng, p, size, padding, mode, fill=0):
+    """Flip then pad-and-crop written out image by image, drawing as the transforms document:
+    per image one uniform (flip), then top, then left."""
+    out = []
+    for img in x:
+        if rng.random() < p:
+            img = img[..., ::-1]
+        kw = {"constant_values": fill} if mode == "constant" else {}
+        padded = np.pad(img, ((0, 0), (padding, padding), (padding, padding)), mode=mode, **kw)
+        top = int(rng.integers(0, padded.shape[1] - size[0] + 1))
+        left = int(rng.integers(0, padded.shape[2] - size[1] + 1))
+        out.append(padded[:, top:top + size[0], left:left + size[1]])
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("mode,padding,size", [("reflect", 3, (16, 16)), ("constant", 4, (12, 14)),
+                                               ("reflect", 0, (10, 16))])
+def test_batched_flip_and_crop_draw_and_cut_as_image_by_image(dtype, mode, padding, size):
+    x = _batch(dtype, n=9, seed=4)
+    chain = Compose([RandomHorizontalFlip(0.5), RandomCrop(size, padding, mode, fill=0.25 if dtype != np.uint8 else 7)])
+    assert chain.batched                                    # the one-pass path is the one under test
+    fill = 0.25 if dtype != np.uint8 else 7
+    np.testing.assert_array_equal(chain(x, _gen(11)), _reference_flip_crop(x, _gen(11), 0.5, size, padding, mode, fill))
+    g = _gen(5)                                             # a single image: the same draws
+    np.testing.assert_array_equal(chain(x[2], g), _reference_flip_crop(x[2:3], _gen(5), 0.5, size, padding, mode, fill)[0])
+    with_rotation = Compose([RandomHorizontalFlip(), RandomRotation(5)])
+    assert not with_rotation.batched                        # any unbatched transform: image by image
+
+
 def test_crop_with_padding_keeps_size_and_content():
     x = _batch(n=4)
     crop = RandomCrop(16, padding=4, pad_mode="constant")

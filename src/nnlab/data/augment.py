@@ -68,9 +68,29 @@ def _cast_back(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 class Transform:
     """Base class: subclasses implement ``_apply(image (C, H, W), rng) -> (C', H', W')``;
-    ``__call__`` checks the arguments and maps batches image by image."""
+    ``__call__`` checks the arguments and maps batches image by image.
+
+    A transform whose pixel work can be done for a whole batch at once sets ``batched = True``
+    and implements ``_params(shape, rng)`` (one image's random draws, taken in the order the
+    image-by-image path takes them), ``_out_shape(shape)`` and ``_apply_batch(batch, params)``.
+    Its batches then go through one batched pass, with exactly the draws and the results of the
+    image-by-image path, and so do :class:`Compose` chains made only of such transforms.
+    """
+
+    batched = False
 
     def _apply(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.batched:
+            return self._apply_batch(image[None], [self._params(image.shape, rng)])[0]
+        raise NotImplementedError
+
+    def _params(self, shape: tuple[int, ...], rng: np.random.Generator) -> Any:
+        raise NotImplementedError
+
+    def _out_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return shape
+
+    def _apply_batch(self, batch: np.ndarray, params: list) -> np.ndarray:
         raise NotImplementedError
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -84,11 +104,14 @@ class Transform:
         if image.ndim == 4:
             if len(image) == 0:
                 return image.copy()
+            if self.batched:   # the draws image by image, in order; the pixels in one pass
+                return np.ascontiguousarray(self._apply_batch(image, [self._params(image.shape[1:], rng)
+                                                                      for _ in range(len(image))]))
             return np.stack([self._apply(img, rng) for img in image])
         raise ShapeError(f"{type(self).__name__} needs (C, H, W) or (N, C, H, W), got shape {image.shape}")
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and k != "batched")
         return f"{type(self).__name__}({args})"
 
 
@@ -100,10 +123,16 @@ class RandomHorizontalFlip(Transform):
             raise ConfigError(f"flip probability must be in [0, 1], got {p}")
         self.p = float(p)
 
-    def _apply(self, image, rng):
-        if rng.random() < self.p:
-            return np.ascontiguousarray(image[..., ::-1])
-        return image.copy()
+    batched = True
+
+    def _params(self, shape, rng):
+        return rng.random() < self.p
+
+    def _apply_batch(self, batch, params):
+        out = batch.copy()
+        flip = np.asarray(params, bool)
+        out[flip] = batch[flip][..., ::-1]
+        return out
 
 
 def paired_horizontal_flip(x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
@@ -239,24 +268,29 @@ class RandomCrop(Transform):
         self.pad_mode = pad_mode
         self.fill = fill
 
-    def _apply(self, image, rng):
-        p = self.padding
-        if p:
-            width = ((0, 0), (p, p), (p, p))
-            if self.pad_mode == "reflect":
-                if p >= min(image.shape[1:]):
-                    raise ConfigError(f"reflect padding {p} needs images larger than {p} pixels, "
-                                      f"got shape {image.shape}")
-                image = np.pad(image, width, mode="reflect")
-            else:
-                image = np.pad(image, width, mode="constant", constant_values=self.fill)
-        h, w = self.size
-        ph, pw = image.shape[1:]
+    batched = True
+
+    def _params(self, shape, rng):
+        p, (h, w) = self.padding, self.size
+        if p and self.pad_mode == "reflect" and p >= min(shape[1:]):
+            raise ConfigError(f"reflect padding {p} needs images larger than {p} pixels, got shape {tuple(shape)}")
+        ph, pw = shape[1] + 2 * p, shape[2] + 2 * p
         if h > ph or w > pw:
             raise ShapeError(f"crop size {self.size} is larger than the padded image {(ph, pw)}")
-        top = int(rng.integers(0, ph - h + 1))
-        left = int(rng.integers(0, pw - w + 1))
-        return np.ascontiguousarray(image[:, top:top + h, left:left + w])
+        return int(rng.integers(0, ph - h + 1)), int(rng.integers(0, pw - w + 1))   # top, then left
+
+    def _out_shape(self, shape):
+        return (shape[0], *self.size)
+
+    def _apply_batch(self, batch, params):
+        p, (h, w) = self.padding, self.size
+        if p:
+            width = ((0, 0), (0, 0), (p, p), (p, p))
+            batch = (np.pad(batch, width, mode="reflect") if self.pad_mode == "reflect"
+                     else np.pad(batch, width, mode="constant", constant_values=self.fill))
+        top, left = np.asarray(params, np.intp).reshape(-1, 2).T
+        windows = np.lib.stride_tricks.sliding_window_view(batch, (h, w), axis=(2, 3))  # (N, C, ., ., h, w)
+        return np.ascontiguousarray(windows[np.arange(len(batch)), :, top, left])        # (N, C, h, w)
 
 
 class ColorJitter(Transform):
@@ -333,12 +367,33 @@ class Compose(Transform):
 
     def __init__(self, transforms: Sequence[Callable[[np.ndarray, np.random.Generator], np.ndarray]]) -> None:
         self.transforms = list(transforms)
+        self.batched = all(getattr(t, "batched", False) for t in self.transforms)
 
     def _apply(self, image, rng):
+        if self.batched:
+            return super()._apply(image, rng)
         out = image
         for t in self.transforms:
             out = t(out, rng)
         return image.copy() if out is image else np.ascontiguousarray(out)
+
+    def _params(self, shape, rng):   # each transform's draws for one image, in chain order
+        params = []
+        for t in self.transforms:
+            params.append(t._params(shape, rng))
+            shape = t._out_shape(shape)
+        return params
+
+    def _out_shape(self, shape):
+        for t in self.transforms:
+            shape = t._out_shape(shape)
+        return shape
+
+    def _apply_batch(self, batch, params):
+        out = batch
+        for i, t in enumerate(self.transforms):
+            out = t._apply_batch(out, [p[i] for p in params])
+        return batch.copy() if out is batch else out
 
     def __repr__(self) -> str:
         return "Compose([" + ", ".join(map(repr, self.transforms)) + "])"
