@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -108,3 +111,31 @@ def update_result(name: str, key: str, entry: Callable[[dict[str, Any]], dict[st
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
     return results[key]
+
+
+@contextlib.contextmanager
+def wall_clock(path: Path, earlier: float = 0.0, every: float = 30.0) -> Iterator[None]:
+    """Keep ``earlier`` + the seconds spent inside the block in the text file ``path``, written
+    every ``every`` seconds and at the end, so a session that is stopped or killed (SIGKILL, the
+    machine taken back) leaves its time for the one that resumes the run: at most ``every``
+    seconds are lost."""
+    start, done = time.perf_counter(), threading.Event()
+
+    def write() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(f"{earlier + time.perf_counter() - start:.1f}\n")
+        os.replace(tmp, path)          # a reader never sees half a number
+
+    def beat() -> None:
+        while not done.wait(every):
+            write()
+
+    thread = threading.Thread(target=beat, name="wall-clock", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        write()

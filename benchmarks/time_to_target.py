@@ -38,11 +38,10 @@ import logging
 import math
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, blas_info, git_revision, update_result  # noqa: E402
+from _common import RESULTS, blas_info, git_revision, update_result, wall_clock  # noqa: E402
 
 #: the wall-time targets of issue 22 on a 2-core machine at 2 threads, in seconds
 TARGET_S = {"expression": 40 * 60, "colourization": 20 * 60, "utkface-cnn": 15 * 60}
@@ -128,12 +127,8 @@ def run_one(name: str, data_dir: str | None, root: Path, again: bool) -> dict:
     out = root / name
     earlier = float((out / WALL_FILE).read_text()) if (out / WALL_FILE).is_file() and not again else 0.0
     if again or not finished_run(out):
-        start = time.perf_counter()
-        try:
+        with wall_clock(out / WALL_FILE, earlier):   # a stopped run keeps its time so far
             run_experiment(name, data_dir=data_dir, out=out, force=again)
-        finally:     # a stopped run keeps its time so far, for the session that finishes it
-            out.mkdir(parents=True, exist_ok=True)
-            (out / WALL_FILE).write_text(f"{earlier + time.perf_counter() - start:.1f}\n")
     wall = float((out / WALL_FILE).read_text()) if (out / WALL_FILE).is_file() else math.nan
     record_default(name, out, wall)
     return update_result("time_to_target", name, lambda old: entry_for(name, out, wall))
