@@ -28,6 +28,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -96,28 +97,36 @@ def run_all(name: str, labels: list[str], root: Path, data_dir: str | None, pair
     threads = 1 if pairs else None
     for start in range(0, len(todo), 2 if pairs else 1):
         group = todo[start:start + (2 if pairs else 1)]
-        procs = {}
-        with contextlib.ExitStack() as stack:
+        procs, clocks = {}, {}
+        try:
             for label in group:
                 out = root / name / label
                 out.mkdir(parents=True, exist_ok=True)
                 (out / RUN_FILE).write_text(json.dumps({"threads": threads}) + "\n")
                 wall = out / WALL_FILE
-                stack.enter_context(wall_clock(wall, float(wall.read_text()) if wall.is_file() else 0.0))
-                log_file = stack.enter_context(open(root / name / f"{label}.log", "a"))
+                clocks[label] = contextlib.ExitStack()     # this run's clock, stopped when it ends
+                clocks[label].enter_context(wall_clock(wall, float(wall.read_text()) if wall.is_file() else 0.0))
+                log_file = clocks[label].enter_context(open(root / name / f"{label}.log", "a"))
                 procs[label] = subprocess.Popen(command(name, label, out, data_dir, threads), stdout=log_file,
                                                 stderr=subprocess.STDOUT)
                 logging.info("%s %s: running (log %s)", name, label, log_file.name)
-            try:
-                for label, proc in procs.items():
-                    if proc.wait():
-                        raise SystemExit(f"{name} {label}: nnlab run failed (exit {proc.returncode});"
-                                         f" see {root / name / label}.log")
-            finally:   # Ctrl-C: stop the runs (they go on from their checkpoints next time)
-                for proc in procs.values():
-                    if proc.poll() is None:
-                        proc.terminate()
-                        proc.wait()
+            running = dict(procs)
+            while running:
+                for label, proc in list(running.items()):
+                    if proc.poll() is not None:
+                        clocks[label].close()
+                        del running[label]
+                        if proc.returncode:
+                            raise SystemExit(f"{name} {label}: nnlab run failed (exit {proc.returncode});"
+                                             f" see {root / name / label}.log")
+                time.sleep(1.0)
+        finally:   # Ctrl-C: stop the runs (they go on from their checkpoints next time)
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.terminate()
+                    proc.wait()
+            for clock in clocks.values():
+                clock.close()
     for label in labels:
         out = root / name / label
         if finished_run(out):

@@ -56,3 +56,26 @@ def test_wall_clock_keeps_earlier_sessions_and_writes_while_running_and_on_error
     assert written.is_set()
     assert float(path.read_text()) >= 100.0
     assert not path.with_name("wall_s.tmp").exists()
+
+
+def test_run_all_runs_a_pair_side_by_side_and_records_each(tmp_path, monkeypatch):
+    script = ("import json, sys, pathlib; out = pathlib.Path(sys.argv[1]); "
+              "(out / 'metrics.json').write_text(json.dumps({'age_rmse': float(sys.argv[2]), 'status': 'ok',"
+              " 'val_age_mae': 5.0}))")
+    values = {"a": "7.5", "b": "8.5"}
+    monkeypatch.setitem(budget.CANDIDATES, "utkface-cnn", {"a": ["x=1"], "b": ["x=2"]})
+    monkeypatch.setattr(budget, "command", lambda name, label, out, data_dir, threads:
+                        [sys.executable, "-c", script, str(out), values[label]])
+    monkeypatch.setattr(budget, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(budget, "update_result", lambda name, key, fn: recorded.__setitem__(key, fn({})))
+    recorded = {}
+    budget.run_all("utkface-cnn", ["a", "b"], tmp_path / "runs", None, pairs=True)
+    assert set(recorded) == {"utkface-cnn/a", "utkface-cnn/b"}
+    a, b = recorded["utkface-cnn/a"], recorded["utkface-cnn/b"]
+    assert a["metrics"]["age_rmse"]["met"] is True and b["metrics"]["age_rmse"]["met"] is False
+    assert a["side_by_side"] and a["threads"] == 1 and a["validation"] == {"val_age_mae": 5.0}
+    assert (tmp_path / "runs" / "utkface-cnn" / "a" / budget.WALL_FILE).is_file()
+    recorded.clear()                                 # finished runs are only read again, not rerun
+    monkeypatch.setattr(budget, "command", lambda *a, **k: pytest.fail("a finished run was started again"))
+    budget.run_all("utkface-cnn", ["a"], tmp_path / "runs", None, pairs=True)
+    assert set(recorded) == {"utkface-cnn/a"}
