@@ -95,6 +95,16 @@ def test_registered_with_a_plain_seed_preset():
     seed, default = resolve_config(exp, preset="seed"), resolve_config(exp)
     assert seed.schedule == "constant" and not seed.tta_flip and seed.crop_padding == 0
     assert seed.width < default.width and default.tta_flip and default.flip
+    assert seed.age_weight == seed.gender_weight == seed.ethnicity_weight == 1.0   # the plain setting
+    assert default.age_weight > 1.0
+
+
+def test_metric_descriptions_pick_the_most_specific_pattern():
+    exp = load_all()["utkface-cnn"]
+    # "{task}_accuracy" also matches, with the task "val_gender"; the validation pattern is more specific
+    assert exp.describe("val_gender_accuracy")[0] == "gender accuracy on the validation part after the last epoch"
+    assert exp.describe("gender_accuracy")[0] == "gender accuracy on the test split"
+    assert exp.describe("ethnicity_accuracy_plain")[0] == "ethnicity accuracy on the test split, the face alone"
 
 
 @pytest.mark.slow

@@ -64,3 +64,16 @@ def test_a_run_report_displays_inline_in_jupyter(smoke_run, tmp_path):
     assert "<h2>Configuration</h2>" in full
     with pytest.raises(FileNotFoundError, match="not a run folder"):
         RunReport(tmp_path)
+
+
+def test_a_revision_that_reads_like_a_number_is_shown_as_written(smoke_run, tmp_path):
+    import shutil
+
+    from nnlab.reporting.report import report_markdown
+
+    folder = shutil.copytree(smoke_run("blobs-bce"), tmp_path / "run")
+    cfg = yaml.safe_load((folder / "config.yaml").read_text())
+    cfg["run"]["git"] = "2594e85"                  # 2594 x 10^85 to a number parser
+    (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
+    text = report_markdown(folder)
+    assert "git `2594e85`" in text and "25,940,000" not in text

@@ -46,15 +46,22 @@ class Experiment:
 
         A pattern may hold ``{name}`` placeholders, each matching one or more word characters
         and substituted into the description: ``"{model}_accuracy"`` describes ``vgg_accuracy``.
-        An exact key wins over a pattern; among patterns the first that matches wins.
+        An exact key wins over a pattern; among the patterns that match, the most specific (the
+        most characters outside placeholders) wins, so ``"val_{task}_accuracy"`` describes
+        ``val_gender_accuracy`` whatever the order, not ``"{task}_accuracy"`` with the task
+        ``val_gender``; equally specific patterns go by their order.
         """
         for table in (self.metrics, GENERIC_METRICS):
             if key in table:
                 return table[key]
+            best = None
             for pattern, (description, unit) in table.items():
                 found = _match(pattern, key)
-                if found is not None:
-                    return description.format(**found), unit.format(**found)
+                literal = len(re.sub(r"\{\w+\}", "", pattern))
+                if found is not None and (best is None or literal > best[0]):
+                    best = (literal, description.format(**found), unit.format(**found))
+            if best is not None:
+                return best[1], best[2]
         return None
 
 

@@ -156,7 +156,7 @@ def report_markdown(run_dir: str | Path) -> str:
     changed = f", settings changed: `{' '.join(meta['overrides'])}`" if meta.get("overrides") else ""
     parts.append(f"Run folder `{run_dir}`: status {run_state(run_dir, metrics.get('status', 'incomplete'))},"
                  f" {'preset ' + meta['preset'] if meta.get('preset') else 'default settings'}{changed},"
-                 f" engine {cell(meta.get('engine'))}, started {cell(meta.get('started'))}, git {cell(meta.get('git'))},"
+                 f" engine {cell(meta.get('engine'))}, started {cell(meta.get('started'))}, git `{meta.get('git') or '-'}`,"
                  f" wall time {format_value(metrics.get('wall_s'), 's')}"
                  f"{', resumed from its checkpoints' if meta.get('resumed') else ''}.\n")
     if summary.get("data"):
