@@ -50,6 +50,9 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
         "unet-nf16-e10": ["models=[unet]", "num_filters=16", "epochs=10"],
         "base-e10": ["models=[base]", "epochs=10"],
         "residual-nf24-e10": ["models=[residual]", "num_filters=24", "epochs=10"],
+        # the base CNN binds: twice the steps for the same compute (the seed's log ran batch 50 too)
+        "base-e10-b50": ["models=[base]", "epochs=10", "batch_size=50"],
+        "base-nf96-e12-b50": ["models=[base]", "num_filters=96", "epochs=12", "batch_size=50"],
     },
 }
 #: in each run folder: {"threads": 1 side by side, null alone}, and the sessions' wall time so far
