@@ -113,6 +113,21 @@ def update_result(name: str, key: str, entry: Callable[[dict[str, Any]], dict[st
     return results[key]
 
 
+def run_revision(run_dir: Path) -> str:
+    """The git revision a run folder's run was started at (its config.yaml), else the current one."""
+    import yaml
+
+    try:
+        return str(yaml.safe_load((run_dir / "config.yaml").read_text())["run"]["git"])
+    except (OSError, KeyError, TypeError):
+        return git_revision()
+
+
+def saved_wall(path: Path) -> float | None:
+    """The seconds a :func:`wall_clock` file holds, or None when there is none."""
+    return float(path.read_text()) if path.is_file() else None
+
+
 @contextlib.contextmanager
 def wall_clock(path: Path, earlier: float = 0.0, every: float = 30.0) -> Iterator[None]:
     """Keep ``earlier`` + the seconds spent inside the block in the text file ``path``, written

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, blas_info, git_revision, update_result, wall_clock  # noqa: E402
+from _common import RESULTS, blas_info, run_revision, update_result, saved_wall, wall_clock  # noqa: E402
 
 #: experiment -> label -> the settings changed from the default
 CANDIDATES: dict[str, dict[str, list[str]]] = {
@@ -76,13 +76,13 @@ def entry(name: str, label: str, out: Path) -> dict:
     """The JSON entry of a finished candidate run in ``out``."""
     metrics = json.loads((out / "metrics.json").read_text())
     run = json.loads((out / RUN_FILE).read_text()) if (out / RUN_FILE).is_file() else {}
-    wall = float((out / WALL_FILE).read_text()) if (out / WALL_FILE).is_file() else metrics.get("wall_s")
+    wall = saved_wall(out / WALL_FILE) or metrics.get("wall_s")
     scores = targets(name, metrics)
     validation = {k: v for k, v in metrics.items() if k.startswith("val_") and isinstance(v, (int, float))}
     return {"overrides": CANDIDATES[name][label], "metrics": scores, "all_met": all(s["met"] for s in scores.values()),
             "validation": validation,
             "wall_s": wall, "epoch_s": metrics.get("epoch_s"), "threads": run.get("threads") or "default",
-            "side_by_side": run.get("threads") == 1, "run": str(out), "git": git_revision(),
+            "side_by_side": run.get("threads") == 1, "run": str(out), "git": run_revision(out),
             "machine": {k: v for k, v in blas_info().items() if k in ("cpu", "avx2", "avx512f", "cpu_count")}}
 
 
@@ -106,9 +106,8 @@ def run_all(name: str, labels: list[str], root: Path, data_dir: str | None, pair
                 out = root / name / label
                 out.mkdir(parents=True, exist_ok=True)
                 (out / RUN_FILE).write_text(json.dumps({"threads": threads}) + "\n")
-                wall = out / WALL_FILE
                 clocks[label] = contextlib.ExitStack()     # this run's clock, stopped when it ends
-                clocks[label].enter_context(wall_clock(wall, float(wall.read_text()) if wall.is_file() else 0.0))
+                clocks[label].enter_context(wall_clock(out / WALL_FILE, saved_wall(out / WALL_FILE) or 0.0))
                 log_file = clocks[label].enter_context(open(root / name / f"{label}.log", "a"))
                 procs[label] = subprocess.Popen(command(name, label, out, data_dir, threads), stdout=log_file,
                                                 stderr=subprocess.STDOUT)

@@ -41,7 +41,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, blas_info, git_revision, update_result, wall_clock  # noqa: E402
+from _common import RESULTS, blas_info, run_revision, update_result, saved_wall, wall_clock  # noqa: E402
 
 #: the wall-time targets of issue 22 on a 2-core machine at 2 threads, in seconds
 TARGET_S = {"expression": 40 * 60, "colourization": 20 * 60, "utkface-cnn": 15 * 60}
@@ -113,7 +113,7 @@ def entry_for(name: str, run_dir: Path, wall_s: float) -> dict:
             networks[net] = times | {"seed": n.value if n else None, "target": target}
     limit = TARGET_S.get(name, DEFAULT_TARGET_S)
     return {"wall_s": round(wall_s, 1), "target_s": limit, "met": wall_s <= limit, "networks": networks,
-            "run": str(run_dir), "git": git_revision(), "threads": os.environ.get("OMP_NUM_THREADS") or "default",
+            "run": str(run_dir), "git": run_revision(run_dir), "threads": os.environ.get("OMP_NUM_THREADS") or "default",
             "machine": {k: v for k, v in blas_info().items() if k in ("cpu", "avx2", "avx512f", "cpu_count", "env")}}
 
 
@@ -125,11 +125,11 @@ def run_one(name: str, data_dir: str | None, root: Path, again: bool) -> dict:
     from experiments import record_default
 
     out = root / name
-    earlier = float((out / WALL_FILE).read_text()) if (out / WALL_FILE).is_file() and not again else 0.0
+    earlier = 0.0 if again else saved_wall(out / WALL_FILE) or 0.0
     if again or not finished_run(out):
         with wall_clock(out / WALL_FILE, earlier):   # a stopped run keeps its time so far
             run_experiment(name, data_dir=data_dir, out=out, force=again)
-    wall = float((out / WALL_FILE).read_text()) if (out / WALL_FILE).is_file() else math.nan
+    wall = saved_wall(out / WALL_FILE) or math.nan
     record_default(name, out, wall)
     return update_result("time_to_target", name, lambda old: entry_for(name, out, wall))
 

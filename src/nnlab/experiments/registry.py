@@ -57,8 +57,10 @@ class Experiment:
             best = None
             for pattern, (description, unit) in table.items():
                 found = _match(pattern, key)
+                if found is None:
+                    continue
                 literal = len(re.sub(r"\{\w+\}", "", pattern))
-                if found is not None and (best is None or literal > best[0]):
+                if best is None or literal > best[0]:
                     best = (literal, description.format(**found), unit.format(**found))
             if best is not None:
                 return best[1], best[2]
